@@ -1,0 +1,492 @@
+//! The `ExternalSecret` resource: which AWS secrets (and which versions of them) become one
+//! Kubernetes Secret. Field names, types, defaults and enum values follow ESO's
+//! `external-secrets.io/v1` `ExternalSecret` wherever the concepts overlap, so a manifest migrates
+//! by changing its `apiVersion`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::shared::Condition;
+use super::version::VersionSelector;
+
+/// Desired state of an ExternalSecret: where the data comes from and which Secret it goes to.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "stagesync.io",
+    version = "v1alpha1",
+    kind = "ExternalSecret",
+    namespaced,
+    status = "ExternalSecretStatus",
+    shortname = "stes",
+    category = "stagesync",
+    doc = "ExternalSecret keeps one Kubernetes Secret in sync with secrets stored in AWS Secrets Manager, following a version stage (AWSCURRENT, AWSPREVIOUS, AWSPENDING or a custom label) or a pinned version id.",
+    printcolumn(name = "Store", type_ = "string", json_path = ".spec.secretStoreRef.name"),
+    printcolumn(name = "Refresh Interval", type_ = "string", json_path = ".spec.refreshInterval"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Last Refresh", type_ = "date", json_path = ".status.refreshTime"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretSpec {
+    /// The SecretStore or ClusterSecretStore that holds the AWS region and credentials.
+    pub secret_store_ref: SecretStoreRef,
+
+    /// The Kubernetes Secret to write and how to own it.
+    #[serde(default)]
+    pub target: ExternalSecretTarget,
+
+    /// When the Secret is refreshed: `Periodic` (every refreshInterval; the default when unset),
+    /// `CreatedOnce` (created once, never updated) or `OnChange` (only when the ExternalSecret
+    /// itself changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_policy: Option<RefreshPolicy>,
+
+    /// How often AWS is checked for a new version, as a Go duration (`1h`, `15m`, `1h30m`, `10s`).
+    /// `0` fetches once and never refreshes. Defaults to `1h`.
+    #[serde(default = "default_refresh_interval")]
+    #[schemars(regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$"))]
+    pub refresh_interval: String,
+
+    /// Secret keys taken one by one from AWS secrets (or from one JSON property of them). Wins
+    /// over `dataFrom` when both produce the same key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<ExternalSecretData>,
+
+    /// Secret keys taken in bulk: every property of a JSON secret (`extract`) or every secret
+    /// matching a search (`find`). Later entries win over earlier ones for the same key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_from: Vec<ExternalSecretDataFromRemoteRef>,
+}
+
+fn default_refresh_interval() -> String {
+    "1h".to_owned()
+}
+
+/// Which store an ExternalSecret reads through.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreRef {
+    /// Name of the SecretStore (in the ExternalSecret's namespace) or ClusterSecretStore.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub name: String,
+    /// Kind of the store: `SecretStore` (default) or `ClusterSecretStore`.
+    #[serde(default)]
+    pub kind: StoreKind,
+}
+
+/// Kind of a store reference.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum StoreKind {
+    /// A namespaced SecretStore in the ExternalSecret's own namespace.
+    #[default]
+    SecretStore,
+    /// A cluster-wide ClusterSecretStore whose `conditions` admit the ExternalSecret's namespace.
+    ClusterSecretStore,
+}
+
+/// When an ExternalSecret is refreshed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RefreshPolicy {
+    /// Create the Secret once if it does not exist; never update it afterwards.
+    CreatedOnce,
+    /// Refresh every `refreshInterval` (no periodic refresh when it is `0`).
+    Periodic,
+    /// Refresh only when the ExternalSecret's metadata or spec changes.
+    OnChange,
+}
+
+/// The Kubernetes Secret an ExternalSecret writes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretTarget {
+    /// Name of the Secret. Defaults to the ExternalSecret's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub name: Option<String>,
+    /// How the Secret is created and owned. Defaults to `Owner`.
+    #[serde(default)]
+    pub creation_policy: CreationPolicy,
+    /// What happens to the Secret when the AWS secrets it comes from are deleted. Defaults to
+    /// `Retain`.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Shape of the written Secret: type, labels, annotations and templated data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<ExternalSecretTemplate>,
+    /// Write the Secret with `immutable: true`; it can then never be updated, only replaced.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub immutable: bool,
+}
+
+/// How the target Secret is created and owned.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum CreationPolicy {
+    /// Create the Secret with an ownerReference to the ExternalSecret: it is garbage-collected
+    /// when the ExternalSecret is deleted.
+    #[default]
+    Owner,
+    /// Create the Secret without an ownerReference: it stays when the ExternalSecret is deleted.
+    Orphan,
+    /// Never create the Secret: add and update this ExternalSecret's keys in a Secret that
+    /// already exists, leaving its other keys alone.
+    Merge,
+    /// Write no Secret; only the status is updated.
+    None,
+    /// Create the Secret (without ownerReference) when missing, merge keys into it when it exists.
+    CreateOrMerge,
+}
+
+/// What happens to the target Secret when its AWS secrets are deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the Secret once every AWS secret it comes from is gone.
+    Delete,
+    /// Remove this ExternalSecret's keys from the Secret, keep the Secret itself.
+    Merge,
+    /// Keep the Secret as it was; the ExternalSecret reports the missing AWS secret.
+    #[default]
+    Retain,
+}
+
+/// Blueprint of the written Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretTemplate {
+    /// Secret type, for example `Opaque` (default) or `kubernetes.io/dockerconfigjson`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// Template engine version; only `v2` (Go text/template with sprig functions) exists.
+    #[serde(default)]
+    pub engine_version: TemplateEngineVersion,
+    /// Labels and annotations added to the Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ExternalSecretTemplateMetadata>,
+    /// `Replace` (default): with `data` set only the templated keys are written. `Merge`: the
+    /// templated keys are added to the fetched ones.
+    #[serde(default)]
+    pub merge_policy: TemplateMergePolicy,
+    /// Secret keys rendered from Go templates, e.g. `{{ .password | b64enc }}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    /// Templates read from ConfigMaps or Secrets, or given literally.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub template_from: Vec<TemplateFrom>,
+}
+
+/// Template engine version.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TemplateEngineVersion {
+    /// Go text/template with sprig functions, as ESO's v2 engine.
+    #[default]
+    #[serde(rename = "v2")]
+    V2,
+}
+
+/// How templated keys combine with fetched keys.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TemplateMergePolicy {
+    /// Only the templated keys are written when templates are given.
+    #[default]
+    Replace,
+    /// Templated keys are added to the fetched keys.
+    Merge,
+}
+
+/// Labels and annotations of the written Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretTemplateMetadata {
+    /// Annotations added to the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Labels added to the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A source of templates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateFrom {
+    /// Templates stored in a ConfigMap of the ExternalSecret's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<TemplateRef>,
+    /// Templates stored in a Secret of the ExternalSecret's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<TemplateRef>,
+    /// What the templates render into: `Data` (default), `Annotations` or `Labels`.
+    #[serde(default)]
+    pub target: TemplateTarget,
+    /// A template given inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub literal: Option<String>,
+}
+
+/// What a template renders into.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TemplateTarget {
+    /// The Secret's data.
+    #[default]
+    Data,
+    /// The Secret's annotations.
+    Annotations,
+    /// The Secret's labels.
+    Labels,
+}
+
+/// Templates held in a ConfigMap or Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateRef {
+    /// Name of the ConfigMap or Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub name: String,
+    /// Keys of the ConfigMap or Secret to use as templates.
+    pub items: Vec<TemplateRefItem>,
+}
+
+/// One template key of a ConfigMap or Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateRefItem {
+    /// Key in the ConfigMap or Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+    /// `Values` (default): the item's value is a template. `KeysAndValues`: the item is a YAML
+    /// map whose keys and values are both templates.
+    #[serde(default)]
+    pub template_as: TemplateScope,
+}
+
+/// How a template item is interpreted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TemplateScope {
+    /// The value is a template.
+    #[default]
+    Values,
+    /// Keys and values are templates.
+    KeysAndValues,
+}
+
+/// One Secret key fetched from one AWS secret.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretData {
+    /// Key of the value in the Kubernetes Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub secret_key: String,
+    /// Which AWS secret, version and property to read.
+    pub remote_ref: ExternalSecretDataRemoteRef,
+}
+
+/// Location of a value in AWS Secrets Manager: secret, version and property.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.versionStage) && has(self.versionId))").message("versionStage and versionId are mutually exclusive"),
+    validation = Rule::new("!(has(self.version) && (has(self.versionStage) || has(self.versionId)))").message("version (ESO syntax) cannot be combined with versionStage or versionId")
+)]
+pub struct ExternalSecretDataRemoteRef {
+    /// Name or full ARN of the AWS secret.
+    #[schemars(length(min = 1, max = 2048))]
+    pub key: String,
+    /// JSON property of the secret's value to read, in gjson syntax: `a.b.c` for nesting,
+    /// `a\.b` for a key containing a dot, `arr.1` for a list item. A property whose whole name
+    /// (dots included) is a top-level key is read as that key first. Unset: the whole value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    /// Version stage label to read: `AWSCURRENT` (the default when neither versionStage,
+    /// versionId nor version is set), `AWSPREVIOUS` (the version before the last rotation),
+    /// `AWSPENDING` (a rotation in progress), or any custom staging label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub version_stage: Option<String>,
+    /// Version id to pin (a UUID as listed by `aws secretsmanager list-secret-version-ids`).
+    /// Mutually exclusive with versionStage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 32, max = 64))]
+    pub version_id: Option<String>,
+    /// ESO's version field, accepted for migration: empty means AWSCURRENT, `uuid/<id>` a version
+    /// id, anything else a stage label. Mutually exclusive with versionStage and versionId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `None` (default) reads the secret's value; `Fetch` reads the secret's tags instead (as a
+    /// JSON object, or one tag with `property`).
+    #[serde(default)]
+    pub metadata_policy: MetadataPolicy,
+    /// How keys produced by `find` are made valid Secret keys: `Default` replaces invalid
+    /// characters with `_`; `Unicode` replaces them with their `_Uxxxx_` code point.
+    #[serde(default)]
+    pub conversion_strategy: ConversionStrategy,
+    /// How the fetched value is decoded before it is written: `None` (default), `Base64`,
+    /// `Base64URL`, or `Auto` (decode when the value is valid base64, keep it as is otherwise).
+    #[serde(default)]
+    pub decoding_strategy: DecodingStrategy,
+}
+
+impl ExternalSecretDataRemoteRef {
+    /// The version this reference reads, resolving ESO's `version` syntax.
+    pub fn version_selector(&self) -> VersionSelector {
+        VersionSelector::from_fields(
+            self.version_stage.as_deref(),
+            self.version_id.as_deref(),
+            self.version.as_deref(),
+        )
+    }
+}
+
+/// Whether a reference reads the secret's value or its tags.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MetadataPolicy {
+    /// Read the secret's value.
+    #[default]
+    None,
+    /// Read the secret's tags instead of its value.
+    Fetch,
+}
+
+/// How keys are made valid Secret keys.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ConversionStrategy {
+    /// Replace characters that are invalid in a Secret key with `_`.
+    #[default]
+    Default,
+    /// Replace invalid characters with `_U<code point>_`.
+    Unicode,
+}
+
+/// How fetched values are decoded.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DecodingStrategy {
+    /// Decode standard base64 when the value is valid base64, else keep the value.
+    Auto,
+    /// Decode standard base64 (padding optional).
+    Base64,
+    /// Decode URL-safe base64 (padding optional).
+    #[serde(rename = "Base64URL")]
+    Base64Url,
+    /// Keep the value as fetched.
+    #[default]
+    None,
+}
+
+/// A bulk source of Secret keys: one of `extract` or `find`, then optional key rewrites.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.extract) != has(self.find)").message("exactly one of extract or find must be set"))]
+pub struct ExternalSecretDataFromRemoteRef {
+    /// Every top-level property of a JSON secret becomes a Secret key; values that are not
+    /// strings are written as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExternalSecretDataRemoteRef>,
+    /// Every AWS secret matching the search becomes a Secret key named after the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find: Option<ExternalSecretFind>,
+    /// Rewrites of the produced keys, applied in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite: Vec<ExternalSecretRewrite>,
+}
+
+/// A search over the AWS account's secrets (ListSecrets). All given criteria must match.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretFind {
+    /// Only secrets whose name starts with this prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only secrets whose name matches a regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<FindName>,
+    /// Only secrets carrying all of these tags with these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// How secret names are made valid Secret keys; see remoteRef.conversionStrategy.
+    #[serde(default)]
+    pub conversion_strategy: ConversionStrategy,
+    /// How the fetched values are decoded; see remoteRef.decodingStrategy.
+    #[serde(default)]
+    pub decoding_strategy: DecodingStrategy,
+}
+
+/// Name criterion of a find.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FindName {
+    /// Regular expression (RE2 syntax) the secret name must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regexp: Option<String>,
+}
+
+/// One rewrite of the keys produced by a dataFrom entry; exactly one field is set.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+pub struct ExternalSecretRewrite {
+    /// Rewrite keys with a regular expression (`regexp.ReplaceAll`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regexp: Option<ExternalSecretRewriteRegexp>,
+    /// Rewrite keys with a Go template; `.value` is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<ExternalSecretRewriteTransform>,
+}
+
+/// A regular-expression key rewrite.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewriteRegexp {
+    /// Regular expression matched against each key.
+    pub source: String,
+    /// Replacement; `$1` and `${name}` refer to capture groups.
+    pub target: String,
+}
+
+/// A template key rewrite.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewriteTransform {
+    /// Go template producing the new key; `.value` is the current key.
+    pub template: String,
+}
+
+/// Observed state of an ExternalSecret. Never contains secret values.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretStatus {
+    /// Conditions: `Ready` tells whether the target Secret holds the wanted data, and why not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// When AWS was last read and the Secret last written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_time: Option<Time>,
+    /// Per AWS secret (as named in the spec), the version written into the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub synced_versions: BTreeMap<String, SyncedVersion>,
+    /// The written Secret, as a servicebinding.io provisioned-service reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<SecretBinding>,
+}
+
+/// The version of one AWS secret that was written into the Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncedVersion {
+    /// AWS version id that was read.
+    pub version_id: String,
+    /// Staging labels the version carried when it was read (for example AWSCURRENT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version_stages: Vec<String>,
+}
+
+/// Reference to the written Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretBinding {
+    /// Name of the Secret in the ExternalSecret's namespace.
+    pub name: String,
+}

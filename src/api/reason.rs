@@ -1,0 +1,77 @@
+//! Condition types and reasons: the stable, machine-readable vocabulary of stagesync's status.
+//! Every error maps to exactly one reason; dashboards and alerts key on these strings, so a
+//! reason is never renamed.
+
+use std::fmt;
+
+/// Condition type telling whether the target Secret holds the wanted data.
+pub const CONDITION_READY: &str = "Ready";
+/// Condition type set while the target Secret is being deleted.
+pub const CONDITION_DELETED: &str = "Deleted";
+
+/// Why a condition has its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The Secret holds the data of the wanted versions.
+    SecretSynced,
+    /// Syncing failed for a reason no finer reason describes.
+    SecretSyncedError,
+    /// The Secret was deleted because its AWS secrets were deleted (deletionPolicy Delete).
+    SecretDeleted,
+    /// The target Secret is missing and may not be created (creationPolicy Merge).
+    SecretMissing,
+    /// The AWS secret does not exist.
+    SecretNotFound,
+    /// The AWS secret exists but has no version with the wanted stage or id.
+    VersionNotFound,
+    /// The AWS secret's value has no such JSON property.
+    PropertyNotFound,
+    /// A property or extract was asked of a value that is not valid JSON (or not a JSON object).
+    #[allow(clippy::upper_case_acronyms)]
+    InvalidJSON,
+    /// A value could not be decoded with the requested decodingStrategy.
+    DecodingFailed,
+    /// AWS refused the call for the store's identity (IAM, KMS key policy, assume role).
+    AccessDenied,
+    /// AWS throttled the calls; they are retried with backoff.
+    Throttled,
+    /// The AWS secret is scheduled for deletion and can no longer be read.
+    SecretScheduledForDeletion,
+    /// AWS could not be reached or failed (network, timeout, 5xx).
+    Unavailable,
+    /// The store's configuration cannot work (bad region, endpoint, credentials reference).
+    InvalidStoreConfig,
+}
+
+impl Reason {
+    /// The reason as written into conditions and events.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretSynced => "SecretSynced",
+            Self::SecretSyncedError => "SecretSyncedError",
+            Self::SecretDeleted => "SecretDeleted",
+            Self::SecretMissing => "SecretMissing",
+            Self::SecretNotFound => "SecretNotFound",
+            Self::VersionNotFound => "VersionNotFound",
+            Self::PropertyNotFound => "PropertyNotFound",
+            Self::InvalidJSON => "InvalidJSON",
+            Self::DecodingFailed => "DecodingFailed",
+            Self::AccessDenied => "AccessDenied",
+            Self::Throttled => "Throttled",
+            Self::SecretScheduledForDeletion => "SecretScheduledForDeletion",
+            Self::Unavailable => "Unavailable",
+            Self::InvalidStoreConfig => "InvalidStoreConfig",
+        }
+    }
+
+    /// Whether retrying the same call later can succeed without anyone changing anything.
+    pub const fn is_transient(self) -> bool {
+        matches!(self, Self::Throttled | Self::Unavailable)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,192 @@
+//! `SecretStore` (namespaced) and `ClusterSecretStore` (cluster-wide): where AWS is and which
+//! identity reads it. Field names follow ESO's `external-secrets.io/v1` stores.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::shared::{SecretKeySelector, SecretStoreStatus, ServiceAccountSelector};
+
+/// Desired state of a namespaced SecretStore.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "stagesync.io",
+    version = "v1alpha1",
+    kind = "SecretStore",
+    namespaced,
+    status = "SecretStoreStatus",
+    shortname = "stss",
+    category = "stagesync",
+    doc = "SecretStore tells ExternalSecrets of its namespace which AWS region and identity to read Secrets Manager with.",
+    printcolumn(name = "Region", type_ = "string", json_path = ".spec.provider.aws.region"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreSpec {
+    /// The secrets backend and how to reach it.
+    pub provider: SecretStoreProvider,
+    /// Retries of failed backend calls, on top of the SDK's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_settings: Option<SecretStoreRetrySettings>,
+    /// How often (in seconds) the store's credentials are checked again; `0` uses the operator's
+    /// default.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0))]
+    pub refresh_interval: i32,
+}
+
+/// Desired state of a ClusterSecretStore.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "stagesync.io",
+    version = "v1alpha1",
+    kind = "ClusterSecretStore",
+    status = "SecretStoreStatus",
+    shortname = "stcss",
+    category = "stagesync",
+    doc = "ClusterSecretStore is a SecretStore usable from every namespace its conditions admit.",
+    printcolumn(name = "Region", type_ = "string", json_path = ".spec.provider.aws.region"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSecretStoreSpec {
+    /// The secrets backend and how to reach it.
+    pub provider: SecretStoreProvider,
+    /// Retries of failed backend calls, on top of the SDK's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_settings: Option<SecretStoreRetrySettings>,
+    /// How often (in seconds) the store's credentials are checked again; `0` uses the operator's
+    /// default.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0))]
+    pub refresh_interval: i32,
+    /// Namespaces whose ExternalSecrets may use this store. A namespace is admitted when any one
+    /// condition matches it. No conditions: every namespace is admitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ClusterSecretStoreCondition>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// One rule admitting namespaces to a ClusterSecretStore; every criterion it sets must match.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSecretStoreCondition {
+    /// Namespaces whose labels match this selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Namespaces with one of these names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")))]
+    pub namespaces: Vec<String>,
+    /// Namespaces whose name matches one of these regular expressions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_regexes: Vec<String>,
+}
+
+/// Retries of failed backend calls.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreRetrySettings {
+    /// Maximum number of attempts of one call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_retries: Option<i32>,
+    /// Initial wait between attempts, as a Go duration (`1s`, `500ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_interval: Option<String>,
+}
+
+/// The secrets backend of a store.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreProvider {
+    /// AWS Secrets Manager.
+    pub aws: AwsProvider,
+}
+
+/// How to reach AWS Secrets Manager and with which identity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsProvider {
+    /// AWS service to read; only `SecretsManager` is supported.
+    pub service: AwsService,
+    /// AWS region of the secrets, for example `eu-west-1`.
+    #[schemars(length(min = 1, max = 64))]
+    pub region: String,
+    /// ARN of an IAM role to assume (with the credentials below, or the operator's own when no
+    /// auth is given). The operator may restrict which roles may be assumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// External ID passed when assuming `role`.
+    #[serde(default, rename = "externalID", skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Session tags set when assuming `role`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_tags: Vec<AwsTag>,
+    /// Endpoint URL overriding the regional one, for example a VPC interface endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Credentials. Unset: the operator's own identity from the default AWS credential chain
+    /// (IRSA, EKS Pod Identity, environment, instance profile) — refused for namespaced
+    /// SecretStores unless the operator allows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AwsAuth>,
+}
+
+/// AWS service behind a store.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum AwsService {
+    /// AWS Secrets Manager.
+    #[default]
+    SecretsManager,
+}
+
+/// A key-value tag.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsTag {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+/// Credentials of a store; set exactly one of `secretRef` or `jwt`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsAuth {
+    /// Static access keys read from a Kubernetes Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<AwsAuthSecretRef>,
+    /// A ServiceAccount token exchanged for credentials of `role` (AssumeRoleWithWebIdentity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<AwsJwtAuth>,
+}
+
+/// Static AWS credentials held in a Kubernetes Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsAuthSecretRef {
+    /// The access key id.
+    #[serde(rename = "accessKeyIDSecretRef")]
+    pub access_key_id: SecretKeySelector,
+    /// The secret access key.
+    pub secret_access_key_secret_ref: SecretKeySelector,
+    /// The session token, when the keys are temporary credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_secret_ref: Option<SecretKeySelector>,
+}
+
+/// Credentials from a ServiceAccount token.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsJwtAuth {
+    /// The ServiceAccount whose token is exchanged.
+    pub service_account_ref: ServiceAccountSelector,
+}
