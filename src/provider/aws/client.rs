@@ -1,0 +1,266 @@
+//! Building an AWS Secrets Manager client from a store's settings: region, endpoint override,
+//! credentials (static, or the default chain), an optional role to assume (with external id and
+//! session tags), and explicit timeouts and retries.
+//!
+//! Which credentials a store may use is decided by the store registry (tenancy rules); this
+//! module only builds what it is told to build.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use crate::provider::ProviderError;
+use crate::value::SecretBytes;
+
+/// Everything needed to build a Secrets Manager client for one store.
+#[derive(Clone, Debug)]
+pub struct AwsClientConfig {
+    /// AWS region, for example `eu-west-1`.
+    pub region: String,
+    /// Secrets Manager endpoint URL overriding the regional one (VPC endpoint, tests).
+    pub endpoint: Option<String>,
+    /// STS endpoint URL for assuming roles, when the regional one must not be used (tests,
+    /// private STS endpoints). Set by the operator, never by a store.
+    pub sts_endpoint: Option<String>,
+    /// Where the base credentials come from.
+    pub credentials: CredentialSource,
+    /// A role to assume with the base credentials.
+    pub assume_role: Option<AssumeRole>,
+    /// Timeouts of every call.
+    pub timeouts: Timeouts,
+    /// Attempts per call, first one included, with the SDK's standard retry strategy
+    /// (exponential backoff with jitter, throttling-aware).
+    pub max_attempts: u32,
+}
+
+impl AwsClientConfig {
+    /// A configuration with the operator's defaults for a region and credentials.
+    pub fn new(region: impl Into<String>, credentials: CredentialSource) -> Self {
+        Self {
+            region: region.into(),
+            endpoint: None,
+            sts_endpoint: None,
+            credentials,
+            assume_role: None,
+            timeouts: Timeouts::default(),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Where base credentials come from.
+#[derive(Clone, Debug)]
+pub enum CredentialSource {
+    /// Access keys read from a Kubernetes Secret.
+    Static {
+        /// The access key id.
+        access_key_id: String,
+        /// The secret access key.
+        secret_access_key: SecretBytes,
+        /// The session token of temporary credentials.
+        session_token: Option<SecretBytes>,
+    },
+    /// The operator's own identity from the default AWS chain (IRSA, EKS Pod Identity,
+    /// environment, instance profile).
+    DefaultChain,
+}
+
+/// A role to assume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumeRole {
+    /// ARN of the role.
+    pub role_arn: String,
+    /// External id the role's trust policy requires.
+    pub external_id: Option<String>,
+    /// Session tags.
+    pub session_tags: Vec<(String, String)>,
+    /// Session name, visible in CloudTrail.
+    pub session_name: String,
+}
+
+/// Timeouts of AWS calls. Explicit so a hung endpoint never blocks a reconcile for long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// One attempt of a call, connection included.
+    pub attempt: Duration,
+    /// A whole call, retries included.
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            attempt: Duration::from_secs(10),
+            operation: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Builds a Secrets Manager client. No network call is made here; bad credentials surface on
+/// the first call.
+pub async fn build_client(
+    config: &AwsClientConfig,
+) -> Result<aws_sdk_secretsmanager::Client, ProviderError> {
+    if config.region.trim().is_empty() {
+        return Err(ProviderError::InvalidStoreConfig("region is empty".into()));
+    }
+    if config.max_attempts == 0 {
+        return Err(ProviderError::InvalidStoreConfig("max attempts must be at least 1".into()));
+    }
+    for url in config.endpoint.iter().chain(config.sts_endpoint.iter()) {
+        validate_endpoint(url)?;
+    }
+
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(config.timeouts.connect)
+        .operation_attempt_timeout(config.timeouts.attempt)
+        .operation_timeout(config.timeouts.operation)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(config.max_attempts));
+    if let CredentialSource::Static { access_key_id, secret_access_key, session_token } =
+        &config.credentials
+    {
+        if access_key_id.is_empty() || secret_access_key.is_empty() {
+            return Err(ProviderError::InvalidStoreConfig(
+                "static credentials need a non-empty access key id and secret access key".into(),
+            ));
+        }
+        let secret = utf8_credential(secret_access_key, "secret access key")?;
+        let token = session_token
+            .as_ref()
+            .map(|t| utf8_credential(t, "session token"))
+            .transpose()?;
+        loader = loader.credentials_provider(Credentials::new(
+            access_key_id.clone(),
+            secret,
+            token,
+            None,
+            "stagesync-store-secret",
+        ));
+    }
+    let base = loader.load().await;
+
+    let sdk_config = match &config.assume_role {
+        None => base,
+        Some(role) => with_assumed_role(base, role, config.sts_endpoint.as_deref()).await?,
+    };
+
+    let mut sm = aws_sdk_secretsmanager::config::Builder::from(&sdk_config);
+    if let Some(endpoint) = &config.endpoint {
+        sm = sm.endpoint_url(endpoint);
+    }
+    Ok(aws_sdk_secretsmanager::Client::from_conf(sm.build()))
+}
+
+async fn with_assumed_role(
+    base: SdkConfig,
+    role: &AssumeRole,
+    sts_endpoint: Option<&str>,
+) -> Result<SdkConfig, ProviderError> {
+    if !role.role_arn.starts_with("arn:") {
+        return Err(ProviderError::InvalidStoreConfig(format!(
+            "role {:?} is not an ARN",
+            role.role_arn
+        )));
+    }
+    let mut sts_config = base.clone().into_builder();
+    if let Some(endpoint) = sts_endpoint {
+        sts_config = sts_config.endpoint_url(endpoint);
+    }
+    let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+        .session_name(role.session_name.clone())
+        .configure(&sts_config.build());
+    if let Some(external_id) = &role.external_id {
+        builder = builder.external_id(external_id.clone());
+    }
+    if !role.session_tags.is_empty() {
+        builder = builder.tags(role.session_tags.iter().cloned());
+    }
+    let provider = builder.build().await;
+    Ok(base
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build())
+}
+
+fn validate_endpoint(url: &str) -> Result<(), ProviderError> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(ProviderError::InvalidStoreConfig(format!(
+            "endpoint {url:?} is not an http(s) URL"
+        )))
+    }
+}
+
+fn utf8_credential(bytes: &SecretBytes, what: &str) -> Result<String, ProviderError> {
+    String::from_utf8(bytes.expose().to_vec())
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| ProviderError::InvalidStoreConfig(format!("the {what} is not valid UTF-8")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn static_creds() -> CredentialSource {
+        CredentialSource::Static {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: SecretBytes::from("secret".to_owned()),
+            session_token: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn rejects_unusable_settings_before_any_call() {
+        let mut c = AwsClientConfig::new("", static_creds());
+        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        c.region = "eu-west-1".into();
+        c.endpoint = Some("ftp://example".into());
+        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        c.endpoint = None;
+        c.assume_role = Some(AssumeRole {
+            role_arn: "not-an-arn".into(),
+            external_id: None,
+            session_tags: vec![],
+            session_name: "s".into(),
+        });
+        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        let c = AwsClientConfig::new(
+            "eu-west-1",
+            CredentialSource::Static {
+                access_key_id: String::new(),
+                secret_access_key: SecretBytes::default(),
+                session_token: None,
+            },
+        );
+        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+    }
+
+    #[tokio::test]
+    async fn credential_errors_do_not_echo_the_secret() {
+        let c = AwsClientConfig::new(
+            "eu-west-1",
+            CredentialSource::Static {
+                access_key_id: "AKID".into(),
+                secret_access_key: SecretBytes::new(vec![0xff, 0xfe, b'x']),
+                session_token: None,
+            },
+        );
+        let err = build_client(&c).await.unwrap_err().to_string();
+        assert!(err.contains("secret access key is not valid UTF-8"), "{err}");
+    }
+}
