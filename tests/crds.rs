@@ -1,0 +1,134 @@
+//! The CRDs in `crds/` are generated from the Rust types: they must not drift, `stagesync crds`
+//! must print exactly them, and every field must be documented so `kubectl explain` helps.
+//!
+//! After changing the types, regenerate with `STAGESYNC_UPDATE_CRDS=1 cargo test --test crds`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use stagesync::api::{crd_yaml, crds};
+
+fn crds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds")
+}
+
+#[test]
+fn crd_files_match_the_types() {
+    let update = std::env::var_os("STAGESYNC_UPDATE_CRDS").is_some();
+    let mut drifted = Vec::new();
+    for (file, crd) in crds() {
+        let path = crds_dir().join(file);
+        let wanted = crd_yaml(&crd);
+        if update {
+            std::fs::write(&path, &wanted).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(wanted.as_str()) {
+            drifted.push(file);
+        }
+    }
+    assert!(
+        drifted.is_empty(),
+        "crds/ differs from the Rust types for {drifted:?}: run STAGESYNC_UPDATE_CRDS=1 cargo test --test crds"
+    );
+    let mut on_disk: Vec<String> = std::fs::read_dir(crds_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    on_disk.sort();
+    let generated: Vec<&str> = crds().iter().map(|(f, _)| *f).collect();
+    assert_eq!(on_disk, generated, "crds/ holds exactly one file per CRD");
+}
+
+#[test]
+fn stagesync_crds_prints_the_crd_files_in_name_order() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stagesync")).arg("crds").output().unwrap();
+    assert!(out.status.success());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crds_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let concatenated: Vec<u8> = files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), String::from_utf8(concatenated).unwrap());
+}
+
+#[test]
+fn stagesync_version_prints_the_crate_version() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stagesync")).arg("version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("stagesync {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// Collects the paths of schema nodes without a description.
+fn undocumented(schema: &Value, path: &str, out: &mut Vec<String>) {
+    let Some(obj) = schema.as_object() else { return };
+    if !obj.contains_key("description") {
+        out.push(path.to_owned());
+    }
+    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+        for (name, sub) in props {
+            undocumented(sub, &format!("{path}.{name}"), out);
+        }
+    }
+    if let Some(items) = obj.get("items") {
+        // List items are explained by the list's own description when they are scalars.
+        if items.get("properties").is_some() {
+            undocumented(items, &format!("{path}[]"), out);
+        }
+    }
+    if let Some(extra) = obj.get("additionalProperties").filter(|v| v.get("properties").is_some()) {
+        undocumented(extra, &format!("{path}{{}}"), out);
+    }
+}
+
+#[test]
+fn every_field_has_a_description() {
+    for (file, crd) in crds() {
+        for version in &crd.spec.versions {
+            let schema = serde_json::to_value(version.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap()).unwrap();
+            let mut missing = Vec::new();
+            for (name, sub) in schema["properties"].as_object().unwrap() {
+                // apiVersion, kind and metadata are described by Kubernetes itself.
+                if !matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
+                    undocumented(sub, name, &mut missing);
+                }
+            }
+            assert!(missing.is_empty(), "{file}: fields without description: {missing:#?}");
+        }
+    }
+}
+
+#[test]
+fn names_columns_and_validation_rules() {
+    let all = crds();
+    for (_, crd) in &all {
+        assert_eq!(crd.spec.group, "stagesync.io");
+        let short = crd.spec.names.short_names.clone().unwrap_or_default();
+        assert!(!short.is_empty());
+        for taken in ["es", "ss", "css"] {
+            assert!(!short.iter().any(|s| s == taken), "{short:?} collides with ESO's {taken}");
+        }
+        let version = &crd.spec.versions[0];
+        assert_eq!(version.name, "v1alpha1");
+        assert!(version.subresources.as_ref().unwrap().status.is_some(), "status subresource");
+    }
+    let es = &all.iter().find(|(f, _)| f.starts_with("externalsecrets")).unwrap().1;
+    let columns: Vec<String> = es.spec.versions[0]
+        .additional_printer_columns
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(columns, ["Store", "Refresh Interval", "Ready", "Reason", "Last Refresh", "Age"]);
+    let yaml = crd_yaml(es);
+    assert!(yaml.contains("!(has(self.versionStage) && has(self.versionId))"));
+    let stores: Vec<_> = all.iter().filter(|(f, _)| f.contains("secretstores")).collect();
+    for (_, crd) in stores {
+        let columns: Vec<String> = crd.spec.versions[0]
+            .additional_printer_columns
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(columns, ["Region", "Ready", "Age"]);
+    }
+}
