@@ -41,24 +41,44 @@ fn crd_files_match_the_types() {
 
 #[test]
 fn stagesync_crds_prints_the_crd_files_in_name_order() {
-    let out = Command::new(env!("CARGO_BIN_EXE_stagesync")).arg("crds").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stagesync"))
+        .arg("crds")
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(crds_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crds_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    let concatenated: Vec<u8> = files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), String::from_utf8(concatenated).unwrap());
+    let concatenated: Vec<u8> = files
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap())
+        .collect();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(concatenated).unwrap()
+    );
 }
 
 #[test]
 fn stagesync_version_prints_the_crate_version() {
-    let out = Command::new(env!("CARGO_BIN_EXE_stagesync")).arg("version").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stagesync"))
+        .arg("version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("stagesync {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("stagesync {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// Collects the paths of schema nodes without a description.
 fn undocumented(schema: &Value, path: &str, out: &mut Vec<String>) {
-    let Some(obj) = schema.as_object() else { return };
+    let Some(obj) = schema.as_object() else {
+        return;
+    };
     if !obj.contains_key("description") {
         out.push(path.to_owned());
     }
@@ -73,7 +93,10 @@ fn undocumented(schema: &Value, path: &str, out: &mut Vec<String>) {
             undocumented(items, &format!("{path}[]"), out);
         }
     }
-    if let Some(extra) = obj.get("additionalProperties").filter(|v| v.get("properties").is_some()) {
+    if let Some(extra) = obj
+        .get("additionalProperties")
+        .filter(|v| v.get("properties").is_some())
+    {
         undocumented(extra, &format!("{path}{{}}"), out);
     }
 }
@@ -82,7 +105,16 @@ fn undocumented(schema: &Value, path: &str, out: &mut Vec<String>) {
 fn every_field_has_a_description() {
     for (file, crd) in crds() {
         for version in &crd.spec.versions {
-            let schema = serde_json::to_value(version.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap()).unwrap();
+            let schema = serde_json::to_value(
+                version
+                    .schema
+                    .as_ref()
+                    .unwrap()
+                    .open_api_v3_schema
+                    .as_ref()
+                    .unwrap(),
+            )
+            .unwrap();
             let mut missing = Vec::new();
             for (name, sub) in schema["properties"].as_object().unwrap() {
                 // apiVersion, kind and metadata are described by Kubernetes itself.
@@ -90,7 +122,10 @@ fn every_field_has_a_description() {
                     undocumented(sub, name, &mut missing);
                 }
             }
-            assert!(missing.is_empty(), "{file}: fields without description: {missing:#?}");
+            assert!(
+                missing.is_empty(),
+                "{file}: fields without description: {missing:#?}"
+            );
         }
     }
 }
@@ -103,13 +138,23 @@ fn names_columns_and_validation_rules() {
         let short = crd.spec.names.short_names.clone().unwrap_or_default();
         assert!(!short.is_empty());
         for taken in ["es", "ss", "css"] {
-            assert!(!short.iter().any(|s| s == taken), "{short:?} collides with ESO's {taken}");
+            assert!(
+                !short.iter().any(|s| s == taken),
+                "{short:?} collides with ESO's {taken}"
+            );
         }
         let version = &crd.spec.versions[0];
         assert_eq!(version.name, "v1alpha1");
-        assert!(version.subresources.as_ref().unwrap().status.is_some(), "status subresource");
+        assert!(
+            version.subresources.as_ref().unwrap().status.is_some(),
+            "status subresource"
+        );
     }
-    let es = &all.iter().find(|(f, _)| f.starts_with("externalsecrets")).unwrap().1;
+    let es = &all
+        .iter()
+        .find(|(f, _)| f.starts_with("externalsecrets"))
+        .unwrap()
+        .1;
     let columns: Vec<String> = es.spec.versions[0]
         .additional_printer_columns
         .as_ref()
@@ -117,10 +162,23 @@ fn names_columns_and_validation_rules() {
         .iter()
         .map(|c| c.name.clone())
         .collect();
-    assert_eq!(columns, ["Store", "Refresh Interval", "Ready", "Reason", "Last Refresh", "Age"]);
+    assert_eq!(
+        columns,
+        [
+            "Store",
+            "Refresh Interval",
+            "Ready",
+            "Reason",
+            "Last Refresh",
+            "Age"
+        ]
+    );
     let yaml = crd_yaml(es);
     assert!(yaml.contains("!(has(self.versionStage) && has(self.versionId))"));
-    let stores: Vec<_> = all.iter().filter(|(f, _)| f.contains("secretstores")).collect();
+    let stores: Vec<_> = all
+        .iter()
+        .filter(|(f, _)| f.contains("secretstores"))
+        .collect();
     for (_, crd) in stores {
         let columns: Vec<String> = crd.spec.versions[0]
             .additional_printer_columns

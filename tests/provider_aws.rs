@@ -74,14 +74,24 @@ async fn reads_a_string_secret_by_name_and_by_arn() {
     let version = create(&admin, &name, "plain-value").await;
     let backend = m.backend().await;
 
-    let got = backend.get_secret(&name, &VersionSelector::default()).await.unwrap();
+    let got = backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
     assert_eq!(text(&got.payload), "plain-value");
     assert_eq!(got.name, name);
     assert_eq!(got.version_id, version);
     assert!(got.version_stages.contains(&"AWSCURRENT".to_owned()));
-    assert!(got.arn.starts_with("arn:aws:secretsmanager:"), "{}", got.arn);
+    assert!(
+        got.arn.starts_with("arn:aws:secretsmanager:"),
+        "{}",
+        got.arn
+    );
 
-    let by_arn = backend.get_secret(&got.arn, &VersionSelector::default()).await.unwrap();
+    let by_arn = backend
+        .get_secret(&got.arn, &VersionSelector::default())
+        .await
+        .unwrap();
     assert_eq!(text(&by_arn.payload), "plain-value");
 }
 
@@ -98,7 +108,12 @@ async fn reads_a_binary_secret() {
         .send()
         .await
         .unwrap();
-    let got = m.backend().await.get_secret(&name, &VersionSelector::default()).await.unwrap();
+    let got = m
+        .backend()
+        .await
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
     assert_eq!(got.payload, Payload::Binary(bytes.into()));
 }
 
@@ -113,19 +128,35 @@ async fn properties_nested_properties_and_extract() {
         r#"{"username":"admin","port":5432,"db":{"host":"db.internal","replicas":["r0","r1"]},"db.host":"dotted"}"#,
     )
     .await;
-    let got = m.backend().await.get_secret(&name, &VersionSelector::default()).await.unwrap();
+    let got = m
+        .backend()
+        .await
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
     let value = got.payload.bytes().expose();
-    let prop = |p: &str| String::from_utf8(get_property(&name, value, p).unwrap().into_exposed()).unwrap();
+    let prop =
+        |p: &str| String::from_utf8(get_property(&name, value, p).unwrap().into_exposed()).unwrap();
     assert_eq!(prop("username"), "admin");
     assert_eq!(prop("port"), "5432");
     assert_eq!(prop("db.replicas.1"), "r1");
-    assert_eq!(prop("db.host"), "dotted", "a whole dotted key wins over the nested path");
+    assert_eq!(
+        prop("db.host"),
+        "dotted",
+        "a whole dotted key wins over the nested path"
+    );
     assert_eq!(prop(r"db\.host"), "dotted");
 
     let all = extract_map(&name, value, None).unwrap();
-    assert_eq!(all.keys().collect::<Vec<_>>(), ["db", "db.host", "port", "username"]);
+    assert_eq!(
+        all.keys().collect::<Vec<_>>(),
+        ["db", "db.host", "port", "username"]
+    );
     assert_eq!(all["port"].expose(), b"5432");
-    assert_eq!(all["db"].expose(), br#"{"host":"db.internal","replicas":["r0","r1"]}"#);
+    assert_eq!(
+        all["db"].expose(),
+        br#"{"host":"db.internal","replicas":["r0","r1"]}"#
+    );
     let db = extract_map(&name, value, Some("db")).unwrap();
     assert_eq!(db["host"].expose(), b"db.internal");
 }
@@ -140,26 +171,59 @@ async fn follows_stages_through_a_rotation() {
 
     // Step 1 of a rotation: the new version is staged AWSPENDING; AWSCURRENT does not move.
     let v2 = stage_pending(&admin, &name, "password-two").await;
-    let current = backend.get_secret(&name, &stage("AWSCURRENT")).await.unwrap();
-    assert_eq!((current.version_id.as_str(), text(&current.payload).as_str()), (v1.as_str(), "password-one"));
-    let pending = backend.get_secret(&name, &stage("AWSPENDING")).await.unwrap();
-    assert_eq!((pending.version_id.as_str(), text(&pending.payload).as_str()), (v2.as_str(), "password-two"));
+    let current = backend
+        .get_secret(&name, &stage("AWSCURRENT"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (current.version_id.as_str(), text(&current.payload).as_str()),
+        (v1.as_str(), "password-one")
+    );
+    let pending = backend
+        .get_secret(&name, &stage("AWSPENDING"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (pending.version_id.as_str(), text(&pending.payload).as_str()),
+        (v2.as_str(), "password-two")
+    );
     let meta = backend.describe_secret(&name).await.unwrap();
     assert_eq!(meta.version_id_for(&stage("AWSCURRENT")), Some(v1.as_str()));
     assert_eq!(meta.version_id_for(&stage("AWSPENDING")), Some(v2.as_str()));
 
     // Last step: AWSCURRENT moves to the new version; the old one becomes AWSPREVIOUS.
     promote(&admin, &name, &v1, &v2).await;
-    let current = backend.get_secret(&name, &stage("AWSCURRENT")).await.unwrap();
-    assert_eq!((current.version_id.as_str(), text(&current.payload).as_str()), (v2.as_str(), "password-two"));
-    let previous = backend.get_secret(&name, &stage("AWSPREVIOUS")).await.unwrap();
-    assert_eq!((previous.version_id.as_str(), text(&previous.payload).as_str()), (v1.as_str(), "password-one"));
+    let current = backend
+        .get_secret(&name, &stage("AWSCURRENT"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (current.version_id.as_str(), text(&current.payload).as_str()),
+        (v2.as_str(), "password-two")
+    );
+    let previous = backend
+        .get_secret(&name, &stage("AWSPREVIOUS"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            previous.version_id.as_str(),
+            text(&previous.payload).as_str()
+        ),
+        (v1.as_str(), "password-one")
+    );
     let meta = backend.describe_secret(&name).await.unwrap();
     assert_eq!(meta.version_id_for(&stage("AWSCURRENT")), Some(v2.as_str()));
-    assert_eq!(meta.version_id_for(&stage("AWSPREVIOUS")), Some(v1.as_str()));
+    assert_eq!(
+        meta.version_id_for(&stage("AWSPREVIOUS")),
+        Some(v1.as_str())
+    );
 
     // A pinned version id keeps reading the same value whatever the stages do.
-    let pinned = backend.get_secret(&name, &VersionSelector::Id(v1.clone())).await.unwrap();
+    let pinned = backend
+        .get_secret(&name, &VersionSelector::Id(v1.clone()))
+        .await
+        .unwrap();
     assert_eq!(text(&pinned.payload), "password-one");
     assert!(pinned.version_stages.contains(&"AWSPREVIOUS".to_owned()));
 }
@@ -181,7 +245,10 @@ async fn reads_a_custom_staging_label() {
     let backend = m.backend().await;
     let green = backend.get_secret(&name, &stage("green")).await.unwrap();
     assert_eq!(text(&green.payload), "green-two");
-    let current = backend.get_secret(&name, &VersionSelector::default()).await.unwrap();
+    let current = backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
     assert_eq!(text(&current.payload), "blue-one");
 }
 
@@ -194,30 +261,61 @@ async fn missing_secret_stage_version_property_and_invalid_json_have_their_reaso
     create(&admin, &name, r#"{"user":"admin-user-value"}"#).await;
 
     let missing = unique_name("app/does-not-exist");
-    let err = backend.get_secret(&missing, &VersionSelector::default()).await.unwrap_err();
-    assert_eq!(err, ProviderError::SecretNotFound { key: missing.clone() });
+    let err = backend
+        .get_secret(&missing, &VersionSelector::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::SecretNotFound {
+            key: missing.clone()
+        }
+    );
     assert_eq!(err.reason().as_str(), "SecretNotFound");
     assert_eq!(
-        backend.describe_secret(&missing).await.unwrap_err().reason().as_str(),
+        backend
+            .describe_secret(&missing)
+            .await
+            .unwrap_err()
+            .reason()
+            .as_str(),
         "SecretNotFound"
     );
 
-    let err = backend.get_secret(&name, &stage("AWSPENDING")).await.unwrap_err();
-    assert_eq!(err, ProviderError::VersionNotFound { key: name.clone(), version: stage("AWSPENDING") });
-    assert!(err.to_string().contains("AWSPENDING") && err.to_string().contains(&name), "{err}");
+    let err = backend
+        .get_secret(&name, &stage("AWSPENDING"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::VersionNotFound {
+            key: name.clone(),
+            version: stage("AWSPENDING")
+        }
+    );
+    assert!(
+        err.to_string().contains("AWSPENDING") && err.to_string().contains(&name),
+        "{err}"
+    );
 
     let unknown_id = VersionSelector::Id("00000000-0000-0000-0000-000000000000".into());
     let err = backend.get_secret(&name, &unknown_id).await.unwrap_err();
     assert_eq!(err.reason().as_str(), "VersionNotFound", "{err}");
 
-    let got = backend.get_secret(&name, &VersionSelector::default()).await.unwrap();
+    let got = backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
     let err = get_property(&name, got.payload.bytes().expose(), "password").unwrap_err();
     assert_eq!(err.reason().as_str(), "PropertyNotFound");
     assert!(!err.to_string().contains("admin-user-value"));
 
     let not_json = unique_name("app/not-json");
     create(&admin, &not_json, "just-a-password").await;
-    let got = backend.get_secret(&not_json, &VersionSelector::default()).await.unwrap();
+    let got = backend
+        .get_secret(&not_json, &VersionSelector::default())
+        .await
+        .unwrap();
     let err = get_property(&not_json, got.payload.bytes().expose(), "user").unwrap_err();
     assert_eq!(err.reason().as_str(), "InvalidJSON");
     assert!(!err.to_string().contains("just-a-password"));
@@ -232,15 +330,33 @@ async fn secret_scheduled_for_deletion() {
     let backend = m.backend().await;
     let name = unique_name("app/deleted");
     create(&admin, &name, "soon-gone").await;
-    admin.delete_secret().secret_id(&name).recovery_window_in_days(7).send().await.unwrap();
+    admin
+        .delete_secret()
+        .secret_id(&name)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
 
-    let err = backend.get_secret(&name, &VersionSelector::default()).await.unwrap_err();
-    assert_eq!(err, ProviderError::ScheduledForDeletion { key: name.clone() });
+    let err = backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::ScheduledForDeletion { key: name.clone() }
+    );
     assert_eq!(err.reason().as_str(), "SecretScheduledForDeletion");
     let meta = backend.describe_secret(&name).await.unwrap();
     assert!(meta.deleted_date.is_some());
-    let q = FindQuery { path: Some(name.clone()), ..Default::default() };
-    assert!(backend.find_secrets(&q).await.unwrap().is_empty(), "deleted secrets are not found");
+    let q = FindQuery {
+        path: Some(name.clone()),
+        ..Default::default()
+    };
+    assert!(
+        backend.find_secrets(&q).await.unwrap().is_empty(),
+        "deleted secrets are not found"
+    );
 }
 
 #[tokio::test]
@@ -265,8 +381,16 @@ async fn describe_reports_versions_and_tags_without_values() {
     assert!(!format!("{meta:?}").contains("described-value"));
 
     // metadataPolicy: Fetch renders the tags instead of the value.
-    assert_eq!(tags_value(&name, &meta.tags, None).unwrap().expose(), br#"{"team":"payments"}"#);
-    assert_eq!(tags_value(&name, &meta.tags, Some("team")).unwrap().expose(), b"payments");
+    assert_eq!(
+        tags_value(&name, &meta.tags, None).unwrap().expose(),
+        br#"{"team":"payments"}"#
+    );
+    assert_eq!(
+        tags_value(&name, &meta.tags, Some("team"))
+            .unwrap()
+            .expose(),
+        b"payments"
+    );
 }
 
 #[tokio::test]
@@ -298,17 +422,31 @@ async fn find_by_regexp_path_and_tags() {
             .unwrap();
     }
     let names = |found: Vec<stagesync::provider::SecretMetadata>| {
-        found.into_iter().map(|s| s.name.trim_start_matches(&format!("{root}/")).to_owned()).collect::<Vec<_>>()
+        found
+            .into_iter()
+            .map(|s| s.name.trim_start_matches(&format!("{root}/")).to_owned())
+            .collect::<Vec<_>>()
     };
 
-    let by_path = FindQuery { path: Some(format!("{root}/svc-a/")), ..Default::default() };
-    assert_eq!(names(backend.find_secrets(&by_path).await.unwrap()), ["svc-a/api-key", "svc-a/db-password"]);
-
-    let by_regexp = FindQuery {
-        name_regexp: Some(Regex::new(&format!("^{}/svc-[ab]/db-.*", regex::escape(&root))).unwrap()),
+    let by_path = FindQuery {
+        path: Some(format!("{root}/svc-a/")),
         ..Default::default()
     };
-    assert_eq!(names(backend.find_secrets(&by_regexp).await.unwrap()), ["svc-a/db-password", "svc-b/db-password"]);
+    assert_eq!(
+        names(backend.find_secrets(&by_path).await.unwrap()),
+        ["svc-a/api-key", "svc-a/db-password"]
+    );
+
+    let by_regexp = FindQuery {
+        name_regexp: Some(
+            Regex::new(&format!("^{}/svc-[ab]/db-.*", regex::escape(&root))).unwrap(),
+        ),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(backend.find_secrets(&by_regexp).await.unwrap()),
+        ["svc-a/db-password", "svc-b/db-password"]
+    );
 
     let by_tags = FindQuery {
         path: Some(root.clone()),
@@ -317,7 +455,12 @@ async fn find_by_regexp_path_and_tags() {
     };
     let found = backend.find_secrets(&by_tags).await.unwrap();
     assert_eq!(found.len(), 1);
-    assert!(found[0].versions.values().any(|stages| stages.contains(&"AWSCURRENT".to_owned())));
+    assert!(
+        found[0]
+            .versions
+            .values()
+            .any(|stages| stages.contains(&"AWSCURRENT".to_owned()))
+    );
     assert_eq!(names(found), ["svc-a/db-password"]);
 }
 
@@ -329,7 +472,10 @@ async fn find_pages_through_more_than_one_listing_page() {
     for i in 0..105 {
         create(&admin, &format!("{root}/s{i:03}"), "v").await;
     }
-    let q = FindQuery { path: Some(format!("{root}/")), ..Default::default() };
+    let q = FindQuery {
+        path: Some(format!("{root}/")),
+        ..Default::default()
+    };
     let found = m.backend().await.find_secrets(&q).await.unwrap();
     assert_eq!(found.len(), 105);
 }
@@ -348,7 +494,10 @@ async fn assumes_a_role_through_sts_before_reading() {
         session_name: "stagesync-test".into(),
     });
     let backend = AwsBackend::from_config(&config).await.unwrap();
-    let got = backend.get_secret(&name, &VersionSelector::default()).await.unwrap();
+    let got = backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
     assert_eq!(text(&got.payload), "read-through-role");
 }
 
@@ -356,7 +505,11 @@ async fn assumes_a_role_through_sts_before_reading() {
 async fn unreachable_endpoint_is_unavailable_and_quick() {
     let mut config = moto().store_config();
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     config.endpoint = Some(format!("http://127.0.0.1:{port}"));
     config.max_attempts = 1;
     config.timeouts = Timeouts {
@@ -366,7 +519,10 @@ async fn unreachable_endpoint_is_unavailable_and_quick() {
     };
     let backend = AwsBackend::from_config(&config).await.unwrap();
     let started = std::time::Instant::now();
-    let err = backend.get_secret("any", &VersionSelector::default()).await.unwrap_err();
+    let err = backend
+        .get_secret("any", &VersionSelector::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.reason().as_str(), "Unavailable", "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -47,7 +47,11 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, InvalidDuration> {
             "h" => 3_600_000_000_000,
             _ => return Err(err()),
         };
-        let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| err())? };
+        let int: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| err())?
+        };
         let mut frac_nanos: u128 = 0;
         let mut scale = unit_nanos;
         for digit in frac_part.bytes().take(30) {
@@ -85,7 +89,11 @@ mod tests {
             ("90m", 5400),
         ];
         for (input, secs) in cases {
-            assert_eq!(parse_go_duration(input), Ok(Duration::from_secs(secs)), "{input}");
+            assert_eq!(
+                parse_go_duration(input),
+                Ok(Duration::from_secs(secs)),
+                "{input}"
+            );
         }
         assert_eq!(parse_go_duration("300ms"), Ok(Duration::from_millis(300)));
         assert_eq!(parse_go_duration("2us"), Ok(Duration::from_micros(2)));
@@ -94,8 +102,13 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        for input in ["", "1", "h", "1d", "-1h", "1h-", "1.h.", ".", "1hh", "3000000h"] {
-            assert!(parse_go_duration(input).is_err(), "{input} should be rejected");
+        for input in [
+            "", "1", "h", "1d", "-1h", "1h-", "1.h.", ".", "1hh", "3000000h",
+        ] {
+            assert!(
+                parse_go_duration(input).is_err(),
+                "{input} should be rejected"
+            );
         }
     }
 }

@@ -24,12 +24,36 @@ use super::version::VersionSelector;
     shortname = "stes",
     category = "stagesync",
     doc = "ExternalSecret keeps one Kubernetes Secret in sync with secrets stored in AWS Secrets Manager, following a version stage (AWSCURRENT, AWSPREVIOUS, AWSPENDING or a custom label) or a pinned version id.",
-    printcolumn(name = "Store", type_ = "string", json_path = ".spec.secretStoreRef.name"),
-    printcolumn(name = "Refresh Interval", type_ = "string", json_path = ".spec.refreshInterval"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
-    printcolumn(name = "Last Refresh", type_ = "date", json_path = ".status.refreshTime"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Store",
+        type_ = "string",
+        json_path = ".spec.secretStoreRef.name"
+    ),
+    printcolumn(
+        name = "Refresh Interval",
+        type_ = "string",
+        json_path = ".spec.refreshInterval"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Last Refresh",
+        type_ = "date",
+        json_path = ".status.refreshTime"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSecretSpec {
@@ -72,7 +96,10 @@ fn default_refresh_interval() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct SecretStoreRef {
     /// Name of the SecretStore (in the ExternalSecret's namespace) or ClusterSecretStore.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Kind of the store: `SecretStore` (default) or `ClusterSecretStore`.
     #[serde(default)]
@@ -106,7 +133,10 @@ pub enum RefreshPolicy {
 pub struct ExternalSecretTarget {
     /// Name of the Secret. Defaults to the ExternalSecret's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: Option<String>,
     /// How the Secret is created and owned. Defaults to `Owner`.
     #[serde(default)]
@@ -244,7 +274,10 @@ pub enum TemplateTarget {
 #[serde(rename_all = "camelCase")]
 pub struct TemplateRef {
     /// Name of the ConfigMap or Secret.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Keys of the ConfigMap or Secret to use as templates.
     pub items: Vec<TemplateRefItem>,

@@ -1,6 +1,10 @@
 //! The stagesync API (group `stagesync.io`, version `v1alpha1`): CRD types, one file per kind,
 //! shared parts apart. The CRD YAML in `crds/` is generated from these types (`stagesync crds`).
 
+// kube's printcolumn(...) attributes repeat `type_ = ...`, which this lint mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod duration;
 pub mod externalsecret;
 pub mod reason;
@@ -19,7 +23,10 @@ use kube::CustomResourceExt;
 /// Every CRD of stagesync, with the file name it has in `crds/`, in file-name order.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("clustersecretstores.stagesync.io.yaml", ClusterSecretStore::crd()),
+        (
+            "clustersecretstores.stagesync.io.yaml",
+            ClusterSecretStore::crd(),
+        ),
         ("externalsecrets.stagesync.io.yaml", ExternalSecret::crd()),
         ("secretstores.stagesync.io.yaml", SecretStore::crd()),
     ]

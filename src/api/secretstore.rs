@@ -19,9 +19,21 @@ use super::shared::{SecretKeySelector, SecretStoreStatus, ServiceAccountSelector
     shortname = "stss",
     category = "stagesync",
     doc = "SecretStore tells ExternalSecrets of its namespace which AWS region and identity to read Secrets Manager with.",
-    printcolumn(name = "Region", type_ = "string", json_path = ".spec.provider.aws.region"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".spec.provider.aws.region"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SecretStoreSpec {
@@ -47,9 +59,21 @@ pub struct SecretStoreSpec {
     shortname = "stcss",
     category = "stagesync",
     doc = "ClusterSecretStore is a SecretStore usable from every namespace its conditions admit.",
-    printcolumn(name = "Region", type_ = "string", json_path = ".spec.provider.aws.region"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".spec.provider.aws.region"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSecretStoreSpec {
@@ -82,7 +106,10 @@ pub struct ClusterSecretStoreCondition {
     pub namespace_selector: Option<LabelSelector>,
     /// Namespaces with one of these names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(inner(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")))]
+    #[schemars(inner(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ))]
     pub namespaces: Vec<String>,
     /// Namespaces whose name matches one of these regular expressions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -124,7 +151,11 @@ pub struct AwsProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// External ID passed when assuming `role`.
-    #[serde(default, rename = "externalID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "externalID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_id: Option<String>,
     /// Session tags set when assuming `role`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -192,7 +192,9 @@ pub enum ProviderError {
 }
 
 fn for_key(key: &Option<String>) -> String {
-    key.as_ref().map(|k| format!(" for secret {k:?}")).unwrap_or_default()
+    key.as_ref()
+        .map(|k| format!(" for secret {k:?}"))
+        .unwrap_or_default()
 }
 
 impl ProviderError {
@@ -219,7 +221,10 @@ mod tests {
         SecretMetadata {
             versions: BTreeMap::from([
                 ("v1".to_owned(), vec!["AWSPREVIOUS".to_owned()]),
-                ("v2".to_owned(), vec!["AWSCURRENT".to_owned(), "blue".to_owned()]),
+                (
+                    "v2".to_owned(),
+                    vec!["AWSCURRENT".to_owned(), "blue".to_owned()],
+                ),
             ]),
             ..Default::default()
         }
@@ -229,10 +234,22 @@ mod tests {
     fn version_id_for_stage_and_id() {
         let m = metadata();
         assert_eq!(m.version_id_for(&VersionSelector::default()), Some("v2"));
-        assert_eq!(m.version_id_for(&VersionSelector::Stage("blue".into())), Some("v2"));
-        assert_eq!(m.version_id_for(&VersionSelector::Stage("AWSPREVIOUS".into())), Some("v1"));
-        assert_eq!(m.version_id_for(&VersionSelector::Stage("AWSPENDING".into())), None);
-        assert_eq!(m.version_id_for(&VersionSelector::Id("v1".into())), Some("v1"));
+        assert_eq!(
+            m.version_id_for(&VersionSelector::Stage("blue".into())),
+            Some("v2")
+        );
+        assert_eq!(
+            m.version_id_for(&VersionSelector::Stage("AWSPREVIOUS".into())),
+            Some("v1")
+        );
+        assert_eq!(
+            m.version_id_for(&VersionSelector::Stage("AWSPENDING".into())),
+            None
+        );
+        assert_eq!(
+            m.version_id_for(&VersionSelector::Id("v1".into())),
+            Some("v1")
+        );
         assert_eq!(m.version_id_for(&VersionSelector::Id("v9".into())), None);
     }
 
@@ -255,16 +272,46 @@ mod tests {
     #[test]
     fn errors_map_to_stable_reasons() {
         let cases = [
-            (ProviderError::SecretNotFound { key: "k".into() }, "SecretNotFound"),
             (
-                ProviderError::VersionNotFound { key: "k".into(), version: VersionSelector::default() },
+                ProviderError::SecretNotFound { key: "k".into() },
+                "SecretNotFound",
+            ),
+            (
+                ProviderError::VersionNotFound {
+                    key: "k".into(),
+                    version: VersionSelector::default(),
+                },
                 "VersionNotFound",
             ),
-            (ProviderError::ScheduledForDeletion { key: "k".into() }, "SecretScheduledForDeletion"),
-            (ProviderError::AccessDenied { key: None, detail: String::new() }, "AccessDenied"),
-            (ProviderError::Throttled { key: None, retry_after: None }, "Throttled"),
-            (ProviderError::Unavailable { key: None, detail: String::new() }, "Unavailable"),
-            (ProviderError::InvalidStoreConfig(String::new()), "InvalidStoreConfig"),
+            (
+                ProviderError::ScheduledForDeletion { key: "k".into() },
+                "SecretScheduledForDeletion",
+            ),
+            (
+                ProviderError::AccessDenied {
+                    key: None,
+                    detail: String::new(),
+                },
+                "AccessDenied",
+            ),
+            (
+                ProviderError::Throttled {
+                    key: None,
+                    retry_after: None,
+                },
+                "Throttled",
+            ),
+            (
+                ProviderError::Unavailable {
+                    key: None,
+                    detail: String::new(),
+                },
+                "Unavailable",
+            ),
+            (
+                ProviderError::InvalidStoreConfig(String::new()),
+                "InvalidStoreConfig",
+            ),
         ];
         for (err, reason) in cases {
             assert_eq!(err.reason().as_str(), reason, "{err}");
@@ -277,6 +324,9 @@ mod tests {
             key: "prod/db".into(),
             version: VersionSelector::Stage("AWSPENDING".into()),
         };
-        assert_eq!(e.to_string(), r#"secret "prod/db" has no version with stage AWSPENDING"#);
+        assert_eq!(
+            e.to_string(),
+            r#"secret "prod/db" has no version with stage AWSPENDING"#
+        );
     }
 }

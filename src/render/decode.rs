@@ -9,12 +9,20 @@ use crate::value::SecretBytes;
 
 /// Decodes a value. `Auto` tries standard then URL-safe base64 and keeps the value unchanged
 /// when it is neither (ESO's behaviour); `Base64`/`Base64URL` fail on invalid input.
-pub fn decode(key: &str, value: SecretBytes, strategy: DecodingStrategy) -> Result<SecretBytes, RenderError> {
+pub fn decode(
+    key: &str,
+    value: SecretBytes,
+    strategy: DecodingStrategy,
+) -> Result<SecretBytes, RenderError> {
     let input = value.expose();
-    let padded_or_not = |padded: &base64::engine::GeneralPurpose, unpadded: &base64::engine::GeneralPurpose| {
+    let padded_or_not = |padded: &base64::engine::GeneralPurpose,
+                         unpadded: &base64::engine::GeneralPurpose| {
         padded.decode(input).or_else(|_| unpadded.decode(input))
     };
-    let failure = |strategy| RenderError::Decoding { key: key.to_owned(), strategy };
+    let failure = |strategy| RenderError::Decoding {
+        key: key.to_owned(),
+        strategy,
+    };
     match strategy {
         DecodingStrategy::None => Ok(value),
         DecodingStrategy::Base64 => padded_or_not(&STANDARD, &STANDARD_NO_PAD)
@@ -40,14 +48,26 @@ mod tests {
 
     #[test]
     fn each_strategy() {
-        assert_eq!(run("aGVsbG8=", DecodingStrategy::None).unwrap(), b"aGVsbG8=");
+        assert_eq!(
+            run("aGVsbG8=", DecodingStrategy::None).unwrap(),
+            b"aGVsbG8="
+        );
         assert_eq!(run("aGVsbG8=", DecodingStrategy::Base64).unwrap(), b"hello");
         assert_eq!(run("aGVsbG8", DecodingStrategy::Base64).unwrap(), b"hello");
         // 0xfb 0xff encodes to "-_8" in URL-safe base64 and "+/8" in standard.
-        assert_eq!(run("-_8", DecodingStrategy::Base64Url).unwrap(), vec![0xfb, 0xff]);
-        assert_eq!(run("-_8", DecodingStrategy::Auto).unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(
+            run("-_8", DecodingStrategy::Base64Url).unwrap(),
+            vec![0xfb, 0xff]
+        );
+        assert_eq!(
+            run("-_8", DecodingStrategy::Auto).unwrap(),
+            vec![0xfb, 0xff]
+        );
         assert_eq!(run("aGVsbG8=", DecodingStrategy::Auto).unwrap(), b"hello");
-        assert_eq!(run("not base64!", DecodingStrategy::Auto).unwrap(), b"not base64!");
+        assert_eq!(
+            run("not base64!", DecodingStrategy::Auto).unwrap(),
+            b"not base64!"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub fn get_property(key: &str, value: &[u8], property: &str) -> Result<SecretByt
     if found.exists() {
         Ok(SecretBytes::from(found.str().to_owned()))
     } else {
-        Err(RenderError::PropertyNotFound { key: key.to_owned(), property: property.to_owned() })
+        Err(RenderError::PropertyNotFound {
+            key: key.to_owned(),
+            property: property.to_owned(),
+        })
     }
 }
 
@@ -68,7 +71,10 @@ mod tests {
     fn missing_property_and_invalid_json() {
         assert_eq!(
             get("db.password"),
-            Err(RenderError::PropertyNotFound { key: "k".into(), property: "db.password".into() })
+            Err(RenderError::PropertyNotFound {
+                key: "k".into(),
+                property: "db.password".into()
+            })
         );
         let err = get_property("k", b"not json {", "a").unwrap_err();
         assert_eq!(err.reason().as_str(), "InvalidJSON");

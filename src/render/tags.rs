@@ -16,9 +16,13 @@ pub fn tags_value(
         None => Ok(SecretBytes::from(
             serde_json::to_vec(tags).expect("a map of strings always serializes"),
         )),
-        Some(p) => tags.get(p).map(|v| SecretBytes::from(v.clone())).ok_or_else(|| {
-            RenderError::PropertyNotFound { key: key.to_owned(), property: p.to_owned() }
-        }),
+        Some(p) => tags
+            .get(p)
+            .map(|v| SecretBytes::from(v.clone()))
+            .ok_or_else(|| RenderError::PropertyNotFound {
+                key: key.to_owned(),
+                property: p.to_owned(),
+            }),
     }
 }
 
@@ -28,10 +32,19 @@ mod tests {
 
     #[test]
     fn all_tags_or_one() {
-        let tags = BTreeMap::from([("env".to_owned(), "prod".to_owned()), ("team".to_owned(), "a".to_owned())]);
+        let tags = BTreeMap::from([
+            ("env".to_owned(), "prod".to_owned()),
+            ("team".to_owned(), "a".to_owned()),
+        ]);
         let all = tags_value("k", &tags, None).unwrap();
         assert_eq!(all.expose(), br#"{"env":"prod","team":"a"}"#);
         assert_eq!(tags_value("k", &tags, Some("team")).unwrap().expose(), b"a");
-        assert_eq!(tags_value("k", &tags, Some("x")).unwrap_err().reason().as_str(), "PropertyNotFound");
+        assert_eq!(
+            tags_value("k", &tags, Some("x"))
+                .unwrap_err()
+                .reason()
+                .as_str(),
+            "PropertyNotFound"
+        );
     }
 }

@@ -59,7 +59,11 @@ fn moto_binary() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start() -> Result<Moto, String> {
@@ -98,12 +102,16 @@ cat >/dev/null
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
-    Err(format!("moto_server did not answer on port {port} within 30s"))
+    Err(format!(
+        "moto_server did not answer on port {port} within 30s"
+    ))
 }
 
 /// Ready when moto's own API answers an HTTP request.
 fn ready(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let req = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     if s.write_all(req.as_bytes()).is_err() {
@@ -147,6 +155,8 @@ impl Moto {
 
     /// The stagesync backend for a store pointed at this moto.
     pub async fn backend(&self) -> AwsBackend {
-        AwsBackend::from_config(&self.store_config()).await.expect("backend builds")
+        AwsBackend::from_config(&self.store_config())
+            .await
+            .expect("backend builds")
     }
 }

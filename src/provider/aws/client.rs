@@ -113,7 +113,9 @@ pub async fn build_client(
         return Err(ProviderError::InvalidStoreConfig("region is empty".into()));
     }
     if config.max_attempts == 0 {
-        return Err(ProviderError::InvalidStoreConfig("max attempts must be at least 1".into()));
+        return Err(ProviderError::InvalidStoreConfig(
+            "max attempts must be at least 1".into(),
+        ));
     }
     for url in config.endpoint.iter().chain(config.sts_endpoint.iter()) {
         validate_endpoint(url)?;
@@ -128,8 +130,11 @@ pub async fn build_client(
         .region(Region::new(config.region.clone()))
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(config.max_attempts));
-    if let CredentialSource::Static { access_key_id, secret_access_key, session_token } =
-        &config.credentials
+    if let CredentialSource::Static {
+        access_key_id,
+        secret_access_key,
+        session_token,
+    } = &config.credentials
     {
         if access_key_id.is_empty() || secret_access_key.is_empty() {
             return Err(ProviderError::InvalidStoreConfig(
@@ -227,10 +232,16 @@ mod tests {
     #[tokio::test]
     async fn rejects_unusable_settings_before_any_call() {
         let mut c = AwsClientConfig::new("", static_creds());
-        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        assert!(matches!(
+            build_client(&c).await,
+            Err(ProviderError::InvalidStoreConfig(_))
+        ));
         c.region = "eu-west-1".into();
         c.endpoint = Some("ftp://example".into());
-        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        assert!(matches!(
+            build_client(&c).await,
+            Err(ProviderError::InvalidStoreConfig(_))
+        ));
         c.endpoint = None;
         c.assume_role = Some(AssumeRole {
             role_arn: "not-an-arn".into(),
@@ -238,7 +249,10 @@ mod tests {
             session_tags: vec![],
             session_name: "s".into(),
         });
-        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        assert!(matches!(
+            build_client(&c).await,
+            Err(ProviderError::InvalidStoreConfig(_))
+        ));
         let c = AwsClientConfig::new(
             "eu-west-1",
             CredentialSource::Static {
@@ -247,7 +261,10 @@ mod tests {
                 session_token: None,
             },
         );
-        assert!(matches!(build_client(&c).await, Err(ProviderError::InvalidStoreConfig(_))));
+        assert!(matches!(
+            build_client(&c).await,
+            Err(ProviderError::InvalidStoreConfig(_))
+        ));
     }
 
     #[tokio::test]
@@ -261,6 +278,9 @@ mod tests {
             },
         );
         let err = build_client(&c).await.unwrap_err().to_string();
-        assert!(err.contains("secret access key is not valid UTF-8"), "{err}");
+        assert!(
+            err.contains("secret access key is not valid UTF-8"),
+            "{err}"
+        );
     }
 }

@@ -5,8 +5,8 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::config::http::HttpResponse as Response;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::provider::ProviderError;
 
@@ -24,10 +24,15 @@ impl CallError {
     pub(super) fn into_error(self, key: &str) -> ProviderError {
         let k = Some(key.to_owned()).filter(|k| !k.is_empty());
         match self {
-            Self::NotFound => ProviderError::SecretNotFound { key: key.to_owned() },
+            Self::NotFound => ProviderError::SecretNotFound {
+                key: key.to_owned(),
+            },
             Self::InvalidRequest(detail) => ProviderError::InvalidRequest { key: k, detail },
             Self::AccessDenied(detail) => ProviderError::AccessDenied { key: k, detail },
-            Self::Throttled(retry_after) => ProviderError::Throttled { key: k, retry_after },
+            Self::Throttled(retry_after) => ProviderError::Throttled {
+                key: k,
+                retry_after,
+            },
             Self::Unavailable(detail) => ProviderError::Unavailable { key: k, detail },
         }
     }
@@ -79,7 +84,9 @@ where
         if code.is_empty() && message.is_empty() {
             DisplayErrorContext(err).to_string()
         } else {
-            format!("{code}: {message}").trim_matches([' ', ':']).to_owned()
+            format!("{code}: {message}")
+                .trim_matches([' ', ':'])
+                .to_owned()
         }
     };
     match err {
@@ -91,11 +98,15 @@ where
             // Failing to obtain credentials (no chain, STS refusing AssumeRole) surfaces before
             // the request is sent; it is an identity problem, not an outage.
             if mentions_credentials(err) {
-                return CallError::AccessDenied(format!("could not obtain AWS credentials: {context}"));
+                return CallError::AccessDenied(format!(
+                    "could not obtain AWS credentials: {context}"
+                ));
             }
             return CallError::Unavailable(context);
         }
-        SdkError::ResponseError(_) => return CallError::Unavailable(DisplayErrorContext(err).to_string()),
+        SdkError::ResponseError(_) => {
+            return CallError::Unavailable(DisplayErrorContext(err).to_string());
+        }
         _ => {}
     }
     let code = err.code().unwrap_or_default();

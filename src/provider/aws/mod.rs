@@ -15,7 +15,9 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_smithy_types::DateTime;
 
-use super::{FindQuery, Payload, ProviderError, RemoteSecret, RotationInfo, SecretMetadata, SecretsBackend};
+use super::{
+    FindQuery, Payload, ProviderError, RemoteSecret, RotationInfo, SecretMetadata, SecretsBackend,
+};
 use crate::api::VersionSelector;
 use crate::value::SecretBytes;
 use errors::{CallError, classify};
@@ -44,11 +46,16 @@ impl AwsBackend {
     /// `GetSecretValue` said "not found" or "invalid request": AWS answers all of them with the
     /// same few error codes, and message texts are not a contract. Costs one `DescribeSecret`,
     /// on the error path only.
-    async fn explain_missing(&self, key: &str, version: &VersionSelector, original: ProviderError) -> ProviderError {
+    async fn explain_missing(
+        &self,
+        key: &str,
+        version: &VersionSelector,
+        original: ProviderError,
+    ) -> ProviderError {
         match self.describe_secret(key).await {
-            Ok(meta) if meta.deleted_date.is_some() => {
-                ProviderError::ScheduledForDeletion { key: key.to_owned() }
-            }
+            Ok(meta) if meta.deleted_date.is_some() => ProviderError::ScheduledForDeletion {
+                key: key.to_owned(),
+            },
             Ok(meta) if meta.version_id_for(version).is_none() => ProviderError::VersionNotFound {
                 key: key.to_owned(),
                 version: version.clone(),
@@ -109,7 +116,11 @@ impl SecretsBackend for AwsBackend {
         Ok(SecretMetadata {
             name: out.name.unwrap_or_else(|| key.to_owned()),
             arn: out.arn.unwrap_or_default(),
-            versions: out.version_ids_to_stages.unwrap_or_default().into_iter().collect(),
+            versions: out
+                .version_ids_to_stages
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             deleted_date: out.deleted_date.and_then(to_system_time),
             last_changed_date: out.last_changed_date.and_then(to_system_time),
             rotation: RotationInfo {
@@ -154,7 +165,11 @@ impl SecretsBackend for AwsBackend {
                 found.push(SecretMetadata {
                     name,
                     arn: entry.arn.unwrap_or_default(),
-                    versions: entry.secret_versions_to_stages.unwrap_or_default().into_iter().collect(),
+                    versions: entry
+                        .secret_versions_to_stages
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
                     deleted_date: None,
                     last_changed_date: entry.last_changed_date.and_then(to_system_time),
                     rotation: RotationInfo {
