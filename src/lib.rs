@@ -8,4 +8,5 @@ pub mod api;
 pub mod cli;
 pub mod provider;
 pub mod render;
+pub mod store;
 pub mod value;

@@ -41,6 +41,24 @@ pub enum Reason {
     Unavailable,
     /// The store's configuration cannot work (bad region, endpoint, credentials reference).
     InvalidStoreConfig,
+    /// The referenced SecretStore or ClusterSecretStore does not exist.
+    StoreNotFound,
+    /// The ClusterSecretStore's conditions do not admit the ExternalSecret's namespace.
+    StoreNotAllowed,
+    /// A namespaced SecretStore without credentials would use the operator's own AWS identity,
+    /// which the operator does not allow.
+    AmbientCredentialsNotAllowed,
+    /// The store's role is outside the operator's allow-list of assumable roles.
+    RoleNotAllowed,
+    /// The Secret or key holding the store's credentials does not exist.
+    CredentialsNotFound,
+    /// A produced key is not a valid Secret key; nothing was written.
+    InvalidKey,
+    /// The target Secret exists and is managed by something else (another ExternalSecret, or not
+    /// by stagesync at all); it was left untouched.
+    SecretConflict,
+    /// The ExternalSecret's spec cannot work as written (beyond what the CRD schema checks).
+    InvalidSpec,
 }
 
 impl Reason {
@@ -61,6 +79,14 @@ impl Reason {
             Self::SecretScheduledForDeletion => "SecretScheduledForDeletion",
             Self::Unavailable => "Unavailable",
             Self::InvalidStoreConfig => "InvalidStoreConfig",
+            Self::StoreNotFound => "StoreNotFound",
+            Self::StoreNotAllowed => "StoreNotAllowed",
+            Self::AmbientCredentialsNotAllowed => "AmbientCredentialsNotAllowed",
+            Self::RoleNotAllowed => "RoleNotAllowed",
+            Self::CredentialsNotFound => "CredentialsNotFound",
+            Self::InvalidKey => "InvalidKey",
+            Self::SecretConflict => "SecretConflict",
+            Self::InvalidSpec => "InvalidSpec",
         }
     }
 

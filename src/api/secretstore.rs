@@ -87,8 +87,8 @@ pub struct ClusterSecretStoreSpec {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(range(min = 0))]
     pub refresh_interval: i32,
-    /// Namespaces whose ExternalSecrets may use this store. A namespace is admitted when any one
-    /// condition matches it. No conditions: every namespace is admitted.
+    /// Namespaces whose ExternalSecrets may use this store. A namespace is admitted when any
+    /// criterion of any condition matches it. No conditions: every namespace is admitted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<ClusterSecretStoreCondition>,
 }
@@ -97,7 +97,8 @@ fn is_zero(n: &i32) -> bool {
     *n == 0
 }
 
-/// One rule admitting namespaces to a ClusterSecretStore; every criterion it sets must match.
+/// One rule admitting namespaces to a ClusterSecretStore: its selector, its names and its
+/// regular expressions each admit the namespaces they match (as in ESO).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSecretStoreCondition {
@@ -111,7 +112,8 @@ pub struct ClusterSecretStoreCondition {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     ))]
     pub namespaces: Vec<String>,
-    /// Namespaces whose name matches one of these regular expressions.
+    /// Namespaces whose whole name matches one of these regular expressions (anchored: `team-a`
+    /// does not admit `evil-team-a`). An invalid expression admits nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespace_regexes: Vec<String>,
 }

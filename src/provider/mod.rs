@@ -115,6 +115,9 @@ impl FindQuery {
 /// A secrets backend.
 #[async_trait]
 pub trait SecretsBackend: Send + Sync {
+    /// Proves the backend accepts the store's identity, as cheaply as possible.
+    async fn check_credentials(&self) -> Result<(), ProviderError>;
+
     /// Reads one version of a secret (by name or ARN), value included.
     async fn get_secret(
         &self,

@@ -104,11 +104,17 @@ impl Default for Timeouts {
     }
 }
 
-/// Builds a Secrets Manager client. No network call is made here; bad credentials surface on
-/// the first call.
-pub async fn build_client(
-    config: &AwsClientConfig,
-) -> Result<aws_sdk_secretsmanager::Client, ProviderError> {
+/// The clients a store needs: Secrets Manager, and STS for the credential check.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    /// Secrets Manager.
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    /// STS, with the same identity (GetCallerIdentity needs no IAM permission).
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// Builds the clients. No network call is made here; bad credentials surface on the first call.
+pub async fn build_client(config: &AwsClientConfig) -> Result<AwsClients, ProviderError> {
     if config.region.trim().is_empty() {
         return Err(ProviderError::InvalidStoreConfig("region is empty".into()));
     }
@@ -165,7 +171,14 @@ pub async fn build_client(
     if let Some(endpoint) = &config.endpoint {
         sm = sm.endpoint_url(endpoint);
     }
-    Ok(aws_sdk_secretsmanager::Client::from_conf(sm.build()))
+    let mut sts = aws_sdk_sts::config::Builder::from(&sdk_config);
+    if let Some(endpoint) = &config.sts_endpoint {
+        sts = sts.endpoint_url(endpoint);
+    }
+    Ok(AwsClients {
+        secrets_manager: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+        sts: aws_sdk_sts::Client::from_conf(sts.build()),
+    })
 }
 
 async fn with_assumed_role(

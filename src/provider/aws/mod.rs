@@ -5,7 +5,7 @@
 mod client;
 mod errors;
 
-pub use client::{AssumeRole, AwsClientConfig, CredentialSource, Timeouts, build_client};
+pub use client::{AssumeRole, AwsClientConfig, AwsClients, CredentialSource, Timeouts, build_client};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -29,12 +29,13 @@ const LIST_PAGE_SIZE: i32 = 100;
 #[derive(Clone, Debug)]
 pub struct AwsBackend {
     client: Client,
+    sts: aws_sdk_sts::Client,
 }
 
 impl AwsBackend {
-    /// Wraps a client built by [`build_client`].
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    /// Wraps clients built by [`build_client`].
+    pub fn new(clients: AwsClients) -> Self {
+        Self { client: clients.secrets_manager, sts: clients.sts }
     }
 
     /// Builds the client from a store's settings.
@@ -69,6 +70,17 @@ impl AwsBackend {
 
 #[async_trait]
 impl SecretsBackend for AwsBackend {
+    /// `sts:GetCallerIdentity`: proves the credentials (and any role assumption) work without
+    /// needing a Secrets Manager permission on any particular secret.
+    async fn check_credentials(&self) -> Result<(), ProviderError> {
+        self.sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| classify(&err, "").into_error_without_key())
+    }
+
     async fn get_secret(
         &self,
         key: &str,

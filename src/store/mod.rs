@@ -1,0 +1,427 @@
+//! The store registry: the one place that decides which store an ExternalSecret may use and
+//! with which AWS identity, and that keeps one backend per store, rebuilt when the store or its
+//! credential Secret changes.
+//!
+//! Tenancy rules enforced here and nowhere else:
+//! - a `SecretStore` serves only ExternalSecrets of its own namespace, and reads its credential
+//!   Secret from that namespace;
+//! - a `ClusterSecretStore` serves a namespace only if one of its `conditions` admits it, and its
+//!   credential references must name their namespace;
+//! - a namespaced `SecretStore` without `auth` would lend a tenant the operator's own AWS
+//!   identity: refused unless the operator allows it;
+//! - a store's `role` must match the operator's allow-list, when one is set.
+
+mod admission;
+
+pub use admission::namespace_admitted;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::{Api, Client, ResourceExt};
+use regex::Regex;
+
+use crate::api::Reason;
+use crate::api::externalsecret::{SecretStoreRef, StoreKind};
+use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore};
+use crate::api::shared::SecretKeySelector;
+use crate::provider::aws::{AssumeRole, AwsBackend, AwsClientConfig, CredentialSource, Timeouts};
+use crate::provider::{ProviderError, SecretsBackend};
+use crate::value::SecretBytes;
+
+/// Operator-wide rules and defaults for stores.
+#[derive(Clone, Debug)]
+pub struct StorePolicy {
+    /// Let namespaced SecretStores without `auth` use the operator's own AWS identity.
+    pub allow_ambient_credentials_in_namespaced_stores: bool,
+    /// Roles a store may assume (the whole ARN must match); `None` allows any role.
+    pub allowed_roles: Option<Regex>,
+    /// STS endpoint override for assuming roles (private STS endpoints, tests).
+    pub sts_endpoint: Option<String>,
+    /// Timeouts of AWS calls.
+    pub timeouts: Timeouts,
+    /// Attempts per AWS call.
+    pub max_attempts: u32,
+}
+
+impl Default for StorePolicy {
+    fn default() -> Self {
+        Self {
+            allow_ambient_credentials_in_namespaced_stores: false,
+            allowed_roles: None,
+            sts_endpoint: None,
+            timeouts: Timeouts::default(),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Why a store cannot be used. Messages never contain credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The referenced store does not exist.
+    #[error("{kind:?} {name:?} not found{}", in_namespace(namespace))]
+    NotFound {
+        /// Kind of the reference.
+        kind: StoreKind,
+        /// Name of the store.
+        name: String,
+        /// Namespace looked in, for a SecretStore.
+        namespace: Option<String>,
+    },
+    /// The ClusterSecretStore does not admit the namespace.
+    #[error("ClusterSecretStore {store:?} does not admit namespace {namespace:?} (see its spec.conditions)")]
+    NotAllowed {
+        /// Name of the ClusterSecretStore.
+        store: String,
+        /// The ExternalSecret's namespace.
+        namespace: String,
+    },
+    /// A namespaced SecretStore without credentials, and the operator forbids ambient ones.
+    #[error(
+        "SecretStore {store:?} in namespace {namespace:?} sets no auth, which would use the operator's own AWS identity; \
+         set spec.provider.aws.auth, use a ClusterSecretStore, or start the operator with --allow-ambient-credentials"
+    )]
+    AmbientNotAllowed {
+        /// Name of the SecretStore.
+        store: String,
+        /// Its namespace.
+        namespace: String,
+    },
+    /// The role is outside the operator's allow-list.
+    #[error("role {role:?} is not allowed by the operator's --allowed-roles pattern")]
+    RoleNotAllowed {
+        /// The role ARN.
+        role: String,
+    },
+    /// The credential Secret or key is missing.
+    #[error("credentials not found: {what}")]
+    CredentialsNotFound {
+        /// Which Secret (and key) is missing.
+        what: String,
+    },
+    /// The store's configuration cannot work.
+    #[error("invalid store configuration: {0}")]
+    InvalidConfig(String),
+    /// Building the backend failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The Kubernetes API failed; retried.
+    #[error("reading the store from Kubernetes failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+fn in_namespace(ns: &Option<String>) -> String {
+    ns.as_ref().map(|n| format!(" in namespace {n:?}")).unwrap_or_default()
+}
+
+impl StoreError {
+    /// The condition reason this error is reported with.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::NotFound { .. } => Reason::StoreNotFound,
+            Self::NotAllowed { .. } => Reason::StoreNotAllowed,
+            Self::AmbientNotAllowed { .. } => Reason::AmbientCredentialsNotAllowed,
+            Self::RoleNotAllowed { .. } => Reason::RoleNotAllowed,
+            Self::CredentialsNotFound { .. } => Reason::CredentialsNotFound,
+            Self::InvalidConfig(_) => Reason::InvalidStoreConfig,
+            Self::Provider(e) => e.reason(),
+            Self::Kube(_) => Reason::Unavailable,
+        }
+    }
+}
+
+/// Builds a backend from client settings. The default builds an [`AwsBackend`]; tests and the
+/// rotation-aware resolver wrap or replace it.
+pub type BackendFactory = Arc<
+    dyn Fn(AwsClientConfig) -> BoxFuture<'static, Result<Arc<dyn SecretsBackend>, ProviderError>>
+        + Send
+        + Sync,
+>;
+
+/// The factory that talks to AWS.
+pub fn aws_backend_factory() -> BackendFactory {
+    Arc::new(|config: AwsClientConfig| {
+        Box::pin(async move {
+            let backend = AwsBackend::from_config(&config).await?;
+            Ok(Arc::new(backend) as Arc<dyn SecretsBackend>)
+        })
+    })
+}
+
+/// A usable store.
+#[derive(Clone)]
+pub struct StoreHandle {
+    /// Kind of the store.
+    pub kind: StoreKind,
+    /// Name of the store.
+    pub name: String,
+    /// The backend to read through.
+    pub backend: Arc<dyn SecretsBackend>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct StoreKey {
+    kind: StoreKind,
+    namespace: Option<String>,
+    name: String,
+}
+
+struct CachedBackend {
+    /// Identifies the store's spec and credentials the backend was built from.
+    fingerprint: String,
+    backend: Arc<dyn SecretsBackend>,
+}
+
+/// The store registry.
+pub struct StoreRegistry {
+    client: Client,
+    policy: StorePolicy,
+    factory: BackendFactory,
+    cache: Mutex<HashMap<StoreKey, CachedBackend>>,
+}
+
+/// A store object of either kind, reduced to what the registry needs.
+struct StoreObject {
+    kind: StoreKind,
+    name: String,
+    /// The store's namespace (SecretStore) or `None` (ClusterSecretStore).
+    namespace: Option<String>,
+    uid: String,
+    generation: i64,
+    aws: AwsProvider,
+    conditions: Vec<crate::api::secretstore::ClusterSecretStoreCondition>,
+}
+
+impl StoreRegistry {
+    /// A registry reading stores through `client`.
+    pub fn new(client: Client, policy: StorePolicy, factory: BackendFactory) -> Self {
+        Self { client, policy, factory, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The operator's store policy.
+    pub fn policy(&self) -> &StorePolicy {
+        &self.policy
+    }
+
+    /// The store an ExternalSecret in `namespace` references, if it may use it.
+    pub async fn for_external_secret(
+        &self,
+        namespace: &str,
+        store_ref: &SecretStoreRef,
+    ) -> Result<StoreHandle, StoreError> {
+        let store = self.load(store_ref.kind, Some(namespace), &store_ref.name).await?;
+        if store.kind == StoreKind::ClusterSecretStore {
+            let ns = Api::<Namespace>::all(self.client.clone()).get_opt(namespace).await?;
+            let labels = ns.as_ref().map(|n| n.labels().clone()).unwrap_or_default();
+            if !namespace_admitted(&store.conditions, namespace, &labels) {
+                return Err(StoreError::NotAllowed {
+                    store: store.name,
+                    namespace: namespace.to_owned(),
+                });
+            }
+        }
+        self.handle(store).await
+    }
+
+    /// A store by itself, for checking its own readiness (no namespace admission).
+    pub async fn for_store(
+        &self,
+        kind: StoreKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<StoreHandle, StoreError> {
+        let store = self.load(kind, namespace, name).await?;
+        self.handle(store).await
+    }
+
+    /// Drops the cached backend of a deleted store.
+    pub fn forget(&self, kind: StoreKind, namespace: Option<&str>, name: &str) {
+        let key = StoreKey { kind, namespace: namespace.map(str::to_owned), name: name.to_owned() };
+        self.cache.lock().expect("store cache lock").remove(&key);
+    }
+
+    async fn load(
+        &self,
+        kind: StoreKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<StoreObject, StoreError> {
+        let not_found = || StoreError::NotFound {
+            kind,
+            name: name.to_owned(),
+            namespace: namespace.filter(|_| kind == StoreKind::SecretStore).map(str::to_owned),
+        };
+        match kind {
+            StoreKind::SecretStore => {
+                let ns = namespace.ok_or_else(not_found)?;
+                let s = Api::<SecretStore>::namespaced(self.client.clone(), ns)
+                    .get_opt(name)
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(StoreObject {
+                    kind,
+                    name: name.to_owned(),
+                    namespace: Some(ns.to_owned()),
+                    uid: s.uid().unwrap_or_default(),
+                    generation: s.metadata.generation.unwrap_or_default(),
+                    aws: s.spec.provider.aws,
+                    conditions: Vec::new(),
+                })
+            }
+            StoreKind::ClusterSecretStore => {
+                let s = Api::<ClusterSecretStore>::all(self.client.clone())
+                    .get_opt(name)
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(StoreObject {
+                    kind,
+                    name: name.to_owned(),
+                    namespace: None,
+                    uid: s.uid().unwrap_or_default(),
+                    generation: s.metadata.generation.unwrap_or_default(),
+                    aws: s.spec.provider.aws,
+                    conditions: s.spec.conditions,
+                })
+            }
+        }
+    }
+
+    async fn handle(&self, store: StoreObject) -> Result<StoreHandle, StoreError> {
+        let (config, credentials_version) = self.client_config(&store).await?;
+        let fingerprint = format!("{}/{}/{}", store.uid, store.generation, credentials_version);
+        let key = StoreKey { kind: store.kind, namespace: store.namespace.clone(), name: store.name.clone() };
+        if let Some(cached) = self.cache.lock().expect("store cache lock").get(&key) {
+            if cached.fingerprint == fingerprint {
+                return Ok(StoreHandle { kind: store.kind, name: store.name, backend: cached.backend.clone() });
+            }
+        }
+        let backend = (self.factory)(config).await?;
+        self.cache
+            .lock()
+            .expect("store cache lock")
+            .insert(key, CachedBackend { fingerprint, backend: backend.clone() });
+        Ok(StoreHandle { kind: store.kind, name: store.name, backend })
+    }
+
+    /// Client settings for a store, after the tenancy checks, with a version string of the
+    /// credentials it read (so a changed credential Secret rebuilds the client).
+    async fn client_config(&self, store: &StoreObject) -> Result<(AwsClientConfig, String), StoreError> {
+        let aws = &store.aws;
+        if let Some(role) = &aws.role {
+            if let Some(allowed) = &self.policy.allowed_roles {
+                if !allowed.is_match(role) {
+                    return Err(StoreError::RoleNotAllowed { role: role.clone() });
+                }
+            }
+        }
+        let auth = aws.auth.as_ref().filter(|a| a.secret_ref.is_some() || a.jwt.is_some());
+        let (credentials, credentials_version) = match auth {
+            None => {
+                if store.kind == StoreKind::SecretStore
+                    && !self.policy.allow_ambient_credentials_in_namespaced_stores
+                {
+                    return Err(StoreError::AmbientNotAllowed {
+                        store: store.name.clone(),
+                        namespace: store.namespace.clone().unwrap_or_default(),
+                    });
+                }
+                (CredentialSource::DefaultChain, String::new())
+            }
+            Some(auth) => match (&auth.secret_ref, &auth.jwt) {
+                (Some(secret_ref), None) => {
+                    let mut versions = Vec::new();
+                    let access_key_id = self.read_key(store, &secret_ref.access_key_id, &mut versions).await?;
+                    let secret_access_key =
+                        self.read_key(store, &secret_ref.secret_access_key_secret_ref, &mut versions).await?;
+                    let session_token = match &secret_ref.session_token_secret_ref {
+                        Some(sel) => Some(self.read_key(store, sel, &mut versions).await?),
+                        None => None,
+                    };
+                    let access_key_id = String::from_utf8(access_key_id.into_exposed())
+                        .map_err(|_| StoreError::InvalidConfig("the access key id is not valid UTF-8".into()))?
+                        .trim()
+                        .to_owned();
+                    (
+                        CredentialSource::Static { access_key_id, secret_access_key, session_token },
+                        versions.join(","),
+                    )
+                }
+                (Some(_), Some(_)) => {
+                    return Err(StoreError::InvalidConfig("auth sets both secretRef and jwt; set one".into()));
+                }
+                (None, _) => {
+                    return Err(StoreError::InvalidConfig(
+                        "auth.jwt (ServiceAccount token exchange) is not supported yet; use auth.secretRef \
+                         or a ClusterSecretStore with the operator's identity"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        let mut config = AwsClientConfig::new(aws.region.clone(), credentials);
+        config.endpoint = aws.endpoint.clone();
+        config.sts_endpoint = self.policy.sts_endpoint.clone();
+        config.timeouts = self.policy.timeouts;
+        config.max_attempts = self.policy.max_attempts;
+        config.assume_role = aws.role.as_ref().map(|role| AssumeRole {
+            role_arn: role.clone(),
+            external_id: aws.external_id.clone(),
+            session_tags: aws.session_tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+            session_name: session_name(store),
+        });
+        Ok((config, credentials_version))
+    }
+
+    /// Reads one credential key, enforcing where it may be read from.
+    async fn read_key(
+        &self,
+        store: &StoreObject,
+        selector: &SecretKeySelector,
+        versions: &mut Vec<String>,
+    ) -> Result<SecretBytes, StoreError> {
+        let namespace = match (&store.namespace, &selector.namespace) {
+            // A SecretStore reads only from its own namespace, whatever the reference says.
+            (Some(own), Some(other)) if own != other => {
+                return Err(StoreError::InvalidConfig(format!(
+                    "a SecretStore may only read credentials from its own namespace {own:?}, not {other:?}"
+                )));
+            }
+            (Some(own), _) => own.clone(),
+            (None, Some(ns)) => ns.clone(),
+            (None, None) => {
+                return Err(StoreError::InvalidConfig(format!(
+                    "the credential reference to Secret {:?} must set namespace in a ClusterSecretStore",
+                    selector.name
+                )));
+            }
+        };
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &namespace)
+            .get_opt(&selector.name)
+            .await?
+            .ok_or_else(|| StoreError::CredentialsNotFound {
+                what: format!("Secret {:?} in namespace {namespace:?}", selector.name),
+            })?;
+        versions.push(secret.resource_version().unwrap_or_default());
+        let data: BTreeMap<_, _> = secret.data.unwrap_or_default();
+        let value = data.get(&selector.key).ok_or_else(|| StoreError::CredentialsNotFound {
+            what: format!("key {:?} of Secret {:?} in namespace {namespace:?}", selector.key, selector.name),
+        })?;
+        Ok(SecretBytes::new(value.0.clone()))
+    }
+}
+
+/// STS session name visible in CloudTrail: which store assumed the role. At most 64 characters
+/// of `[\w+=,.@-]`, as STS requires.
+fn session_name(store: &StoreObject) -> String {
+    let raw = match &store.namespace {
+        Some(ns) => format!("stagesync-{ns}-{}", store.name),
+        None => format!("stagesync-{}", store.name),
+    };
+    raw.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
+        .take(64)
+        .collect()
+}
