@@ -1,0 +1,373 @@
+//! The two front doors over one cluster: an in-process `tower::Service` for
+//! `kube::Client::new`, and a loopback HTTP(S) listener with a generated kubeconfig.
+//! Also startup (default namespaces, CRD preload), fault-driven listener restarts and shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use futures::future::BoxFuture;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::{Service, ServiceExt};
+
+use crate::faults::{FaultRule, Faults};
+use crate::http::{AppState, DropConnection, router};
+use crate::ops::{Cluster, WriteOpts};
+use crate::{FakeError, gc, kubeconfig, tls};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How to start the fake.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Changes kept for watch resumption and consistent pagination; older resourceVersions
+    /// get 410 Gone (the fake's "etcd compaction window").
+    pub history_limit: usize,
+    /// Interval of periodic BOOKMARK events on watches that allow them.
+    pub bookmark_interval: Duration,
+    /// Require `Authorization: Bearer <token>` on every request.
+    pub token: Option<String>,
+    /// Directories of CRD YAML files created at start.
+    pub crd_dirs: Vec<PathBuf>,
+    /// Fault rules active from the start.
+    pub faults: Vec<FaultRule>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            history_limit: 20_000,
+            bookmark_interval: Duration::from_secs(5),
+            token: None,
+            crd_dirs: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// In-process front door: the router plus the "refuse connections" fault, which
+/// surfaces to the client as a transport error.
+#[derive(Clone)]
+pub struct FakeService {
+    router: Router,
+    faults: Faults,
+}
+
+fn refused() -> BoxError {
+    Box::new(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "connection refused (apiserver-fake: simulated restart)",
+    ))
+}
+
+impl<B> Service<http::Request<B>> for FakeService
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let refusing = self.faults.refusing_until().is_some();
+        let router = self.router.clone();
+        Box::pin(async move {
+            if refusing {
+                return Err(refused());
+            }
+            let resp = router
+                .oneshot(req.map(Body::new))
+                .await
+                .map_err(|e| -> BoxError { Box::new(e) })?;
+            if resp.extensions().get::<DropConnection>().is_some() {
+                return Err(refused());
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// A listening front door.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `http://127.0.0.1:PORT` or `https://...`.
+    pub url: String,
+    pub addr: SocketAddr,
+    /// The generated kubeconfig file.
+    pub kubeconfig: PathBuf,
+    /// PEM of the generated CA (HTTPS only).
+    pub ca_pem: Option<String>,
+}
+
+/// A running fake API server.
+pub struct FakeApiServer {
+    state: Arc<AppState>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    shutdown: Arc<Notify>,
+    temp_dirs: Mutex<Vec<PathBuf>>,
+}
+
+impl FakeApiServer {
+    /// Start the cluster (inside a tokio runtime): default namespaces, controllers, CRDs.
+    pub fn start(opts: Options) -> Result<Self, FakeError> {
+        let cluster = Arc::new(Cluster::new(opts.history_limit));
+        let faults = Faults::new();
+        for r in opts.faults.clone() {
+            faults.add(r);
+        }
+        let gc_rx = cluster.store.listen();
+        let gc_task = tokio::spawn(gc::run(cluster.clone(), gc_rx));
+        let state = Arc::new(AppState {
+            cluster: cluster.clone(),
+            faults: faults.clone(),
+            token: opts.token.clone(),
+            bookmark_interval: opts.bookmark_interval,
+            server_addr: Mutex::new("127.0.0.1:443".into()),
+        });
+        // Closing every watch when a refusal window starts mirrors a restart.
+        let mut refusals = faults.refusals();
+        let c2 = cluster.clone();
+        let refuse_task = tokio::spawn(async move {
+            while refusals.changed().await.is_ok() {
+                if refusals.borrow_and_update().is_some() {
+                    c2.store.close_watches(None, None, None);
+                }
+            }
+        });
+        let server = Self {
+            state,
+            tasks: Mutex::new(vec![gc_task, refuse_task]),
+            shutdown: Arc::new(Notify::new()),
+            temp_dirs: Mutex::new(Vec::new()),
+        };
+        let ns = server
+            .cluster()
+            .registry
+            .find("", "v1", "namespaces")
+            .expect("namespaces are built in");
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            server
+                .cluster()
+                .create(
+                    &ns,
+                    None,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+                    &WriteOpts::default(),
+                )
+                .map_err(FakeError::Api)?;
+        }
+        for dir in &opts.crd_dirs {
+            server.load_crds(dir)?;
+        }
+        Ok(server)
+    }
+
+    /// Create every CustomResourceDefinition found in the YAML/JSON files of `dir`.
+    pub fn load_crds(&self, dir: &Path) -> Result<usize, FakeError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            })
+            .collect();
+        files.sort();
+        let rt = self
+            .cluster()
+            .registry
+            .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .expect("CRDs are built in");
+        let mut n = 0;
+        for f in files {
+            let text = std::fs::read_to_string(&f)?;
+            for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+                let v: Value = serde::Deserialize::deserialize(doc)
+                    .map_err(|e| FakeError::Config(format!("{}: {e}", f.display())))?;
+                if v.is_null() || v["kind"] != "CustomResourceDefinition" {
+                    continue;
+                }
+                self.cluster()
+                    .create(
+                        &rt,
+                        None,
+                        v,
+                        &WriteOpts {
+                            field_manager: Some("apiserver-fake".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(FakeError::Api)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.state.cluster
+    }
+
+    /// The fault handle (shared with both front doors).
+    pub fn faults(&self) -> Faults {
+        self.state.faults.clone()
+    }
+
+    /// The in-process front door as a tower service.
+    pub fn service(&self) -> FakeService {
+        FakeService {
+            router: router(self.state.clone()),
+            faults: self.state.faults.clone(),
+        }
+    }
+
+    /// A kube client talking to the fake in-process (default namespace `default`).
+    pub fn client(&self) -> kube::Client {
+        kube::Client::new(self.service(), "default")
+    }
+
+    /// Serve on `addr` (e.g. `127.0.0.1:0`) over HTTP or HTTPS and write a kubeconfig
+    /// into a fresh temporary directory.
+    pub async fn serve_http(&self, addr: SocketAddr, use_tls: bool) -> Result<Endpoint, FakeError> {
+        let dir = std::env::temp_dir().join(format!("apiserver-fake-{}", uuid::Uuid::new_v4()));
+        self.temp_dirs.lock().expect("lock").push(dir.clone());
+        self.serve_http_with_kubeconfig(addr, use_tls, &dir.join("kubeconfig"))
+            .await
+    }
+
+    /// Like `serve_http`, writing the kubeconfig to `kubeconfig_path`.
+    pub async fn serve_http_with_kubeconfig(
+        &self,
+        addr: SocketAddr,
+        use_tls: bool,
+        kubeconfig_path: &Path,
+    ) -> Result<Endpoint, FakeError> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let tls = if use_tls {
+            Some(tls::generate()?)
+        } else {
+            None
+        };
+        let scheme = if use_tls { "https" } else { "http" };
+        let url = format!("{scheme}://{local}");
+        *self.state.server_addr.lock().expect("lock") = local.to_string();
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        kubeconfig::write(
+            kubeconfig_path,
+            &kubeconfig::render(&url, ca_pem.as_deref(), self.state.token.as_deref()),
+        )?;
+        let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            local,
+            acceptor,
+            self.service(),
+            self.state.faults.clone(),
+            self.shutdown.clone(),
+        ));
+        self.tasks.lock().expect("lock").push(task);
+        Ok(Endpoint {
+            url,
+            addr: local,
+            kubeconfig: kubeconfig_path.to_path_buf(),
+            ca_pem,
+        })
+    }
+
+    /// Stop listeners, controllers and open connections.
+    pub fn shutdown(&self) {
+        self.shutdown.notify_waiters();
+        for t in self.tasks.lock().expect("lock").drain(..) {
+            t.abort();
+        }
+        self.state.cluster.store.close_watches(None, None, None);
+        for d in self.temp_dirs.lock().expect("lock").drain(..) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn accept_loop(
+    mut listener: TcpListener,
+    addr: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    service: FakeService,
+    faults: Faults,
+    shutdown: Arc<Notify>,
+) {
+    let mut conns: JoinSet<()> = JoinSet::new();
+    let mut refusals = faults.refusals();
+    loop {
+        while conns.try_join_next().is_some() {}
+        tokio::select! {
+            _ = shutdown.notified() => {
+                conns.abort_all();
+                return;
+            }
+            changed = refusals.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let until = *refusals.borrow_and_update();
+                if let Some(until) = until {
+                    // Simulated restart: close the listener, reset every connection,
+                    // come back on the same address when the window ends.
+                    drop(listener);
+                    conns.abort_all();
+                    tokio::time::sleep_until(until.into()).await;
+                    listener = loop {
+                        match TcpListener::bind(addr).await {
+                            Ok(l) => break l,
+                            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                        }
+                    };
+                }
+            }
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                if faults.refusing_until().is_some() {
+                    drop(stream);
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let svc = TowerToHyperService::new(service.clone());
+                let acceptor = acceptor.clone();
+                conns.spawn(async move {
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! Validation and normalization of built-in kinds (what upstream's per-kind strategies
+//! check): object names, labels, Secret/ConfigMap data, immutability, Deployment-family
+//! selectors, CRD definitions. Custom resources are validated by `schema::CrdSchema`.
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, Cause};
+use crate::registry::ResourceType;
+
+const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253 && !s.is_empty() && s.split('.').all(is_dns1123_label)
+}
+
+fn is_config_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s != "."
+        && s != ".."
+}
+
+fn is_qualified_name(s: &str) -> bool {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    if prefix.is_some_and(|p| !is_dns1123_subdomain(p)) {
+        return false;
+    }
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_qualified_name(s) && !s.contains('/')
+}
+
+/// Name rules: namespaces are DNS-1123 labels, RBAC names are path segments,
+/// everything else a DNS-1123 subdomain.
+pub fn validate_name(rt: &ResourceType, name: &str) -> Vec<Cause> {
+    let v = json!(name);
+    if rt.plural == "namespaces" {
+        if !is_dns1123_label(name) {
+            return vec![Cause::invalid("metadata.name", &v, DNS1123_LABEL_MSG)];
+        }
+    } else if rt.group == "rbac.authorization.k8s.io" {
+        if name == "." || name == ".." || name.contains('/') || name.contains('%') {
+            return vec![Cause::invalid(
+                "metadata.name",
+                &v,
+                "may not contain '/' or '%' and may not be '.' or '..'",
+            )];
+        }
+    } else if !is_dns1123_subdomain(name) {
+        return vec![Cause::invalid("metadata.name", &v, DNS1123_SUBDOMAIN_MSG)];
+    }
+    Vec::new()
+}
+
+/// metadata checks every kind gets (name, labels, annotations, finalizers).
+pub fn validate_meta(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    let meta = &obj["metadata"];
+    let mut causes = Vec::new();
+    match meta["name"].as_str() {
+        Some(n) if !n.is_empty() => causes.extend(validate_name(rt, n)),
+        _ => causes.push(Cause::new(
+            "FieldValueRequired",
+            "metadata.name",
+            "Required value: name or generateName is required",
+        )),
+    }
+    if let Some(labels) = meta["labels"].as_object() {
+        for (k, v) in labels {
+            if !is_qualified_name(k) {
+                causes.push(Cause::invalid(
+                    "metadata.labels",
+                    &json!(k),
+                    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                ));
+            }
+            match v.as_str() {
+                Some(s) if is_label_value(s) => {}
+                _ => causes.push(Cause::invalid(
+                    "metadata.labels",
+                    v,
+                    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                )),
+            }
+        }
+    }
+    if let Some(ann) = meta["annotations"].as_object() {
+        for k in ann.keys() {
+            if !is_qualified_name(k) {
+                causes.push(Cause::invalid(
+                    "metadata.annotations",
+                    &json!(k),
+                    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                ));
+            }
+        }
+    }
+    if let Some(fins) = meta["finalizers"].as_array() {
+        for (i, f) in fins.iter().enumerate() {
+            let s = f.as_str().unwrap_or_default();
+            let ok = is_qualified_name(s) || matches!(s, "orphan" | "foregroundDeletion");
+            if !ok {
+                causes.push(Cause::invalid(
+                    &format!("metadata.finalizers[{i}]"),
+                    f,
+                    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                ));
+            }
+        }
+    }
+    causes
+}
+
+/// Decode failures upstream reports as 400 before validation runs (the JSON cannot be
+/// turned into the Go type), e.g. non-base64 Secret data.
+fn decode_error(rt: &ResourceType, why: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{} in version \"{}\" cannot be handled as a {}: {}",
+        rt.kind, rt.version, rt.kind, why
+    ))
+}
+
+fn check_base64_map(rt: &ResourceType, obj: &Value, field: &str) -> Result<(), ApiError> {
+    if let Some(m) = obj.get(field) {
+        if m.is_null() {
+            return Ok(());
+        }
+        let Some(m) = m.as_object() else {
+            return Err(decode_error(
+                rt,
+                &format!(
+                    "json: cannot unmarshal {} into Go struct field {}.{field} of type map[string][]uint8",
+                    json_type(m),
+                    rt.kind
+                ),
+            ));
+        };
+        for v in m.values() {
+            let s = v.as_str().unwrap_or_default();
+            if let Err(e) = base64::engine::general_purpose::STANDARD.decode(s) {
+                let byte = match e {
+                    base64::DecodeError::InvalidByte(i, _) => i,
+                    base64::DecodeError::InvalidLength(i) => i,
+                    base64::DecodeError::InvalidLastSymbol(i, _) => i,
+                    base64::DecodeError::InvalidPadding => s.len(),
+                };
+                return Err(decode_error(
+                    rt,
+                    &format!("illegal base64 data at input byte {byte}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Normalize a built-in object before validation (defaults and write-only fields):
+/// Secret `stringData` merged into `data` (and never stored), default `type: Opaque`,
+/// Namespace's `kubernetes.io/metadata.name` label and `kubernetes` finalizer.
+pub fn normalize(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Secret") => {
+            check_base64_map(rt, obj, "data")?;
+            let o = obj.as_object_mut().expect("object");
+            if let Some(sd) = o.remove("stringData")
+                && let Some(sd) = sd.as_object()
+            {
+                {
+                    let data = o.entry("data").or_insert_with(|| Value::Object(Map::new()));
+                    if data.is_null() {
+                        *data = Value::Object(Map::new());
+                    }
+                    for (k, v) in sd {
+                        let s = v.as_str().unwrap_or_default();
+                        data[k.as_str()] =
+                            json!(base64::engine::general_purpose::STANDARD.encode(s));
+                    }
+                }
+            }
+            if o.get("type")
+                .is_none_or(|t| t.as_str().is_none_or(str::is_empty))
+            {
+                o.insert("type".into(), json!("Opaque"));
+            }
+        }
+        ("", "ConfigMap") => check_base64_map(rt, obj, "binaryData")?,
+        ("", "Namespace") => {
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let meta = obj["metadata"].as_object_mut().expect("metadata");
+            let labels = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if labels.is_null() {
+                *labels = json!({});
+            }
+            labels["kubernetes.io/metadata.name"] = json!(name);
+        }
+        ("apps", "Deployment") => {
+            let spec = obj
+                .as_object_mut()
+                .expect("object")
+                .entry("spec")
+                .or_insert_with(|| json!({}));
+            if let Some(spec) = spec.as_object_mut() {
+                spec.entry("replicas").or_insert(json!(1));
+                spec.entry("revisionHistoryLimit").or_insert(json!(10));
+                spec.entry("progressDeadlineSeconds").or_insert(json!(600));
+                spec.entry("strategy").or_insert(json!({
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}
+                }));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn validate_config_keys(field: &str, m: &Value, causes: &mut Vec<Cause>) {
+    if let Some(m) = m.as_object() {
+        for k in m.keys() {
+            if !is_config_key(k) {
+                causes.push(Cause::invalid(
+                    &format!("{field}[{k}]"),
+                    &json!(k),
+                    CONFIG_KEY_MSG,
+                ));
+            }
+        }
+    }
+}
+
+/// Kind-specific validation of a create (`old` None) or update.
+pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Secret") => {
+            validate_config_keys("data", &obj["data"], &mut causes);
+            let size: usize = obj["data"]
+                .as_object()
+                .map(|m| {
+                    m.values()
+                        .map(|v| v.as_str().map_or(0, |s| s.len() * 3 / 4))
+                        .sum()
+                })
+                .unwrap_or(0);
+            if size > 1024 * 1024 {
+                causes.push(Cause::new(
+                    "FieldValueTooLong",
+                    "data",
+                    "Too long: may not be more than 1048576 bytes",
+                ));
+            }
+            let ty = obj["type"].as_str().unwrap_or("Opaque");
+            let need: &[&str] = match ty {
+                "kubernetes.io/tls" => &["tls.crt", "tls.key"],
+                "kubernetes.io/dockerconfigjson" => &[".dockerconfigjson"],
+                "kubernetes.io/dockercfg" => &[".dockercfg"],
+                _ => &[],
+            };
+            for k in need {
+                if obj["data"].get(k).is_none() {
+                    causes.push(Cause::required(&format!("data[{k}]")));
+                }
+            }
+            if let Some(old) = old {
+                let old_ty = old["type"].as_str().unwrap_or("Opaque");
+                if old_ty != ty {
+                    causes.push(Cause::invalid("type", &json!(ty), "field is immutable"));
+                }
+                immutable_data(obj, old, &["data"], &mut causes);
+            }
+        }
+        ("", "ConfigMap") => {
+            validate_config_keys("data", &obj["data"], &mut causes);
+            validate_config_keys("binaryData", &obj["binaryData"], &mut causes);
+            if let (Some(d), Some(b)) = (obj["data"].as_object(), obj["binaryData"].as_object()) {
+                for k in d.keys().filter(|k| b.contains_key(*k)) {
+                    causes.push(Cause::invalid(
+                        &format!("data[{k}]"),
+                        &json!(k),
+                        "duplicate of key present in binaryData",
+                    ));
+                }
+            }
+            if let Some(old) = old {
+                immutable_data(obj, old, &["data", "binaryData"], &mut causes);
+            }
+        }
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
+            let sel = &obj["spec"]["selector"];
+            if sel.is_null() {
+                causes.push(Cause::required("spec.selector"));
+            } else {
+                let labels = &obj["spec"]["template"]["metadata"]["labels"];
+                let ok = sel["matchLabels"]
+                    .as_object()
+                    .is_none_or(|ml| ml.iter().all(|(k, v)| labels.get(k) == Some(v)));
+                if !ok {
+                    causes.push(Cause::invalid(
+                        "spec.template.metadata.labels",
+                        labels,
+                        "`selector` does not match template `labels`",
+                    ));
+                }
+                if let Some(old) = old
+                    && old["spec"]["selector"] != *sel
+                {
+                    causes.push(Cause::invalid("spec.selector", sel, "field is immutable"));
+                }
+            }
+        }
+        ("coordination.k8s.io", "Lease") => {
+            if let Some(d) = obj["spec"]["leaseDurationSeconds"].as_i64()
+                && d <= 0
+            {
+                causes.push(Cause::invalid(
+                    "spec.leaseDurationSeconds",
+                    &json!(d),
+                    "must be greater than 0",
+                ));
+            }
+        }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            validate_crd(obj, old, &mut causes);
+        }
+        _ => {}
+    }
+    causes
+}
+
+fn immutable_data(obj: &Value, old: &Value, fields: &[&str], causes: &mut Vec<Cause>) {
+    if old["immutable"].as_bool() != Some(true) {
+        return;
+    }
+    for f in fields {
+        let norm = |v: &Value| {
+            if v.as_object().is_some_and(Map::is_empty) {
+                Value::Null
+            } else {
+                v.clone()
+            }
+        };
+        if norm(&obj[*f]) != norm(&old[*f]) {
+            causes.push(Cause::forbidden(
+                f,
+                "field is immutable when `immutable` is set",
+            ));
+        }
+    }
+    if obj["immutable"].as_bool() != Some(true) {
+        causes.push(Cause::forbidden(
+            "immutable",
+            "field is immutable when `immutable` is set",
+        ));
+    }
+}
+
+fn validate_crd(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    let spec = &obj["spec"];
+    let group = spec["group"].as_str().unwrap_or_default();
+    let plural = spec["names"]["plural"].as_str().unwrap_or_default();
+    if group.is_empty() {
+        causes.push(Cause::required("spec.group"));
+    } else if !group.contains('.') {
+        causes.push(Cause::invalid(
+            "spec.group",
+            &json!(group),
+            "should be a domain with at least one dot",
+        ));
+    }
+    if plural.is_empty() {
+        causes.push(Cause::required("spec.names.plural"));
+    }
+    if spec["names"]["kind"].as_str().is_none_or(str::is_empty) {
+        causes.push(Cause::required("spec.names.kind"));
+    }
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
+        causes.push(Cause::invalid(
+            "metadata.name",
+            &json!(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    match spec["scope"].as_str() {
+        Some("Namespaced" | "Cluster") => {}
+        Some(s) => causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "spec.scope",
+            format!("Unsupported value: \"{s}\": supported values: \"Cluster\", \"Namespaced\""),
+        )),
+        None => causes.push(Cause::required("spec.scope")),
+    }
+    let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    if versions.is_empty() {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            "spec.versions",
+            "Invalid value: null: must have exactly one version marked as storage version",
+        ));
+    } else {
+        let storage = versions
+            .iter()
+            .filter(|v| v["storage"].as_bool() == Some(true))
+            .count();
+        if storage != 1 {
+            causes.push(Cause::invalid(
+                "spec.versions",
+                &Value::Array(versions.clone()),
+                "must have exactly one version marked as storage version",
+            ));
+        }
+        for (i, v) in versions.iter().enumerate() {
+            if v["name"].as_str().is_none_or(str::is_empty) {
+                causes.push(Cause::required(&format!("spec.versions[{i}].name")));
+            }
+            if let Some(s) = v["schema"]["openAPIV3Schema"].as_object()
+                && let Err(e) = crate::schema::CrdSchema::new(&Value::Object(s.clone()))
+            {
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                    format!("Invalid value: {e}"),
+                ));
+            }
+        }
+    }
+    if let Some(old) = old {
+        if old["spec"]["scope"] != spec["scope"] {
+            causes.push(Cause::invalid(
+                "spec.scope",
+                &spec["scope"],
+                "field is immutable",
+            ));
+        }
+        if old["spec"]["group"] != spec["group"] {
+            causes.push(Cause::invalid(
+                "spec.group",
+                &spec["group"],
+                "field is immutable",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_dns1123_subdomain("a.b-c"));
+        assert!(!is_dns1123_subdomain("A"));
+        assert!(!is_dns1123_label("a.b"));
+        assert!(is_qualified_name("app.kubernetes.io/name"));
+        assert!(!is_qualified_name("-x"));
+        assert!(is_config_key("tls.crt"));
+        assert!(!is_config_key("bad key"));
+    }
+}
