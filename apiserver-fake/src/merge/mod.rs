@@ -690,6 +690,177 @@ mod tests {
         assert_eq!(o2["spec"]["args"], json!(["b"]));
     }
 
+    fn list_crd() -> MergeSchema {
+        // The `associativeListParser` type of structured-merge-diff's merge tests, as a CRD.
+        MergeSchema::from_openapi(&json!({"type": "object", "properties": {"list": {
+            "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+            "items": {"type": "object", "properties": {"name": {"type": "string"}, "value": {"type": "integer"}}}
+        }}}))
+    }
+
+    fn list_obj(list: Value) -> Value {
+        json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "k"}, "list": list})
+    }
+
+    #[test]
+    fn smd_multiple_appliers_remove_one_keep_one() {
+        // merge/multiple_appliers_test.go "remove_one_keep_one".
+        let s = list_crd();
+        let o1 = apply(
+            None,
+            &list_obj(json!([{"name": "a"}, {"name": "b"}, {"name": "c"}])),
+            "apply-one",
+            false,
+            &s,
+            T0,
+            None,
+        )
+        .unwrap();
+        let o2 = apply(
+            Some(&o1),
+            &list_obj(json!([{"name": "c"}, {"name": "d"}])),
+            "apply-two",
+            false,
+            &s,
+            T1,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            o2["list"],
+            json!([{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}])
+        );
+        let o3 = apply(
+            Some(&o2),
+            &list_obj(json!([{"name": "a"}])),
+            "apply-one",
+            false,
+            &s,
+            T2,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            o3["list"],
+            json!([{"name": "a"}, {"name": "c"}, {"name": "d"}])
+        );
+        assert_eq!(
+            entry(&o3, "apply-one", "Apply").unwrap()["fieldsV1"],
+            json!({"f:list": {"k:{\"name\":\"a\"}": {".": {}, "f:name": {}}}})
+        );
+        assert_eq!(
+            entry(&o3, "apply-two", "Apply").unwrap()["fieldsV1"],
+            json!({"f:list": {"k:{\"name\":\"c\"}": {".": {}, "f:name": {}}, "k:{\"name\":\"d\"}": {".": {}, "f:name": {}}}})
+        );
+    }
+
+    #[test]
+    fn smd_multiple_appliers_same_value_and_changed_value() {
+        // merge/multiple_appliers_test.go "same_value_no_conflict" / "change_value_yes_conflict".
+        let s = list_crd();
+        let o1 = apply(
+            None,
+            &list_obj(json!([{"name": "a", "value": 0}])),
+            "apply-one",
+            false,
+            &s,
+            T0,
+            None,
+        )
+        .unwrap();
+        let o2 = apply(
+            Some(&o1),
+            &list_obj(json!([{"name": "a", "value": 0}])),
+            "apply-two",
+            false,
+            &s,
+            T1,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            entry(&o2, "apply-one", "Apply").unwrap()["fieldsV1"],
+            entry(&o2, "apply-two", "Apply").unwrap()["fieldsV1"]
+        );
+        let err = apply(
+            Some(&o1),
+            &list_obj(json!([{"name": "a", "value": 1}])),
+            "apply-two",
+            false,
+            &s,
+            T1,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"apply-one\": .list[name=\"a\"].value"
+        );
+    }
+
+    #[test]
+    fn labels_added_by_another_manager_survive_the_appliers_removal_of_its_own() {
+        let s = secret_schema();
+        let mut body = secret(json!({"a": "MQ=="}));
+        body["metadata"]["labels"] = json!({"app": "x"});
+        let o1 = stored(apply(None, &body, "A", false, &s, T0, None).unwrap());
+        // `kubectl label secret s team=y` is an update by "kubectl-label".
+        let mut labelled = o1.clone();
+        labelled["metadata"]["labels"]["team"] = json!("y");
+        let o2 = stored(track_update(
+            Some(&o1),
+            &labelled,
+            "kubectl-label",
+            &s,
+            T1,
+            None,
+        ));
+        let o3 = apply(
+            Some(&o2),
+            &secret(json!({"a": "MQ=="})),
+            "A",
+            false,
+            &s,
+            T2,
+            None,
+        )
+        .unwrap();
+        assert_eq!(o3["metadata"]["labels"], json!({"team": "y"}));
+        assert_eq!(o3["metadata"]["uid"], "0000-1111");
+    }
+
+    #[test]
+    fn apply_status_through_the_status_subresource_keeps_spec_owners() {
+        let crd = json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {"x": {"type": "string"}}},
+            "status": {"type": "object", "properties": {
+                "conditions": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
+                               "items": {"type": "object", "properties": {"type": {"type": "string"}, "status": {"type": "string"}}}}}}}});
+        let s = MergeSchema::from_openapi(&crd).with_status_subresource(true);
+        let o1 = apply(None, &json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "k"}, "spec": {"x": "1"}}), "user", false, &s, T0, None).unwrap();
+        let status = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "k"},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let o2 = apply(
+            Some(&o1),
+            &status,
+            "controller",
+            true,
+            &s,
+            T1,
+            Some("status"),
+        )
+        .unwrap();
+        assert_eq!(o2["spec"], json!({"x": "1"}));
+        assert_eq!(o2["status"]["conditions"][0]["status"], "True");
+        let user = entry(&o2, "user", "Apply").unwrap();
+        assert_eq!(user["fieldsV1"], json!({"f:spec": {"f:x": {}}}));
+        // Re-applying without the condition removes it.
+        let o3 = apply(Some(&o2), &json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "k"}, "status": {"conditions": []}}), "controller", false, &s, T2, Some("status")).unwrap();
+        // The applier no longer owns anything under `status` (a named field, so it is pruned as a
+        // whole when nobody else owns a part of it).
+        assert!(o3.get("status").is_none(), "{o3}");
+    }
+
     #[test]
     fn updater_entries_are_capped_at_ten() {
         let s = MergeSchema::builtin("v1", "ConfigMap");

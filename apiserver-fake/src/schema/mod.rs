@@ -1541,6 +1541,58 @@ mod tests {
     }
 
     #[test]
+    fn cel_field_path_reason_items_and_root_rules() {
+        let s = CrdSchema::new(&json!({
+            "type": "object",
+            "x-kubernetes-validations": [{"rule": "has(self.spec)", "message": "spec is required", "reason": "FieldValueRequired"}],
+            "properties": {"spec": {"type": "object",
+                "x-kubernetes-validations": [{"rule": "size(self.items) <= 2", "fieldPath": ".items", "message": "at most two items"}],
+                "properties": {"items": {"type": "array", "items": {
+                    "type": "object",
+                    "x-kubernetes-validations": [{"rule": "self.key != 'forbidden'", "message": "key is forbidden"}],
+                    "properties": {"key": {"type": "string"}}
+                }}}}}
+        }))
+        .unwrap();
+        let mut o = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "k"}});
+        let e = s.admit(&mut o, None).unwrap_err();
+        assert_eq!(
+            e,
+            vec![FieldCause {
+                reason: "FieldValueRequired".into(),
+                message: "Required value: spec is required".into(),
+                field: "".into(),
+            }]
+        );
+        let mut o = json!({"spec": {"items": [{"key": "a"}, {"key": "forbidden"}, {"key": "c"}]}});
+        let e = s.admit(&mut o, None).unwrap_err();
+        assert!(
+            e.contains(&FieldCause {
+                reason: "FieldValueInvalid".into(),
+                message: "Invalid value: at most two items".into(),
+                field: "spec.items".into(),
+            }),
+            "{e:?}"
+        );
+        assert!(
+            e.contains(&FieldCause {
+                reason: "FieldValueInvalid".into(),
+                message: "Invalid value: key is forbidden".into(),
+                field: "spec.items[1]".into(),
+            }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn default_object_fills_defaults_on_read() {
+        let s = CrdSchema::new(&external_secret()).unwrap();
+        let mut stored = obj(valid_spec());
+        s.default_object(&mut stored);
+        assert_eq!(stored["spec"]["refreshInterval"], "1h");
+    }
+
+    #[test]
     fn cel_compilation_errors_reject_the_schema() {
         let bad = json!({"type": "object", "x-kubernetes-validations": [{"rule": "self.x >"}]});
         assert!(CrdSchema::new(&bad).is_err());
