@@ -1,10 +1,10 @@
 //! In-process tests of the fake through kube::Api and kube::runtime::watcher.
 
-mod crds;
+
 mod crud;
-mod faults;
-mod gc;
-mod https;
-mod ssa;
+
+
+
+
 mod support;
 mod watch;
