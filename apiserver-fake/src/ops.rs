@@ -376,6 +376,9 @@ impl Cluster {
                         match rt.kind.as_str() {
                             "Namespace" => {
                                 obj.insert("status".into(), json!({"phase": "Active"}));
+                                // Upstream's PrepareForCreate: the namespace controller's
+                                // finalizer, always.
+                                obj.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
                             }
                             "Pod" => {
                                 obj.insert(

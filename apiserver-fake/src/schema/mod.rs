@@ -618,7 +618,7 @@ fn is_date_time(s: &str) -> bool {
     let Some((date, time)) = s.split_once(['T', 't', ' ']) else {
         return false;
     };
-    if !is_date(date) || time.len() < 8 {
+    if !is_date(date) || !time.is_char_boundary(8.min(time.len())) || time.len() < 8 {
         return false;
     }
     let (hms, mut rest) = time.split_at(8);
@@ -1420,6 +1420,17 @@ mod tests {
         assert_eq!(e[0].message, "Too many: 3: must have at most 2 items");
         let e = admit(with(valid_spec(), "labels", json!({"a": 1}))).unwrap_err();
         assert_eq!(e[0].field, "spec.labels.a");
+    }
+
+    #[test]
+    fn format_checks_do_not_panic_on_odd_input() {
+        assert!(!is_date_time("2024-01-01T0000000\u{e9}Z"));
+        assert!(!is_date_time("2024-01-01T\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"));
+        assert!(is_date_time("2024-02-29T23:59:59Z"));
+        assert!(!is_date_time("2024-13-01T00:00:00Z"));
+        assert!(check_format("byte", "aGVsbG8="));
+        assert!(!check_format("byte", "not base64!"));
+        assert!(check_format("uuid", "123e4567-e89b-12d3-a456-426614174000"));
     }
 
     #[test]

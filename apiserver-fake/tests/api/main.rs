@@ -1,10 +1,8 @@
 //! In-process tests of the fake through kube::Api and kube::runtime::watcher.
 
-
 mod crud;
 
-
-
-
+mod gc;
+mod ssa;
 mod support;
 mod watch;

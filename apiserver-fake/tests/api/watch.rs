@@ -13,7 +13,10 @@ use serde_json::json;
 use crate::support::{namespace, start, start_with};
 
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": {"v": "0"}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "data": {"v": "0"}}),
+    )
+    .unwrap()
 }
 
 async fn next_event(
@@ -41,24 +44,54 @@ async fn watch_from_zero_then_live_and_from_rv() {
     let (_fake, client) = start().await;
     namespace(&client, "w-a").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "w-a");
-    let a = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
-    let mut s = api.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    let a = api
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
+    let mut s = api
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
     assert_eq!(kind(&next_event(&mut s).await), ("ADDED", "a".into()));
-    api.create(&PostParams::default(), &cm("b", json!({}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("b", json!({})))
+        .await
+        .unwrap();
     assert_eq!(kind(&next_event(&mut s).await), ("ADDED", "b".into()));
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}}))).await.unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(kind(&next_event(&mut s).await), ("MODIFIED", "a".into()));
     api.delete("b", &DeleteParams::default()).await.unwrap();
     let del = next_event(&mut s).await;
     assert_eq!(kind(&del), ("DELETED", "b".into()));
     // From a resourceVersion: only what happened after it, in order.
     let rv = a.metadata.resource_version.unwrap();
-    let mut s2 = api.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
-    let got: Vec<_> = [next_event(&mut s2).await, next_event(&mut s2).await, next_event(&mut s2).await]
-        .iter()
-        .map(kind)
-        .collect();
-    assert_eq!(got, vec![("ADDED", "b".into()), ("MODIFIED", "a".into()), ("DELETED", "b".into())]);
+    let mut s2 = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let got: Vec<_> = [
+        next_event(&mut s2).await,
+        next_event(&mut s2).await,
+        next_event(&mut s2).await,
+    ]
+    .iter()
+    .map(kind)
+    .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ADDED", "b".into()),
+            ("MODIFIED", "a".into()),
+            ("DELETED", "b".into())
+        ]
+    );
 }
 
 #[tokio::test]
@@ -66,18 +99,42 @@ async fn selector_transitions_are_added_and_deleted() {
     let (_fake, client) = start().await;
     namespace(&client, "w-b").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "w-b");
-    api.create(&PostParams::default(), &cm("x", json!({"team": "a"}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("x", json!({"team": "a"})))
+        .await
+        .unwrap();
     let wp = WatchParams::default().labels("team=b");
     let mut s = api.watch(&wp, "0").await.unwrap().boxed();
-    api.patch("x", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"team": "b"}}}))).await.unwrap();
+    api.patch(
+        "x",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": "b"}}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(kind(&next_event(&mut s).await), ("ADDED", "x".into()));
-    api.patch("x", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "2"}}))).await.unwrap();
+    api.patch(
+        "x",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "2"}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(kind(&next_event(&mut s).await), ("MODIFIED", "x".into()));
-    let moved = api.patch("x", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"team": "c"}}}))).await.unwrap();
+    let moved = api
+        .patch(
+            "x",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "c"}}})),
+        )
+        .await
+        .unwrap();
     match next_event(&mut s).await {
         WatchEvent::Deleted(o) => {
             assert_eq!(o.labels()["team"], "b", "previous content");
-            assert_eq!(o.metadata.resource_version, moved.metadata.resource_version, "event's rv");
+            assert_eq!(
+                o.metadata.resource_version, moved.metadata.resource_version,
+                "event's rv"
+            );
         }
         other => panic!("expected DELETED, got {other:?}"),
     }
@@ -92,22 +149,34 @@ async fn bookmarks_and_initial_events_end() {
     let (_fake, client) = start().await;
     namespace(&client, "w-c").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "w-c");
-    api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
     let wp = WatchParams::default().initial_events();
     let mut s = api.watch(&wp, "0").await.unwrap().boxed();
     assert_eq!(kind(&next_event(&mut s).await), ("ADDED", "a".into()));
     match next_event(&mut s).await {
         WatchEvent::Bookmark(b) => {
-            assert!(b.metadata.annotations.contains_key("k8s.io/initial-events-end"));
+            assert!(
+                b.metadata
+                    .annotations
+                    .contains_key("k8s.io/initial-events-end")
+            );
         }
         other => panic!("expected the initial-events-end bookmark, got {other:?}"),
     }
-    let b = api.create(&PostParams::default(), &cm("b", json!({}))).await.unwrap();
+    let b = api
+        .create(&PostParams::default(), &cm("b", json!({})))
+        .await
+        .unwrap();
     assert_eq!(kind(&next_event(&mut s).await), ("ADDED", "b".into()));
     // Periodic bookmark (200ms in tests) carrying the current resourceVersion.
     match next_event(&mut s).await {
         WatchEvent::Bookmark(bm) => {
-            assert_eq!(Some(bm.metadata.resource_version), b.metadata.resource_version);
+            assert_eq!(
+                Some(bm.metadata.resource_version),
+                b.metadata.resource_version
+            );
             assert!(bm.metadata.annotations.is_empty());
         }
         other => panic!("expected a bookmark, got {other:?}"),
@@ -122,38 +191,78 @@ async fn timeout_ends_the_stream() {
     let wp = WatchParams::default().timeout(1);
     let started = tokio::time::Instant::now();
     let s = api.watch(&wp, "0").await.unwrap();
-    let events: Vec<_> = tokio::time::timeout(Duration::from_secs(5), s.collect::<Vec<_>>()).await.unwrap();
+    let events: Vec<_> = tokio::time::timeout(Duration::from_secs(5), s.collect::<Vec<_>>())
+        .await
+        .unwrap();
     // Only the final bookmark upstream sends before closing at the timeout.
-    assert!(events.iter().all(|e| matches!(e, Ok(WatchEvent::Bookmark(_)))), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e, Ok(WatchEvent::Bookmark(_)))),
+        "{events:?}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
 #[tokio::test]
 async fn too_old_resource_version_is_410_in_stream_and_for_exact_list() {
-    let (fake, client) = start_with(Options { history_limit: 3, ..Default::default() }).await;
+    let (fake, client) = start_with(Options {
+        history_limit: 3,
+        ..Default::default()
+    })
+    .await;
     namespace(&client, "w-e").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "w-e");
-    let first = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
     for i in 0..5 {
-        api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": i.to_string()}}))).await.unwrap();
+        api.patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"v": i.to_string()}})),
+        )
+        .await
+        .unwrap();
     }
     let old = first.metadata.resource_version.unwrap();
-    let mut s = api.watch(&WatchParams::default(), &old).await.unwrap().boxed();
+    let mut s = api
+        .watch(&WatchParams::default(), &old)
+        .await
+        .unwrap()
+        .boxed();
     match next_event(&mut s).await {
         WatchEvent::Error(e) => {
             assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
-            assert!(e.message.starts_with("too old resource version"), "{}", e.message);
+            assert!(
+                e.message.starts_with("too old resource version"),
+                "{}",
+                e.message
+            );
         }
         other => panic!("expected ERROR 410, got {other:?}"),
     }
-    let lp = kube::api::ListParams::default().at(&old).matching(kube::api::VersionMatch::Exact);
+    let lp = kube::api::ListParams::default()
+        .at(&old)
+        .matching(kube::api::VersionMatch::Exact);
     let e = crate::support::api_err(api.list(&lp).await.unwrap_err());
     assert_eq!(e.code, 410);
     // compact() forces it for any older rv.
     let now = fake.cluster().store.current_rv();
     fake.cluster().store.compact();
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "x"}}))).await.unwrap();
-    let mut s = api.watch(&WatchParams::default(), &(now - 1).to_string()).await.unwrap().boxed();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "x"}})),
+    )
+    .await
+    .unwrap();
+    let mut s = api
+        .watch(&WatchParams::default(), &(now - 1).to_string())
+        .await
+        .unwrap()
+        .boxed();
     assert_eq!(kind(&next_event(&mut s).await).0, "ERROR");
 }
 
@@ -181,12 +290,17 @@ async fn run_watcher_until(
         match ev {
             Ok(Event::Init) => init = Some(BTreeMap::new()),
             Ok(Event::InitApply(o)) => {
-                init.as_mut().expect("init started").insert(o.name_any(), o.data.unwrap()["v"].clone());
+                init.as_mut()
+                    .expect("init started")
+                    .insert(o.name_any(), o.data.unwrap()["v"].clone());
             }
             Ok(Event::InitDone) => state = init.take().expect("init started"),
             Ok(Event::Apply(o)) => {
                 let rv = o.resource_version().unwrap();
-                assert!(seen_rvs.insert(rv.clone()), "event at rv {rv} delivered twice");
+                assert!(
+                    seen_rvs.insert(rv.clone()),
+                    "event at rv {rv} delivered twice"
+                );
                 state.insert(o.name_any(), o.data.unwrap()["v"].clone());
             }
             Ok(Event::Delete(o)) => {
@@ -205,7 +319,9 @@ async fn run_watcher_until(
 fn writer(api: Api<ConfigMap>, from: usize, to: usize) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(async move {
         for i in from..to {
-            api.create(&PostParams::default(), &cm(&format!("c{i:03}"), json!({}))).await.unwrap();
+            api.create(&PostParams::default(), &cm(&format!("c{i:03}"), json!({})))
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
@@ -226,16 +342,23 @@ async fn watcher_recovers_from_forced_410_without_loss_or_duplicates() {
         times: Some(1),
         ..Default::default()
     });
-    let want: BTreeMap<String, String> = (0..20).map(|i| (format!("c{i:03}"), "0".to_string())).collect();
+    let want: BTreeMap<String, String> = (0..20)
+        .map(|i| (format!("c{i:03}"), "0".to_string()))
+        .collect();
     let api2 = api.clone();
     let mut fired = false;
-    let (state, errors) = run_watcher_until(api.clone(), watcher::Config::default(), want.clone(), move |init_done| {
-        if fired || !init_done {
-            return None;
-        }
-        fired = true;
-        Some(writer(api2.clone(), 10, 20))
-    })
+    let (state, errors) = run_watcher_until(
+        api.clone(),
+        watcher::Config::default(),
+        want.clone(),
+        move |init_done| {
+            if fired || !init_done {
+                return None;
+            }
+            fired = true;
+            Some(writer(api2.clone(), 10, 20))
+        },
+    )
     .await;
     assert_eq!(state, want);
     assert!(errors >= 1, "the 410 surfaced as a watcher error");
@@ -254,19 +377,29 @@ async fn watcher_recovers_from_dropped_streams() {
         drop_watch_after_events: Some(3),
         ..Default::default()
     });
-    let want: BTreeMap<String, String> = (0..30).map(|i| (format!("c{i:03}"), "0".to_string())).collect();
+    let want: BTreeMap<String, String> = (0..30)
+        .map(|i| (format!("c{i:03}"), "0".to_string()))
+        .collect();
     let api2 = api.clone();
     let mut fired = false;
-    let (state, _) = run_watcher_until(api.clone(), watcher::Config::default(), want.clone(), move |init_done| {
-        if fired || !init_done {
-            return None;
-        }
-        fired = true;
-        Some(writer(api2.clone(), 0, 30))
-    })
+    let (state, _) = run_watcher_until(
+        api.clone(),
+        watcher::Config::default(),
+        want.clone(),
+        move |init_done| {
+            if fired || !init_done {
+                return None;
+            }
+            fired = true;
+            Some(writer(api2.clone(), 0, 30))
+        },
+    )
     .await;
     assert_eq!(state, want);
-    assert!(fake.faults().hits()[0] >= 5, "the stream was cut and resumed repeatedly");
+    assert!(
+        fake.faults().hits()[0] >= 5,
+        "the stream was cut and resumed repeatedly"
+    );
 }
 
 #[tokio::test]
@@ -275,16 +408,23 @@ async fn streaming_list_watcher_sees_everything() {
     namespace(&client, "w-h").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "w-h");
     writer(api.clone(), 0, 5).await;
-    let want: BTreeMap<String, String> = (0..8).map(|i| (format!("c{i:03}"), "0".to_string())).collect();
+    let want: BTreeMap<String, String> = (0..8)
+        .map(|i| (format!("c{i:03}"), "0".to_string()))
+        .collect();
     let api2 = api.clone();
     let mut fired = false;
-    let (state, errors) = run_watcher_until(api.clone(), watcher::Config::default().streaming_lists(), want.clone(), move |init_done| {
-        if fired || !init_done {
-            return None;
-        }
-        fired = true;
-        Some(writer(api2.clone(), 5, 8))
-    })
+    let (state, errors) = run_watcher_until(
+        api.clone(),
+        watcher::Config::default().streaming_lists(),
+        want.clone(),
+        move |init_done| {
+            if fired || !init_done {
+                return None;
+            }
+            fired = true;
+            Some(writer(api2.clone(), 5, 8))
+        },
+    )
     .await;
     assert_eq!(state, want);
     assert_eq!(errors, 0);
@@ -298,6 +438,9 @@ async fn watches_end_with_their_crd_and_on_shutdown() {
     let s = api.watch(&WatchParams::default(), "0").await.unwrap();
     assert_eq!(fake.cluster().store.watch_count(), 1);
     fake.shutdown();
-    let rest: Vec<_> = tokio::time::timeout(Duration::from_secs(5), s.try_collect::<Vec<_>>()).await.unwrap().unwrap_or_default();
+    let rest: Vec<_> = tokio::time::timeout(Duration::from_secs(5), s.try_collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(rest.is_empty());
 }
