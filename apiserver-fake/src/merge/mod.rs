@@ -500,6 +500,29 @@ mod tests {
     }
 
     #[test]
+    fn subresource_writes_ignore_managed_fields_in_the_body() {
+        let s = MergeSchema::builtin("v1", "Pod");
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]}});
+        let o1 = stored(track_update(None, &pod, "kubectl", &s, T0, None));
+        let mut new = o1.clone();
+        new["status"] = json!({"phase": "Running"});
+        new["metadata"]["managedFields"] = json!([{}]);
+        let o2 = track_update(Some(&o1), &new, "kubelet", &s, T1, Some("status"));
+        let kubelet = o2["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["manager"] == "kubelet")
+            .unwrap();
+        assert_eq!(kubelet["subresource"], "status");
+        assert_eq!(kubelet["fieldsV1"], json!({"f:status": {"f:phase": {}}}));
+        assert!(
+            entry(&o2, "kubectl", "Update").is_some(),
+            "the reset in the body was ignored"
+        );
+    }
+
+    #[test]
     fn managed_fields_in_apply_body_are_rejected() {
         let mut body = secret(json!({}));
         body["metadata"]["managedFields"] = json!([]);

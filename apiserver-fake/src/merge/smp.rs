@@ -871,6 +871,27 @@ mod tests {
     }
 
     #[test]
+    fn owner_references_merge_by_uid_and_finalizer_order_directive() {
+        let live = json!({"metadata": {
+            "ownerReferences": [{"uid": "1", "name": "a"}, {"uid": "2", "name": "b"}],
+            "finalizers": ["x", "y"]
+        }});
+        let patch = json!({"metadata": {
+            "ownerReferences": [{"uid": "2", "controller": true}],
+            "$setElementOrder/finalizers": ["z", "y", "x"],
+            "finalizers": ["z"]
+        }});
+        let out =
+            strategic_merge_patch(&live, &patch, &MergeSchema::builtin("v1", "ConfigMap")).unwrap();
+        assert_eq!(
+            out["metadata"]["ownerReferences"],
+            // Both items are on the server: the server's relative order is kept.
+            json!([{"uid": "1", "name": "a"}, {"uid": "2", "name": "b", "controller": true}])
+        );
+        assert_eq!(out["metadata"]["finalizers"], json!(["z", "y", "x"]));
+    }
+
+    #[test]
     fn custom_resources_reject_strategic_merge_patch() {
         let s = MergeSchema::from_openapi(&json!({"type": "object"}));
         let err = strategic_merge_patch(&json!({}), &json!({}), &s).unwrap_err();
