@@ -1,1 +1,271 @@
-//! placeholder
+//! Custom resources: CRD lifecycle, schema validation (422), defaulting, pruning, status
+//! subresource, generation, Table printer columns, 415 for strategic merge patch.
+
+use std::path::Path;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
+use kube::discovery::Discovery;
+use serde_json::json;
+
+use crate::support::{CRD_FIXTURE, api_err, eventually, namespace, start};
+
+fn widget_ar() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    )
+}
+
+fn widget(name: &str, spec: serde_json::Value) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": name}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn crd_established_and_discoverable() {
+    let (fake, client) = start().await;
+    assert_eq!(fake.load_crds(Path::new(CRD_FIXTURE)).unwrap(), 2);
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = crds.get("widgets.example.com").await.unwrap();
+    let conds = crd.status.unwrap().conditions.unwrap();
+    assert!(
+        conds
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
+    assert!(
+        crd.metadata
+            .finalizers
+            .unwrap()
+            .contains(&"customresourcecleanup.apiextensions.k8s.io".to_string())
+    );
+    let discovery = Discovery::new(client).run().await.unwrap();
+    let group = discovery.get("example.com").expect("group discovered");
+    let kinds: Vec<String> = group
+        .recommended_resources()
+        .into_iter()
+        .map(|(ar, _)| ar.kind)
+        .collect();
+    assert!(
+        kinds.contains(&"Widget".to_string()) && kinds.contains(&"Gadget".to_string()),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn schema_validation_defaulting_and_pruning() {
+    let (fake, client) = start().await;
+    fake.load_crds(Path::new(CRD_FIXTURE)).unwrap();
+    namespace(&client, "crd-a").await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "crd-a", &widget_ar());
+    let e = api_err(
+        api.create(
+            &PostParams::default(),
+            &widget("w", json!({"color": "red"})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert!(
+        e.message
+            .starts_with("Widget.example.com \"w\" is invalid: "),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("spec.size: Required value"),
+        "{}",
+        e.message
+    );
+    let e = api_err(
+        api.create(&PostParams::default(), &widget("w", json!({"size": -1})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 422, "{}", e.message);
+    let w = api
+        .create(
+            &PostParams::default(),
+            &widget("w", json!({"size": 1, "unknown": true})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.data["spec"]["color"], "blue", "default applied");
+    assert!(
+        w.data["spec"].get("unknown").is_none(),
+        "unknown field pruned"
+    );
+    assert_eq!(w.metadata.generation, Some(1));
+}
+
+#[tokio::test]
+async fn status_subresource_and_generation() {
+    let (fake, client) = start().await;
+    fake.load_crds(Path::new(CRD_FIXTURE)).unwrap();
+    namespace(&client, "crd-b").await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "crd-b", &widget_ar());
+    let mut w = widget("w", json!({"size": 1}));
+    w.data["status"] = json!({"phase": "Ignored"});
+    let w = api.create(&PostParams::default(), &w).await.unwrap();
+    assert!(w.data.get("status").is_none(), "status dropped on create");
+    let w2 = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Nope"}, "metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert!(w2.data.get("status").is_none());
+    assert_eq!(w2.metadata.generation, Some(1), "metadata-only change");
+    let w3 = api
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 99}, "status": {"phase": "Ready"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w3.data["status"]["phase"], "Ready");
+    assert_eq!(w3.data["spec"]["size"], 1, "spec ignored on /status");
+    assert_eq!(
+        w3.metadata.generation,
+        Some(1),
+        "status change does not bump generation"
+    );
+    let w4 = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w4.metadata.generation, Some(2));
+    // Strategic merge patch is not supported for custom resources.
+    let e = api_err(
+        api.patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"size": 3}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (415, "UnsupportedMediaType"));
+    // Server-side apply with the CRD's schema.
+    let applied = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 5}});
+    let w5 = api
+        .patch(
+            "w",
+            &PatchParams::apply("tester").force(),
+            &Patch::Apply(applied),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w5.data["spec"]["size"], 5);
+}
+
+#[tokio::test]
+async fn table_with_printer_columns() {
+    let (fake, client) = start().await;
+    fake.load_crds(Path::new(CRD_FIXTURE)).unwrap();
+    namespace(&client, "crd-c").await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "crd-c", &widget_ar());
+    api.create(&PostParams::default(), &widget("w", json!({"size": 3})))
+        .await
+        .unwrap();
+    api.patch_status(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}})),
+    )
+    .await
+    .unwrap();
+    let req = http::Request::get("/apis/example.com/v1/namespaces/crd-c/widgets")
+        .header(
+            "accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())
+        .unwrap();
+    let table: serde_json::Value = client.request(req).await.unwrap();
+    assert_eq!(table["kind"], "Table");
+    let cols: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols, vec!["Name", "Size", "Ready", "Age"]);
+    let cells = &table["rows"][0]["cells"];
+    assert_eq!(cells[0], "w");
+    assert_eq!(cells[1], 3);
+    assert_eq!(cells[2], "True");
+    assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+}
+
+#[tokio::test]
+async fn deleting_the_crd_deletes_its_resources() {
+    let (fake, client) = start().await;
+    fake.load_crds(Path::new(CRD_FIXTURE)).unwrap();
+    namespace(&client, "crd-d").await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "crd-d", &widget_ar());
+    for i in 0..3 {
+        api.create(
+            &PostParams::default(),
+            &widget(&format!("w{i}"), json!({"size": i})),
+        )
+        .await
+        .unwrap();
+    }
+    let gadgets: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.com", "v1", "Gadget"),
+            "gadgets",
+        ),
+    );
+    let g: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}, "anything": {"goes": 1}})).unwrap();
+    let g = gadgets.create(&PostParams::default(), &g).await.unwrap();
+    assert_eq!(
+        g.data["anything"]["goes"], 1,
+        "preserve-unknown-fields keeps data"
+    );
+    assert!(g.metadata.namespace.is_none(), "cluster scoped");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.delete("widgets.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("CRD gone", || async {
+        crds.get_opt("widgets.example.com").await.unwrap().is_none()
+    })
+    .await;
+    let e = api_err(api.list(&Default::default()).await.unwrap_err());
+    assert_eq!(e.code, 404, "resource no longer served");
+    // Re-creating the CRD serves an empty collection: the old objects are gone.
+    let again: CustomResourceDefinition = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(Path::new(CRD_FIXTURE).join("widgets.yaml"))
+            .unwrap()
+            .split("---")
+            .next()
+            .unwrap()
+            .to_string(),
+    )
+    .unwrap();
+    crds.create(&PostParams::default(), &again).await.unwrap();
+    assert!(
+        api.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}

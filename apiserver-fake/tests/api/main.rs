@@ -2,6 +2,7 @@
 
 mod crud;
 
+mod crds;
 mod gc;
 mod ssa;
 mod support;
