@@ -1,1 +1,139 @@
-//! placeholder
+//! Fault injection through both front doors.
+
+use std::time::{Duration, Instant};
+
+use apiserver_fake::{FakeApiServer, FaultRule, Options};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+use crate::support::{api_err, namespace, start};
+
+#[tokio::test]
+async fn error_statuses_with_counts_and_retry_after() {
+    let (fake, client) = start().await;
+    namespace(&client, "f-a").await;
+    let api: Api<Secret> = Api::namespaced(client.clone(), "f-a");
+    fake.faults().add(FaultRule {
+        verb: Some("list".into()),
+        resource: Some("secrets".into()),
+        status: Some(500),
+        times: Some(2),
+        ..Default::default()
+    });
+    for _ in 0..2 {
+        let e = api_err(api.list(&Default::default()).await.unwrap_err());
+        assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
+    }
+    api.list(&Default::default())
+        .await
+        .expect("rule spent after 2");
+    // 429 carries Retry-After (header and details.retryAfterSeconds).
+    fake.faults().add(FaultRule {
+        verb: Some("create".into()),
+        name: None,
+        status: Some(429),
+        retry_after_seconds: Some(3),
+        times: Some(1),
+        ..Default::default()
+    });
+    let req = http::Request::post("/api/v1/namespaces/f-a/configmaps")
+        .header("content-type", "application/json")
+        .body(
+            serde_json::to_vec(
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let e = api_err(client.request::<ConfigMap>(req).await.unwrap_err());
+    assert_eq!((e.code, e.reason.as_str()), (429, "TooManyRequests"));
+    assert_eq!(e.details.unwrap().retry_after_seconds, 3);
+    // Only the matching namespace/name is affected.
+    fake.faults().add(FaultRule {
+        verb: Some("get".into()),
+        namespace: Some("f-a".into()),
+        name: Some("only-me".into()),
+        status: Some(503),
+        ..Default::default()
+    });
+    assert_eq!(api_err(api.get("only-me").await.unwrap_err()).code, 503);
+    assert_eq!(
+        api_err(api.get("someone-else").await.unwrap_err()).code,
+        404
+    );
+}
+
+#[tokio::test]
+async fn latency_is_added() {
+    let (fake, client) = start().await;
+    fake.faults().add(FaultRule {
+        verb: Some("get".into()),
+        latency_ms: Some(300),
+        times: Some(1),
+        ..Default::default()
+    });
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let t = Instant::now();
+    let _ = api.get_opt("x").await.unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn refused_connections_then_recovery_over_tcp() {
+    let fake = FakeApiServer::start(Options::default()).unwrap();
+    let ep = fake
+        .serve_http("127.0.0.1:0".parse().unwrap(), false)
+        .await
+        .unwrap();
+    let kc = kube::config::Kubeconfig::read_from(&ep.kubeconfig).unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(cfg).unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.list(&Default::default()).await.unwrap();
+    // An open watch is cut by the simulated restart.
+    let w = api.watch(&Default::default(), "0").await.unwrap();
+    fake.faults().refuse_connections(Duration::from_millis(600));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let ended: Vec<_> = tokio::time::timeout(
+        Duration::from_secs(3),
+        futures::StreamExt::collect::<Vec<_>>(w),
+    )
+    .await
+    .expect("watch cut");
+    assert!(
+        ended
+            .iter()
+            .all(|e| e.is_err() || matches!(e, Ok(kube::api::WatchEvent::Bookmark(_)))),
+        "{ended:?}"
+    );
+    let e = api.list(&Default::default()).await.unwrap_err();
+    assert!(
+        !matches!(e, kube::Error::Api(_)),
+        "a transport error, not a Status: {e:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "after"}})).unwrap();
+    api.create(&PostParams::default(), &cm)
+        .await
+        .expect("serving again after the window");
+}
+
+#[tokio::test]
+async fn refuse_rule_in_process() {
+    let (fake, client) = start().await;
+    fake.faults().add(FaultRule {
+        verb: Some("list".into()),
+        resource: Some("configmaps".into()),
+        refuse_connections_ms: Some(300),
+        times: Some(1),
+        ..Default::default()
+    });
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    assert!(api.list(&Default::default()).await.is_err());
+    assert!(api.get_opt("x").await.is_err(), "still refusing");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    api.list(&Default::default()).await.unwrap();
+}

@@ -3,7 +3,9 @@
 mod crud;
 
 mod crds;
+mod faults;
 mod gc;
+mod https;
 mod ssa;
 mod support;
 mod watch;
