@@ -28,10 +28,10 @@ pub fn wants_aggregated(accept: Option<&str>) -> bool {
 pub fn version() -> Value {
     json!({
         "major": "1",
-        "minor": "34",
+        "minor": "36",
         "emulationMajor": "1",
-        "emulationMinor": "34",
-        "gitVersion": "v1.34.0-apiserver-fake",
+        "emulationMinor": "36",
+        "gitVersion": "v1.36.0-apiserver-fake",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",

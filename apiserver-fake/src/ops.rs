@@ -942,6 +942,14 @@ impl Cluster {
             (None, Some(true)) => Propagation::Orphan,
             (None, _) => Propagation::Background,
         };
+        if rt.kind == "Namespace" && matches!(name, "default" | "kube-system" | "kube-public") {
+            // The NamespaceLifecycle admission plugin's immortal namespaces.
+            return Err(ApiError::forbidden(
+                &rt.gr(),
+                name,
+                "this namespace may not be deleted",
+            ));
+        }
         loop {
             let cur = self.get_raw(rt, ns, name)?;
             if let Some(uid) = &d.precondition_uid

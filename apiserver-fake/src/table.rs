@@ -160,11 +160,16 @@ pub fn row(rt: &ResourceType, obj: &Value, include: Include) -> Value {
     let cells: Vec<Value> = if let Some(crd) = &rt.crd {
         let mut cells = vec![name];
         if crd.printer_columns.is_empty() {
-            cells.push(json!(created));
+            cells.push(age.clone());
         }
         for c in &crd.printer_columns {
             let v = jsonpath(obj, c["jsonPath"].as_str().unwrap_or_default());
-            cells.push(v.unwrap_or(Value::Null));
+            // Upstream's table convertor renders `date` columns as human durations.
+            let v = match (c["type"].as_str(), v) {
+                (Some("date"), Some(Value::String(ts))) => json!(human_age(&ts)),
+                (_, v) => v.unwrap_or(Value::Null),
+            };
+            cells.push(v);
         }
         cells
     } else {

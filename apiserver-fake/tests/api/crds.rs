@@ -252,12 +252,11 @@ async fn deleting_the_crd_deletes_its_resources() {
     assert_eq!(e.code, 404, "resource no longer served");
     // Re-creating the CRD serves an empty collection: the old objects are gone.
     let again: CustomResourceDefinition = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(Path::new(CRD_FIXTURE).join("widgets.yaml"))
+        std::fs::read_to_string(Path::new(CRD_FIXTURE).join("widgets.yaml"))
             .unwrap()
             .split("---")
             .next()
-            .unwrap()
-            .to_string(),
+            .unwrap(),
     )
     .unwrap();
     crds.create(&PostParams::default(), &again).await.unwrap();

@@ -179,7 +179,7 @@ async fn namespace_deletion_removes_contents_then_itself() {
         json!({"metadata": {"name": "held", "finalizers": ["example.com/x"]}}),
     )
     .unwrap();
-    held = secrets.create(&PostParams::default(), &held).await.unwrap();
+    secrets.create(&PostParams::default(), &held).await.unwrap();
     let nss: Api<Namespace> = Api::all(client.clone());
     let res = nss.delete("gc-e", &DeleteParams::default()).await.unwrap();
     let ns = res.left().expect("namespace returned while terminating");

@@ -277,7 +277,6 @@ async fn run_watcher_until(
     let mut init: Option<BTreeMap<String, String>> = None;
     let mut errors = 0;
     let mut stream = watcher::watcher(api, cfg).boxed();
-    let mut n = 0usize;
     let mut seen_rvs = std::collections::HashSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while state != want {
@@ -285,7 +284,6 @@ async fn run_watcher_until(
             .await
             .unwrap_or_else(|_| panic!("watcher converged in time; state {state:?}"))
             .expect("stream open");
-        n += 1;
         let init_done = matches!(ev, Ok(Event::InitDone));
         match ev {
             Ok(Event::Init) => init = Some(BTreeMap::new()),

