@@ -447,7 +447,8 @@ mod tests {
     fn human_durations() {
         assert_eq!(human_duration(5), "5s");
         assert_eq!(human_duration(150), "2m30s");
-        assert_eq!(human_duration(3600 * 3), "180m");
+        assert_eq!(human_duration(60 * 179), "179m");
+        assert_eq!(human_duration(3600 * 3), "3h");
         assert_eq!(human_duration(3600 * 5 + 60), "5h1m");
         assert_eq!(human_duration(86400 * 3), "3d");
     }
