@@ -59,6 +59,13 @@ pub enum Reason {
     SecretConflict,
     /// The ExternalSecret's spec cannot work as written (beyond what the CRD schema checks).
     InvalidSpec,
+    /// A template (`target.template`) could not be rendered, or a ConfigMap/Secret it reads
+    /// from is missing.
+    TemplateFailed,
+    /// A `dataFrom[].rewrite` could not be applied (invalid regexp, template error).
+    RewriteFailed,
+    /// A store's credentials were checked and work (ESO's store reason `Valid`).
+    StoreValid,
 }
 
 impl Reason {
@@ -87,6 +94,9 @@ impl Reason {
             Self::InvalidKey => "InvalidKey",
             Self::SecretConflict => "SecretConflict",
             Self::InvalidSpec => "InvalidSpec",
+            Self::TemplateFailed => "TemplateFailed",
+            Self::RewriteFailed => "RewriteFailed",
+            Self::StoreValid => "Valid",
         }
     }
 

@@ -5,11 +5,18 @@
 //! - [`extract`]: every top-level property of a JSON object.
 //! - [`decode`]: the `decodingStrategy` of a reference.
 //! - [`tags`]: a secret's tags as a value (`metadataPolicy: Fetch`).
+//! - [`template`]: `target.template`, ESO's Go-template engine v2 and its merge rules.
+//! - [`rewrite`]: `dataFrom[].rewrite`, regexp and template rewrites of produced keys.
+//! - [`keys`]: Secret key validity and `conversionStrategy`.
 
+pub mod data;
 pub mod decode;
 pub mod extract;
+pub mod keys;
 pub mod property;
+pub mod rewrite;
 pub mod tags;
+pub mod template;
 
 use crate::api::Reason;
 
@@ -42,6 +49,54 @@ pub enum RenderError {
         /// The decoding strategy.
         strategy: &'static str,
     },
+    /// A template could not be parsed or executed. `detail` never holds a secret value.
+    #[error("template {key:?}: {detail}")]
+    Template {
+        /// Where the template is: the data/label/annotation key or the templateFrom item.
+        key: String,
+        /// What went wrong, with secret values redacted.
+        detail: String,
+    },
+    /// A ConfigMap or Secret named by templateFrom, or one of its keys, is missing.
+    #[error("templateFrom {kind} {name:?} {}", match key { Some(k) => format!("has no key {k:?}"), None => "was not found".to_owned() })]
+    TemplateSourceMissing {
+        /// `ConfigMap` or `Secret`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The missing key; `None` when the object itself is missing.
+        key: Option<String>,
+    },
+    /// The template asks for something ESO refuses (a privileged Secret type).
+    #[error("{detail}")]
+    TemplateNotAllowed {
+        /// Which combination is refused.
+        detail: String,
+    },
+    /// A dataFrom rewrite failed (invalid regexp, template error).
+    #[error("rewrite[{index}] failed: {detail}")]
+    Rewrite {
+        /// Position of the rewrite in the list.
+        index: usize,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Two keys became the same key.
+    #[error("secret key collision during {during}: {key:?}")]
+    KeyCollision {
+        /// The key both became.
+        key: String,
+        /// `conversion`.
+        during: &'static str,
+    },
+    /// A produced key is not a valid Secret key.
+    #[error("invalid secret key {key:?}: it {why}")]
+    InvalidKey {
+        /// The key (at most 253 characters of it).
+        key: String,
+        /// Why it is invalid.
+        why: String,
+    },
 }
 
 impl RenderError {
@@ -51,6 +106,10 @@ impl RenderError {
             Self::PropertyNotFound { .. } => Reason::PropertyNotFound,
             Self::InvalidJson { .. } => Reason::InvalidJSON,
             Self::Decoding { .. } => Reason::DecodingFailed,
+            Self::Template { .. } | Self::TemplateSourceMissing { .. } => Reason::TemplateFailed,
+            Self::TemplateNotAllowed { .. } => Reason::InvalidSpec,
+            Self::Rewrite { .. } => Reason::RewriteFailed,
+            Self::KeyCollision { .. } | Self::InvalidKey { .. } => Reason::InvalidKey,
         }
     }
 }

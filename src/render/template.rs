@@ -1,0 +1,1347 @@
+//! `target.template`: ESO's template engine v2 — Go `text/template` with ESO's sprig fork — and
+//! the rules that combine templated keys with fetched ones. Pure: the ConfigMaps and Secrets
+//! named by `templateFrom` are read by the caller and handed in as [`TemplateSources`].
+//!
+//! Templates are rendered by `gtmpl-ng`, a Go `text/template` engine, with the functions below
+//! registered through its function API. The data is what ESO gives a template: a map of key →
+//! string (`{{ .password }}`, `{{ index . "db.host" }}`), with `missingkey=error`, so a key that
+//! was not fetched is an error, while `index` of one answers `""` (Go's zero value).
+//!
+//! # What ESO does, and what this does (`externalsecret_controller_template.go`,
+//! `templating/parser.go`, `runtime/template/v2/template.go`)
+//!
+//! - No template: the fetched data unchanged.
+//! - A template: `type` sets the Secret type; `metadata.labels`/`annotations` are copied and
+//!   their values rendered as templates too (v2 templates them; keys are kept as written).
+//! - `mergePolicy: Replace` (default): with `data` or `templateFrom` present the Secret holds
+//!   only the templated keys; with neither, the fetched data. `Merge`: templated keys over the
+//!   fetched ones.
+//! - Order, later wins: fetched data (Merge only), then each `templateFrom` in order (its
+//!   `configMap`, then `secret`, then `literal`), then `data`, then labels, then annotations.
+//! - `templateFrom` items: `templateAs: Values` renders the item's value into the key of the same
+//!   name; `KeysAndValues` renders the whole item, which must give a YAML map of string → string
+//!   (a number or boolean value is an error, as in ESO); `literal` is a `KeysAndValues` template.
+//!   `target` sends the result to the data, the labels or the annotations.
+//! - Refused as ESO refuses them: `type: kubernetes.io/service-account-token` with the
+//!   `kubernetes.io/service-account.name` annotation or a `templateFrom` targeting annotations
+//!   (they would mint long-lived tokens), and `type: bootstrap.kubernetes.io/token`.
+//!
+//! Values are bytes and Go strings hold any bytes, so `{{ .keystore | b64enc }}` of a binary
+//! value and `{{ .jks | b64dec }}` into a binary key both work: bytes that are not UTF-8 travel
+//! through the engine as private-use characters (U+10FF80–U+10FFFF) and are turned back into the
+//! same bytes by the byte-aware functions and the output.
+//!
+//! Secret values never reach an error message: an engine error that quotes the data shows it as
+//! `map[<data>]`, and every occurrence of a value (4 bytes or more) is replaced by `<redacted>`.
+//!
+//! # Functions
+//!
+//! Each supported function is tested against the output Go gives, worked out from the Go,
+//! sprig and ESO sources (`runtime/template/v2/sprig/*.go`, `pem.go`, `yaml.go`).
+//!
+//! | Function | Status | Notes |
+//! |---|---|---|
+//! | Go builtins `and or not eq ne lt le gt ge len print printf println urlquery html js call` | supported | gtmpl-ng's |
+//! | `index` | supported | missing key of the data → `""` as Go; other maps → `<no value>` |
+//! | `b64enc b64dec` | supported | byte-exact; invalid input renders sprig's error text `illegal base64 data at input byte N` (N best effort for padding errors) |
+//! | `upper lower` | supported | Go's per-character mapping; a character whose uppercase is several characters (`ß`, ligatures) is kept, as Go keeps it |
+//! | `trim trimPrefix trimSuffix trimAll` | supported | `trimAll` takes a set of characters, as Go's `strings.Trim` |
+//! | `quote squote` | supported | variadic, nil arguments skipped; `quote` is Go's `%q` |
+//! | `replace indent nindent repeat contains hasPrefix hasSuffix nospace cat` | supported | |
+//! | `join split splitList splitn` | supported | `split` gives sprig's map `_0`, `_1`, … |
+//! | `toJson toRawJson toPrettyJson mustToJson mustToRawJson mustToPrettyJson` | supported | sorted keys; `toJson` escapes `<>&` as Go's `encoding/json` does |
+//! | `fromJson mustFromJson` | supported | `fromJson` gives nothing (`<no value>`) on invalid JSON, as sprig |
+//! | `toYaml fromYaml` | supported | ESO's own: `toYaml` trims the final newline; `fromYaml` puts a parse error under `Error` |
+//! | `default empty coalesce ternary fail` | supported | |
+//! | `dict list get hasKey first last` | supported | |
+//! | `sha1sum sha256sum sha512sum` | supported | hash of the bytes, lowercase hex |
+//! | `atoi int int64 toString` | supported | |
+//! | `regexMatch regexFind regexFindAll regexReplaceAll regexReplaceAllLiteral regexSplit` | supported | Rust `regex`; Go's RE2 syntax is a subset for ASCII text, but `\d \w \s \b` are Unicode-aware here |
+//! | `add add1 sub mul div mod` | supported | integer arithmetic |
+//! | `filterPEM` | supported | Go's `pem.Decode`/`pem.Encode`: blocks re-encoded at 64 columns |
+//! | `pkcs12key pkcs12keyPass pkcs12cert pkcs12certPass pemToPkcs12 pemToPkcs12Pass fullPemToPkcs12 fullPemToPkcs12Pass pemTruststoreToPKCS12 pemTruststoreToPKCS12Pass` | not supported | needs a PKCS#12 codec (RC2/3DES/AES bags, SHA-1 MAC) |
+//! | `filterCertChain certSANs jwkPublicKeyPem jwkPrivateKeyPem rsaDecrypt` | not supported | needs X.509/JWK/RSA parsing |
+//! | sprig date functions (`now date toDate dateModify duration …`) | not supported | |
+//! | sprig crypto (`bcrypt htpasswd genPrivateKey derivePassword genCA genSelfSignedCert genSignedCert buildCustomCert encryptAES decryptAES randBytes`) | not supported | |
+//! | random (`randAlpha randAlphaNum randAscii randNumeric randInt uuidv4 shuffle`) | not supported | a synced Secret must not change on every refresh |
+//! | everything else in ESO's sprig map (`title untitle substr trunc abbrev wrap plural snakecase camelcase kebabcase swapcase initials b32enc b32dec hexdec adler32sum sortAlpha keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin regexQuoteMeta base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
+//!
+//! Known differences from Go for supported functions: a missing key in a map made by
+//! `fromJson`/`fromYaml`/`dict` renders `<no value>` where ESO's `missingkey=error` stops; `toYaml`
+//! quotes ambiguous strings with single quotes (`'true'`) where Go writes `"true"`; `fromYaml`
+//! reads YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use gtmpl_ng::{Context, Func, FuncError, Template, Value};
+
+use super::RenderError;
+use crate::api::externalsecret::{
+    ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateScope, TemplateTarget,
+};
+use crate::value::SecretBytes;
+
+/// Contents of the ConfigMaps/Secrets named by templateFrom, read by the caller (I/O lives
+/// elsewhere). Keyed by object name, then by key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TemplateSources {
+    /// ConfigMaps of the ExternalSecret's namespace: name → data.
+    pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
+    /// Secrets of the ExternalSecret's namespace: name → data.
+    pub secrets: BTreeMap<String, BTreeMap<String, SecretBytes>>,
+}
+
+/// What the Secret should hold once templates are applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderedSecret {
+    /// The Secret's data.
+    pub data: BTreeMap<String, SecretBytes>,
+    /// Labels the template sets (none without a template: copying the ExternalSecret's own
+    /// labels, as ESO does then, is the caller's).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations the template sets.
+    pub annotations: BTreeMap<String, String>,
+    /// `template.type`, when given.
+    pub type_: Option<String>,
+}
+
+const SA_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
+const BOOTSTRAP_TOKEN_TYPE: &str = "bootstrap.kubernetes.io/token";
+
+/// Applies `target.template` to the fetched data. See the module documentation for the rules.
+pub fn apply_template(
+    template: Option<&ExternalSecretTemplate>,
+    fetched: BTreeMap<String, SecretBytes>,
+    sources: &TemplateSources,
+) -> Result<RenderedSecret, RenderError> {
+    let Some(tpl) = template else {
+        return Ok(RenderedSecret {
+            data: fetched,
+            ..RenderedSecret::default()
+        });
+    };
+    check_privileged(tpl)?;
+
+    let meta = tpl.metadata.clone().unwrap_or_default();
+    let mut out = RenderedSecret {
+        data: BTreeMap::new(),
+        // ESO copies the template's metadata first, then overwrites each value with its render.
+        labels: meta.labels.clone(),
+        annotations: meta.annotations.clone(),
+        type_: tpl.type_.clone().filter(|t| !t.is_empty()),
+    };
+
+    let no_templates = tpl.data.is_empty() && tpl.template_from.is_empty();
+    let mut engine = DataEngine::new(&fetched, sources);
+    if tpl.merge_policy == TemplateMergePolicy::Merge || no_templates {
+        out.data = fetched;
+    }
+
+    for (i, from) in tpl.template_from.iter().enumerate() {
+        apply_template_from(&mut engine, i, from, sources, &mut out)?;
+    }
+    for (key, text) in &tpl.data {
+        let bytes = engine.render(key, text)?;
+        put(&mut out, TemplateTarget::Data, key.clone(), bytes);
+    }
+    for (key, text) in &meta.labels {
+        let bytes = engine.render(key, text)?;
+        put(&mut out, TemplateTarget::Labels, key.clone(), bytes);
+    }
+    for (key, text) in &meta.annotations {
+        let bytes = engine.render(key, text)?;
+        put(&mut out, TemplateTarget::Annotations, key.clone(), bytes);
+    }
+    Ok(out)
+}
+
+fn check_privileged(tpl: &ExternalSecretTemplate) -> Result<(), RenderError> {
+    let refuse = |detail: String| Err(RenderError::TemplateNotAllowed { detail });
+    match tpl.type_.as_deref() {
+        Some(SA_TOKEN_TYPE) => {
+            let annotated = tpl
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.annotations.contains_key(SA_NAME_ANNOTATION));
+            if annotated {
+                return refuse(format!(
+                    "template.type={SA_TOKEN_TYPE:?} with annotation {SA_NAME_ANNOTATION:?} is not allowed"
+                ));
+            }
+            if tpl
+                .template_from
+                .iter()
+                .any(|f| f.target == TemplateTarget::Annotations)
+            {
+                return refuse(format!(
+                    "template.type={SA_TOKEN_TYPE:?} with templateFrom target=\"Annotations\" is not allowed"
+                ));
+            }
+            Ok(())
+        }
+        Some(BOOTSTRAP_TOKEN_TYPE) => refuse(format!(
+            "template.type={BOOTSTRAP_TOKEN_TYPE:?} is not allowed"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn put(out: &mut RenderedSecret, target: TemplateTarget, key: String, value: Vec<u8>) {
+    match target {
+        TemplateTarget::Data => {
+            out.data.insert(key, SecretBytes::from(value));
+        }
+        TemplateTarget::Labels => {
+            out.labels
+                .insert(key, String::from_utf8_lossy(&value).into_owned());
+        }
+        TemplateTarget::Annotations => {
+            out.annotations
+                .insert(key, String::from_utf8_lossy(&value).into_owned());
+        }
+    }
+}
+
+fn apply_template_from(
+    engine: &mut DataEngine,
+    index: usize,
+    from: &TemplateFrom,
+    sources: &TemplateSources,
+    out: &mut RenderedSecret,
+) -> Result<(), RenderError> {
+    if let Some(cm) = &from.config_map {
+        let Some(data) = sources.config_maps.get(&cm.name) else {
+            return Err(missing("ConfigMap", &cm.name, None));
+        };
+        for item in &cm.items {
+            let text = data
+                .get(&item.key)
+                .ok_or_else(|| missing("ConfigMap", &cm.name, Some(&item.key)))?;
+            let at = format!("templateFrom[{index}].configMap {}/{}", cm.name, item.key);
+            apply_item(
+                engine,
+                &at,
+                &item.key,
+                text,
+                item.template_as,
+                from.target,
+                out,
+            )?;
+        }
+    }
+    if let Some(sec) = &from.secret {
+        let Some(data) = sources.secrets.get(&sec.name) else {
+            return Err(missing("Secret", &sec.name, None));
+        };
+        for item in &sec.items {
+            let raw = data
+                .get(&item.key)
+                .ok_or_else(|| missing("Secret", &sec.name, Some(&item.key)))?;
+            let text = bytes_to_tstr(raw.expose());
+            let at = format!("templateFrom[{index}].secret {}/{}", sec.name, item.key);
+            apply_item(
+                engine,
+                &at,
+                &item.key,
+                &text,
+                item.template_as,
+                from.target,
+                out,
+            )?;
+        }
+    }
+    if let Some(literal) = &from.literal {
+        let at = format!("templateFrom[{index}].literal");
+        apply_item(
+            engine,
+            &at,
+            "",
+            literal,
+            TemplateScope::KeysAndValues,
+            from.target,
+            out,
+        )?;
+    }
+    Ok(())
+}
+
+fn missing(kind: &'static str, name: &str, key: Option<&str>) -> RenderError {
+    RenderError::TemplateSourceMissing {
+        kind,
+        name: name.to_owned(),
+        key: key.map(str::to_owned),
+    }
+}
+
+fn apply_item(
+    engine: &mut DataEngine,
+    at: &str,
+    key: &str,
+    text: &str,
+    scope: TemplateScope,
+    target: TemplateTarget,
+    out: &mut RenderedSecret,
+) -> Result<(), RenderError> {
+    match scope {
+        TemplateScope::Values => {
+            let bytes = engine.render(at, text)?;
+            put(out, target, key.to_owned(), bytes);
+        }
+        TemplateScope::KeysAndValues => {
+            let bytes = engine.render(at, text)?;
+            for (k, v) in engine.yaml_string_map(at, &bytes)? {
+                put(out, target, k, v.into_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Renders templates over one ExternalSecret's fetched data, with errors redacted.
+struct DataEngine {
+    root: Value,
+    /// The root as the engine prints it in an error (sorted, Go's `%v` of a map).
+    root_text: String,
+    /// Strings that must not appear in an error, longest first.
+    secrets: Vec<String>,
+}
+
+impl DataEngine {
+    fn new(fetched: &BTreeMap<String, SecretBytes>, sources: &TemplateSources) -> Self {
+        let map: HashMap<String, Value> = fetched
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(bytes_to_tstr(v.expose()))))
+            .collect();
+        // An Object, not a Map: gtmpl-ng refuses a missing field of an Object, which is ESO's
+        // `missingkey=error`.
+        let root = Value::Object(map);
+        let root_text = root.to_string();
+        let mut secrets: Vec<String> = fetched
+            .values()
+            .chain(sources.secrets.values().flat_map(|m| m.values()))
+            .flat_map(|v| {
+                let s = bytes_to_tstr(v.expose());
+                let escaped = format!("{s:?}");
+                let escaped = escaped[1..escaped.len() - 1].to_owned();
+                [s, escaped]
+            })
+            .filter(|s| s.len() >= 4)
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self {
+            root,
+            root_text,
+            secrets,
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.replace(&self.root_text, "map[<data>]");
+        for s in &self.secrets {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "<redacted>");
+            }
+        }
+        text
+    }
+
+    fn fail(&self, at: &str, detail: &str) -> RenderError {
+        let detail = self.redact(detail);
+        // gtmpl-ng words a missing field as "no field `x` in <receiver>"; say it as Go does.
+        let detail = NO_FIELD
+            .replace_all(&detail, "map has no entry for key \"$name\"")
+            .into_owned();
+        RenderError::Template {
+            key: at.to_owned(),
+            detail,
+        }
+    }
+
+    fn render(&mut self, at: &str, text: &str) -> Result<Vec<u8>, RenderError> {
+        render_text(at, text, self.root.clone()).map_err(|e| self.fail(at, &e))
+    }
+
+    /// ESO's `yaml.Unmarshal(rendered, &map[string]string{})`: a YAML map whose values are
+    /// strings (or null, read as ""); keys of any scalar type are read as their text.
+    fn yaml_string_map(
+        &self,
+        at: &str,
+        rendered: &[u8],
+    ) -> Result<Vec<(String, String)>, RenderError> {
+        let text = String::from_utf8_lossy(rendered);
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+            self.fail(
+                at,
+                &format!("could not unmarshal template to 'map[string][]byte': {e}"),
+            )
+        })?;
+        let map = match doc {
+            serde_yaml_ng::Value::Null => return Ok(Vec::new()),
+            serde_yaml_ng::Value::Mapping(m) => m,
+            other => {
+                return Err(self.fail(
+                    at,
+                    &format!(
+                        "could not unmarshal template to 'map[string][]byte': the result is {}, not a map",
+                        yaml_kind(&other)
+                    ),
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let key = match k {
+                serde_yaml_ng::Value::String(s) => s,
+                serde_yaml_ng::Value::Bool(b) => b.to_string(),
+                serde_yaml_ng::Value::Number(n) => n.to_string(),
+                serde_yaml_ng::Value::Null => "null".to_owned(),
+                other => {
+                    return Err(self.fail(
+                        at,
+                        &format!(
+                            "could not unmarshal template to 'map[string][]byte': a key is {}",
+                            yaml_kind(&other)
+                        ),
+                    ));
+                }
+            };
+            let value = match v {
+                serde_yaml_ng::Value::String(s) => s,
+                serde_yaml_ng::Value::Null => String::new(),
+                other => {
+                    return Err(self.fail(
+                        at,
+                        &format!(
+                            "could not unmarshal template to 'map[string][]byte': the value of {key:?} is {}, not a string",
+                            yaml_kind(&other)
+                        ),
+                    ));
+                }
+            };
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+}
+
+fn yaml_kind(v: &serde_yaml_ng::Value) -> &'static str {
+    match v {
+        serde_yaml_ng::Value::Null => "null",
+        serde_yaml_ng::Value::Bool(_) => "a boolean",
+        serde_yaml_ng::Value::Number(_) => "a number",
+        serde_yaml_ng::Value::String(_) => "a string",
+        serde_yaml_ng::Value::Sequence(_) => "a list",
+        serde_yaml_ng::Value::Mapping(_) => "a map",
+        serde_yaml_ng::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+static NO_FIELD: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"no field `(?<name>[^`]*)` in map\[<data>\]").expect("static regex")
+});
+
+/// Renders one Go template over `data` with ESO's functions. The error is the engine's text,
+/// unredacted: the caller redacts.
+pub(crate) fn render_text(name: &str, text: &str, data: Value) -> Result<Vec<u8>, String> {
+    let mut t = Template::with_name(name);
+    t.add_funcs(&FUNCS);
+    t.parse(text).map_err(|e| e.to_string())?;
+    let out = t.render(&Context::from(data)).map_err(|e| e.to_string())?;
+    Ok(tstr_to_bytes(&out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes in engine strings.
+
+/// First of the 128 private-use characters that stand for the bytes 0x80..=0xFF.
+const BYTE_ESCAPE_BASE: u32 = 0x10_FF00;
+
+fn escape_byte(b: u8) -> char {
+    char::from_u32(BYTE_ESCAPE_BASE + u32::from(b)).expect("U+10FF80..U+10FFFF are scalars")
+}
+
+fn escaped_byte(c: char) -> Option<u8> {
+    let n = u32::from(c);
+    (n >= BYTE_ESCAPE_BASE + 0x80)
+        .then(|| u8::try_from(n - BYTE_ESCAPE_BASE).ok())
+        .flatten()
+}
+
+/// Bytes as an engine string: UTF-8 stays text, every other byte (and, to stay reversible, the
+/// UTF-8 bytes of a character in the escape range) becomes its escape character.
+pub(crate) fn bytes_to_tstr(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if escaped_byte(c).is_some() {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push(escape_byte(b));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for &b in chunk.invalid() {
+            out.push(escape_byte(b));
+        }
+    }
+    out
+}
+
+/// The bytes an engine string stands for.
+pub(crate) fn tstr_to_bytes(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        match escaped_byte(c) {
+            Some(b) => out.push(b),
+            None => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions.
+
+/// gtmpl-ng's Helm functions that behave as ESO's sprig does (each is tested below).
+const HELM_KEPT: &[&str] = &[
+    "trimPrefix",
+    "trimSuffix",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "repeat",
+    "nospace",
+    "cat",
+    "dict",
+    "list",
+    "get",
+    "hasKey",
+    "first",
+    "last",
+    "atoi",
+    "int",
+    "int64",
+    "toString",
+    "add",
+    "add1",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "regexMatch",
+    "regexFind",
+    "regexFindAll",
+    "regexReplaceAll",
+    "regexReplaceAllLiteral",
+    "regexSplit",
+];
+
+/// The function table: the kept Helm functions, then ours (which win on a shared name).
+static FUNCS: LazyLock<Vec<(&'static str, Func)>> = LazyLock::new(|| {
+    let mut funcs: Vec<(&'static str, Func)> = gtmpl_ng::helm_functions::HELM_FUNCTIONS
+        .iter()
+        .filter(|(name, _)| HELM_KEPT.contains(name))
+        .copied()
+        .collect();
+    funcs.extend_from_slice(&[
+        ("index", index as Func),
+        ("b64enc", b64enc),
+        ("b64dec", b64dec),
+        ("upper", upper),
+        ("lower", lower),
+        ("trim", trim),
+        ("trimAll", trim_all),
+        ("quote", quote),
+        ("squote", squote),
+        ("replace", replace),
+        ("indent", indent),
+        ("nindent", nindent),
+        ("join", join),
+        ("split", split),
+        ("splitList", split_list),
+        ("splitn", splitn),
+        ("toJson", to_json),
+        ("mustToJson", must_to_json),
+        ("toRawJson", to_raw_json),
+        ("mustToRawJson", must_to_raw_json),
+        ("toPrettyJson", to_pretty_json),
+        ("mustToPrettyJson", must_to_pretty_json),
+        ("fromJson", from_json),
+        ("mustFromJson", must_from_json),
+        ("toYaml", to_yaml),
+        ("fromYaml", from_yaml),
+        ("default", default),
+        ("empty", empty),
+        ("coalesce", coalesce),
+        ("ternary", ternary),
+        ("fail", fail),
+        ("sha1sum", sha1sum),
+        ("sha256sum", sha256sum),
+        ("sha512sum", sha512sum),
+        ("filterPEM", filter_pem),
+    ]);
+    funcs
+});
+
+fn generic(msg: impl Into<String>) -> FuncError {
+    FuncError::Generic(msg.into())
+}
+
+fn arity(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(generic(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        )))
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::NoValue | Value::Nil => "nil",
+        Value::Bool(_) => "bool",
+        Value::String(_) => "string",
+        Value::Object(_) | Value::Map(_) => "map",
+        Value::Array(_) => "slice",
+        Value::Function(_) => "func",
+        Value::Number(_) => "number",
+    }
+}
+
+/// A `string` parameter: Go's template engine passes only strings to one.
+fn str_arg<'a>(name: &str, v: &'a Value) -> Result<&'a str, FuncError> {
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(generic(format!(
+            "wrong type for value in {name}; expected string; got {}",
+            kind(other)
+        ))),
+    }
+}
+
+/// An `int` parameter.
+fn int_arg(name: &str, v: &Value) -> Result<i64, FuncError> {
+    match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| {
+            generic(format!(
+                "wrong type for value in {name}; expected int; got {n}"
+            ))
+        }),
+        other => Err(generic(format!(
+            "wrong type for value in {name}; expected int; got {}",
+            kind(other)
+        ))),
+    }
+}
+
+fn is_nil(v: &Value) -> bool {
+    matches!(v, Value::Nil | Value::NoValue)
+}
+
+/// sprig's `strval`: a string as is, anything else as Go's `%v` prints it.
+fn strval(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// sprig's `empty`.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::NoValue | Value::Nil => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Object(m) | Value::Map(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Function(_) => false,
+        Value::Number(n) => n.as_f64().map_or_else(
+            || n.as_i64().map_or(n.as_u64() == Some(0), |i| i == 0),
+            |f| f == 0.0,
+        ),
+    }
+}
+
+fn index(args: &[Value]) -> Result<Value, FuncError> {
+    // The data is Go's map[string]string: a missing key indexes to "", its zero value.
+    if let [Value::Object(m), Value::String(k)] = args {
+        return Ok(m.get(k).cloned().unwrap_or_else(|| Value::from("")));
+    }
+    gtmpl_ng::funcs::index(args)
+}
+
+fn b64enc(args: &[Value]) -> Result<Value, FuncError> {
+    arity("b64enc", args, 1)?;
+    let bytes = tstr_to_bytes(str_arg("b64enc", &args[0])?);
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+/// Go's `base64.StdEncoding`: padding required, CR and LF skipped, trailing bits not checked.
+const GO_STD_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+);
+
+fn b64dec(args: &[Value]) -> Result<Value, FuncError> {
+    arity("b64dec", args, 1)?;
+    let input = tstr_to_bytes(str_arg("b64dec", &args[0])?);
+    let stripped: Vec<u8> = input
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    let text = match GO_STD_B64.decode(&stripped) {
+        Ok(bytes) => bytes_to_tstr(&bytes),
+        // sprig renders the decoder's error text in place of the value.
+        Err(_) => format!(
+            "illegal base64 data at input byte {}",
+            b64_error_offset(&input)
+        ),
+    };
+    Ok(Value::String(text))
+}
+
+/// Where Go's decoder reports a failure: the first byte outside the alphabet, else the start of
+/// the incomplete final group (offsets count the skipped CR/LF, as Go's do).
+fn b64_error_offset(input: &[u8]) -> usize {
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if let Some(i) = input
+        .iter()
+        .position(|&b| !alphabet(b) && !matches!(b, b'=' | b'\r' | b'\n'))
+    {
+        return i;
+    }
+    let mut group = 0;
+    let mut start = 0;
+    for (i, &b) in input.iter().enumerate() {
+        if matches!(b, b'\r' | b'\n') {
+            continue;
+        }
+        if group == 0 {
+            start = i;
+        }
+        group = (group + 1) % 4;
+    }
+    if group == 0 { input.len() } else { start }
+}
+
+/// Go's `unicode.ToUpper`/`ToLower` per character: simple case mapping, so a character whose
+/// full mapping is several characters keeps its one-character mapping or itself.
+fn go_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            if escaped_byte(c).is_some() {
+                return c;
+            }
+            let mapped: Vec<char> = if upper {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
+            match mapped.as_slice() {
+                [one] => *one,
+                // U+0130's simple lowercase is 'i'; the full mapping adds a combining dot.
+                _ if c == '\u{130}' && !upper => 'i',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+fn upper(args: &[Value]) -> Result<Value, FuncError> {
+    arity("upper", args, 1)?;
+    Ok(Value::String(go_case(str_arg("upper", &args[0])?, true)))
+}
+
+fn lower(args: &[Value]) -> Result<Value, FuncError> {
+    arity("lower", args, 1)?;
+    Ok(Value::String(go_case(str_arg("lower", &args[0])?, false)))
+}
+
+fn trim(args: &[Value]) -> Result<Value, FuncError> {
+    arity("trim", args, 1)?;
+    // Go's strings.TrimSpace and Rust's trim agree: both trim Unicode White_Space.
+    Ok(Value::from(str_arg("trim", &args[0])?.trim()))
+}
+
+fn trim_all(args: &[Value]) -> Result<Value, FuncError> {
+    arity("trimAll", args, 2)?;
+    let cutset: Vec<char> = str_arg("trimAll", &args[0])?.chars().collect();
+    let s = str_arg("trimAll", &args[1])?;
+    Ok(Value::from(s.trim_matches(cutset.as_slice())))
+}
+
+/// Go's `strconv.Quote` of an engine string: gtmpl-ng's `%q` for text, `\xNN` for raw bytes.
+fn go_quote(s: &str) -> Result<String, FuncError> {
+    let mut out = String::from("\"");
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| -> Result<(), FuncError> {
+        if !run.is_empty() {
+            let q = gtmpl_ng::funcs::printf(&[Value::from("%q"), Value::from(run.as_str())])?;
+            let q = q.to_string();
+            out.push_str(&q[1..q.len() - 1]);
+            run.clear();
+        }
+        Ok(())
+    };
+    for c in s.chars() {
+        match escaped_byte(c) {
+            Some(b) => {
+                flush(&mut run, &mut out)?;
+                let _ = write!(out, "\\x{b:02x}");
+            }
+            None => run.push(c),
+        }
+    }
+    flush(&mut run, &mut out)?;
+    out.push('"');
+    Ok(out)
+}
+
+fn quote(args: &[Value]) -> Result<Value, FuncError> {
+    let quoted: Result<Vec<String>, FuncError> = args
+        .iter()
+        .filter(|v| !is_nil(v))
+        .map(|v| go_quote(&strval(v)))
+        .collect();
+    Ok(Value::String(quoted?.join(" ")))
+}
+
+fn squote(args: &[Value]) -> Result<Value, FuncError> {
+    let quoted: Vec<String> = args
+        .iter()
+        .filter(|v| !is_nil(v))
+        .map(|v| format!("'{v}'"))
+        .collect();
+    Ok(Value::String(quoted.join(" ")))
+}
+
+fn replace(args: &[Value]) -> Result<Value, FuncError> {
+    arity("replace", args, 3)?;
+    let old = str_arg("replace", &args[0])?;
+    let new = str_arg("replace", &args[1])?;
+    let src = str_arg("replace", &args[2])?;
+    Ok(Value::String(src.replace(old, new)))
+}
+
+fn indent_str(name: &str, args: &[Value]) -> Result<String, FuncError> {
+    arity(name, args, 2)?;
+    let spaces = int_arg(name, &args[0])?;
+    let s = str_arg(name, &args[1])?;
+    let spaces = gtmpl_ng::helm_functions::bounded_count(spaces, "spaces", name)?;
+    let pad = " ".repeat(spaces);
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+}
+
+fn indent(args: &[Value]) -> Result<Value, FuncError> {
+    indent_str("indent", args).map(Value::String)
+}
+
+fn nindent(args: &[Value]) -> Result<Value, FuncError> {
+    indent_str("nindent", args).map(|s| Value::String(format!("\n{s}")))
+}
+
+/// sprig's `strslice`: a list's non-nil items as strings; nil is no items; any other value is
+/// one item.
+fn strslice(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().filter(|i| !is_nil(i)).map(strval).collect(),
+        v if is_nil(v) => Vec::new(),
+        other => vec![strval(other)],
+    }
+}
+
+fn join(args: &[Value]) -> Result<Value, FuncError> {
+    arity("join", args, 2)?;
+    let sep = str_arg("join", &args[0])?;
+    Ok(Value::String(strslice(&args[1]).join(sep)))
+}
+
+fn parts_map(parts: Vec<&str>) -> Value {
+    let map: HashMap<String, Value> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::from(p)))
+        .collect();
+    Value::Map(map)
+}
+
+/// Go's `strings.Split`: an empty separator splits after each character.
+fn go_split(s: &str, sep: &str, n: Option<usize>) -> Vec<String> {
+    if sep.is_empty() {
+        let chars: Vec<String> = s.chars().map(String::from).collect();
+        return match n {
+            Some(n) if n < chars.len() => {
+                let mut head: Vec<String> = chars[..n - 1].to_vec();
+                head.push(chars[n - 1..].concat());
+                head
+            }
+            _ => chars,
+        };
+    }
+    match n {
+        Some(n) => s.splitn(n, sep).map(str::to_owned).collect(),
+        None => s.split(sep).map(str::to_owned).collect(),
+    }
+}
+
+fn split(args: &[Value]) -> Result<Value, FuncError> {
+    arity("split", args, 2)?;
+    let parts = go_split(
+        str_arg("split", &args[1])?,
+        str_arg("split", &args[0])?,
+        None,
+    );
+    Ok(parts_map(parts.iter().map(String::as_str).collect()))
+}
+
+fn split_list(args: &[Value]) -> Result<Value, FuncError> {
+    arity("splitList", args, 2)?;
+    let parts = go_split(
+        str_arg("splitList", &args[1])?,
+        str_arg("splitList", &args[0])?,
+        None,
+    );
+    Ok(Value::Array(parts.into_iter().map(Value::from).collect()))
+}
+
+fn splitn(args: &[Value]) -> Result<Value, FuncError> {
+    arity("splitn", args, 3)?;
+    let sep = str_arg("splitn", &args[0])?;
+    let n = int_arg("splitn", &args[1])?;
+    let s = str_arg("splitn", &args[2])?;
+    // Go's SplitN: n == 0 gives nothing, n < 0 everything.
+    let parts = match n {
+        0 => Vec::new(),
+        n if n < 0 => go_split(s, sep, None),
+        n => go_split(s, sep, Some(usize::try_from(n).unwrap_or(usize::MAX))),
+    };
+    Ok(parts_map(parts.iter().map(String::as_str).collect()))
+}
+
+/// Go's `encoding/json` for a template value: sorted keys, `<no value>`/nil as `null`.
+fn to_serde_json(v: &Value) -> Result<serde_json::Value, FuncError> {
+    Ok(match v {
+        Value::NoValue | Value::Nil => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                serde_json::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                serde_json::Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(serde_json::Value::Number)
+                    .ok_or_else(|| generic(format!("json: unsupported value: {f}")))?
+            }
+        }
+        Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(to_serde_json).collect::<Result<_, _>>()?)
+        }
+        Value::Object(m) | Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), to_serde_json(v)?)))
+                .collect::<Result<_, FuncError>>()?,
+        ),
+        Value::Function(_) => {
+            return Err(generic("json: unsupported type: func"));
+        }
+    })
+}
+
+fn from_serde_json(v: serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(u)) => Value::from(u),
+            _ => Value::from(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::Array(a) => Value::Array(a.into_iter().map(from_serde_json).collect()),
+        serde_json::Value::Object(o) => Value::Map(
+            o.into_iter()
+                .map(|(k, v)| (k, from_serde_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Go's `json.Marshal` escapes `<`, `>`, `&`, U+2028 and U+2029 in strings; serde_json does
+/// not. They only occur inside strings in JSON text, so a plain replace is exact.
+fn escape_html(json: String) -> String {
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+enum JsonStyle {
+    Compact,
+    Raw,
+    Pretty,
+}
+
+fn marshal(name: &str, args: &[Value], style: JsonStyle) -> Result<String, FuncError> {
+    arity(name, args, 1)?;
+    let v = to_serde_json(&args[0])?;
+    let text = match style {
+        JsonStyle::Compact => {
+            escape_html(serde_json::to_string(&v).map_err(|e| generic(e.to_string()))?)
+        }
+        JsonStyle::Raw => {
+            // Go's Encoder with SetEscapeHTML(false) still escapes U+2028/U+2029.
+            serde_json::to_string(&v)
+                .map_err(|e| generic(e.to_string()))?
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+        }
+        JsonStyle::Pretty => {
+            escape_html(serde_json::to_string_pretty(&v).map_err(|e| generic(e.to_string()))?)
+        }
+    };
+    Ok(text)
+}
+
+fn to_json(args: &[Value]) -> Result<Value, FuncError> {
+    // sprig's toJson swallows a marshalling error into "".
+    Ok(Value::String(
+        marshal("toJson", args, JsonStyle::Compact).unwrap_or_default(),
+    ))
+}
+
+fn must_to_json(args: &[Value]) -> Result<Value, FuncError> {
+    marshal("mustToJson", args, JsonStyle::Compact).map(Value::String)
+}
+
+fn to_raw_json(args: &[Value]) -> Result<Value, FuncError> {
+    marshal("toRawJson", args, JsonStyle::Raw).map(Value::String)
+}
+
+fn must_to_raw_json(args: &[Value]) -> Result<Value, FuncError> {
+    marshal("mustToRawJson", args, JsonStyle::Raw).map(Value::String)
+}
+
+fn to_pretty_json(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(
+        marshal("toPrettyJson", args, JsonStyle::Pretty).unwrap_or_default(),
+    ))
+}
+
+fn must_to_pretty_json(args: &[Value]) -> Result<Value, FuncError> {
+    marshal("mustToPrettyJson", args, JsonStyle::Pretty).map(Value::String)
+}
+
+fn parse_json(name: &str, args: &[Value]) -> Result<Value, FuncError> {
+    arity(name, args, 1)?;
+    let s = str_arg(name, &args[0])?;
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(from_serde_json)
+        .map_err(|e| generic(format!("{name}: invalid JSON: {e}")))
+}
+
+fn from_json(args: &[Value]) -> Result<Value, FuncError> {
+    // sprig's fromJson gives nil on invalid JSON; only a wrong call is an error.
+    arity("fromJson", args, 1)?;
+    str_arg("fromJson", &args[0])?;
+    Ok(parse_json("fromJson", args).unwrap_or(Value::Nil))
+}
+
+fn must_from_json(args: &[Value]) -> Result<Value, FuncError> {
+    parse_json("mustFromJson", args)
+}
+
+/// ESO's `toYaml`: through JSON (so keys sorted), final newline trimmed, "" on error.
+fn to_yaml(args: &[Value]) -> Result<Value, FuncError> {
+    arity("toYaml", args, 1)?;
+    let text = to_serde_json(&args[0])
+        .ok()
+        .and_then(|v| serde_yaml_ng::to_string(&v).ok())
+        .unwrap_or_default();
+    Ok(Value::String(
+        text.strip_suffix('\n').unwrap_or(&text).to_owned(),
+    ))
+}
+
+/// ESO's `fromYaml`: a map; a document that is not one gives `{"Error": "..."}`.
+fn from_yaml(args: &[Value]) -> Result<Value, FuncError> {
+    arity("fromYaml", args, 1)?;
+    let s = str_arg("fromYaml", &args[0])?;
+    let parsed = serde_yaml_ng::from_str::<serde_json::Value>(s);
+    let mut map = HashMap::new();
+    match parsed {
+        Ok(serde_json::Value::Object(o)) => {
+            return Ok(from_serde_json(serde_json::Value::Object(o)));
+        }
+        Ok(serde_json::Value::Null) => {}
+        Ok(other) => {
+            let got = match other {
+                serde_json::Value::Array(_) => "array",
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Number(_) => "number",
+                _ => "bool",
+            };
+            map.insert(
+                "Error".to_owned(),
+                Value::String(format!(
+                    "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {got} into Go value of type map[string]interface {{}}"
+                )),
+            );
+        }
+        Err(e) => {
+            map.insert(
+                "Error".to_owned(),
+                Value::String(format!("error converting YAML to JSON: {e}")),
+            );
+        }
+    }
+    Ok(Value::Map(map))
+}
+
+fn default(args: &[Value]) -> Result<Value, FuncError> {
+    let Some((d, given)) = args.split_first() else {
+        return Err(generic(
+            "wrong number of args for default: want at least 1 got 0",
+        ));
+    };
+    match given.first() {
+        Some(g) if !is_empty(g) => Ok(g.clone()),
+        _ => Ok(d.clone()),
+    }
+}
+
+fn empty(args: &[Value]) -> Result<Value, FuncError> {
+    arity("empty", args, 1)?;
+    Ok(Value::Bool(is_empty(&args[0])))
+}
+
+fn coalesce(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(args
+        .iter()
+        .find(|v| !is_empty(v))
+        .cloned()
+        .unwrap_or(Value::Nil))
+}
+
+fn ternary(args: &[Value]) -> Result<Value, FuncError> {
+    arity("ternary", args, 3)?;
+    match &args[2] {
+        Value::Bool(true) => Ok(args[0].clone()),
+        Value::Bool(false) => Ok(args[1].clone()),
+        other => Err(generic(format!(
+            "wrong type for value in ternary; expected bool; got {}",
+            kind(other)
+        ))),
+    }
+}
+
+fn fail(args: &[Value]) -> Result<Value, FuncError> {
+    arity("fail", args, 1)?;
+    Err(generic(str_arg("fail", &args[0])?))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn sha1sum(args: &[Value]) -> Result<Value, FuncError> {
+    use sha1::Digest as _;
+    arity("sha1sum", args, 1)?;
+    let bytes = tstr_to_bytes(str_arg("sha1sum", &args[0])?);
+    Ok(Value::String(hex(&sha1::Sha1::digest(bytes))))
+}
+
+fn sha256sum(args: &[Value]) -> Result<Value, FuncError> {
+    use sha2::Digest as _;
+    arity("sha256sum", args, 1)?;
+    let bytes = tstr_to_bytes(str_arg("sha256sum", &args[0])?);
+    Ok(Value::String(hex(&sha2::Sha256::digest(bytes))))
+}
+
+fn sha512sum(args: &[Value]) -> Result<Value, FuncError> {
+    use sha2::Digest as _;
+    arity("sha512sum", args, 1)?;
+    let bytes = tstr_to_bytes(str_arg("sha512sum", &args[0])?);
+    Ok(Value::String(hex(&sha2::Sha512::digest(bytes))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEM, as Go's encoding/pem reads and writes it.
+
+struct PemBlock {
+    type_: String,
+    headers: Vec<(String, String)>,
+    bytes: Vec<u8>,
+}
+
+/// Go's `getLine`: one line without its ending and trailing spaces/tabs, and the rest.
+fn pem_line(data: &[u8]) -> (&[u8], &[u8]) {
+    let (line, rest) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            let line = &data[..i];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            (line, &data[i + 1..])
+        }
+        None => (data, &data[data.len()..]),
+    };
+    let end = line
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    (&line[..end], rest)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Go's `pem.Decode`: the first well-formed block anywhere in `data`, and what follows it;
+/// `None` and all of `data` when there is none.
+fn pem_decode(data: &[u8]) -> (Option<PemBlock>, &[u8]) {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const DASHES: &[u8] = b"-----";
+    let mut rest = data;
+    loop {
+        // BEGIN counts at the very start or at the start of a line.
+        let after = if let Some(after) = rest.strip_prefix(BEGIN) {
+            after
+        } else if let Some(i) = find(rest, b"\n-----BEGIN ") {
+            &rest[i + 1 + BEGIN.len()..]
+        } else {
+            return (None, data);
+        };
+        let (type_line, mut body) = pem_line(after);
+        // A failed candidate is skipped; the search resumes after its BEGIN line.
+        rest = body;
+        let Some(type_bytes) = type_line.strip_suffix(DASHES) else {
+            continue;
+        };
+        let type_ = String::from_utf8_lossy(type_bytes).into_owned();
+
+        let mut headers = Vec::new();
+        loop {
+            if body.is_empty() {
+                break;
+            }
+            let (line, next) = pem_line(body);
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                break;
+            };
+            let key = String::from_utf8_lossy(line[..colon].trim_ascii()).into_owned();
+            let val = String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned();
+            headers.push((key, val));
+            body = next;
+        }
+
+        // The END line may follow the BEGIN line directly when there is no body.
+        let (end_index, end_trailer_index) = if headers.is_empty() && body.starts_with(b"-----END ")
+        {
+            (0, b"-----END ".len())
+        } else if let Some(i) = find(body, b"\n-----END ") {
+            (i, i + b"\n-----END ".len())
+        } else {
+            continue;
+        };
+        let trailer = &body[end_trailer_index..];
+        let (end_line, after_end) = pem_line(trailer);
+        let Some(end_type) = end_line.strip_suffix(DASHES) else {
+            continue;
+        };
+        if end_type != type_bytes {
+            continue;
+        }
+        let b64: Vec<u8> = body[..end_index]
+            .iter()
+            .copied()
+            .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .collect();
+        let Ok(bytes) = GO_STD_B64.decode(&b64) else {
+            continue;
+        };
+        return (
+            Some(PemBlock {
+                type_,
+                headers,
+                bytes,
+            }),
+            after_end,
+        );
+    }
+}
+
+/// Go's `pem.Encode`: headers with `Proc-Type` first then sorted, base64 in 64-column lines.
+fn pem_encode(block: &PemBlock) -> String {
+    let mut out = format!("-----BEGIN {}-----\n", block.type_);
+    if !block.headers.is_empty() {
+        let mut headers = block.headers.clone();
+        headers.sort_by(|a, b| (a.0 != "Proc-Type", &a.0).cmp(&(b.0 != "Proc-Type", &b.0)));
+        // Go keeps the last value of a repeated header (its map overwrites).
+        headers.reverse();
+        headers.dedup_by(|a, b| a.0 == b.0);
+        headers.reverse();
+        for (k, v) in headers {
+            let _ = writeln!(out, "{k}: {v}");
+        }
+        out.push('\n');
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&block.bytes);
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    let _ = writeln!(out, "-----END {}-----", block.type_);
+    out
+}
+
+fn filter_pem(args: &[Value]) -> Result<Value, FuncError> {
+    arity("filterPEM", args, 2)?;
+    let want = str_arg("filterPEM", &args[0])?;
+    let input = tstr_to_bytes(str_arg("filterPEM", &args[1])?);
+    // ESO's trimJunk: drop anything before the first BEGIN.
+    let start = find(&input, b"-----BEGIN").unwrap_or(0);
+    let mut data: &[u8] = &input[start..];
+    let mut blocks = String::new();
+    let rest = loop {
+        let (block, rest) = pem_decode(data);
+        data = rest;
+        let Some(block) = block else {
+            break rest;
+        };
+        // Go's strings.EqualFold: Unicode simple case folding; lowercasing both is the same for
+        // PEM type names.
+        if block.type_.to_lowercase() == want.to_lowercase() {
+            blocks.push_str(&pem_encode(&block));
+        }
+    };
+    if blocks.is_empty() && !rest.is_empty() {
+        return Err(generic("error filtering pem: found junk"));
+    }
+    Ok(Value::String(blocks))
+}
