@@ -1,13 +1,28 @@
 //! The `stagesync` command line: parsing and dispatch. `main.rs` only calls [`run`].
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use futures::FutureExt;
+use regex::Regex;
+
+use crate::api::duration::parse_go_duration;
+use crate::controller::{Context, ControllerConfig};
+use crate::http::Health;
+use crate::provider::aws::Timeouts;
+use crate::store::{StorePolicy, StoreRegistry, aws_backend_factory};
+use crate::telemetry::LogFormat;
 
 /// stagesync keeps Kubernetes Secrets in sync with AWS Secrets Manager.
 #[derive(Debug, Parser)]
 #[command(name = "stagesync", version, about)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -15,16 +30,130 @@ pub struct Cli {
 /// What the binary can do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the operator.
+    Run(RunArgs),
     /// Print every stagesync CRD as multi-document YAML (identical to `crds/*.yaml`).
     Crds,
     /// Print the stagesync version.
     Version,
 }
 
+/// Settings of `stagesync run` (each also from an environment variable).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Kubeconfig file; default: in-cluster config, then $KUBECONFIG, then ~/.kube/config.
+    #[arg(long, env = "STAGESYNC_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespaces to watch (repeat or comma-separate); default: all namespaces.
+    #[arg(long = "namespace", env = "STAGESYNC_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// ExternalSecrets reconciled at once.
+    #[arg(long, env = "STAGESYNC_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// Refresh interval of ExternalSecrets that do not set one (Go duration).
+    #[arg(long, env = "STAGESYNC_DEFAULT_REFRESH_INTERVAL", default_value = "1h", value_parser = go_duration)]
+    pub default_refresh_interval: Duration,
+    /// How often stores' credentials are checked again (Go duration).
+    #[arg(long, env = "STAGESYNC_STORE_REFRESH_INTERVAL", default_value = "10m", value_parser = go_duration)]
+    pub store_refresh_interval: Duration,
+    /// Log format.
+    #[arg(long, env = "STAGESYNC_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "STAGESYNC_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Let namespaced SecretStores without auth use the operator's own AWS identity (off by
+    /// default: it would lend every tenant the operator's identity).
+    #[arg(long, env = "STAGESYNC_ALLOW_AMBIENT_CREDENTIALS")]
+    pub allow_ambient_credentials: bool,
+    /// Regular expression the whole ARN of a store's role must match; default: any role.
+    #[arg(long, env = "STAGESYNC_ALLOWED_ROLES")]
+    pub allowed_roles: Option<String>,
+    /// STS endpoint URL for assuming roles (private STS endpoints, tests).
+    #[arg(long, env = "STAGESYNC_STS_ENDPOINT")]
+    pub sts_endpoint: Option<String>,
+    /// Timeout of one AWS call attempt (Go duration).
+    #[arg(long, env = "STAGESYNC_AWS_TIMEOUT", default_value = "10s", value_parser = go_duration)]
+    pub aws_timeout: Duration,
+    /// Attempts per AWS call (SDK standard retry: exponential backoff with jitter).
+    #[arg(long, env = "STAGESYNC_AWS_MAX_ATTEMPTS", default_value_t = 3)]
+    pub aws_max_attempts: u32,
+}
+
+fn go_duration(s: &str) -> Result<Duration, String> {
+    parse_go_duration(s).map_err(|e| e.to_string())
+}
+
 /// Runs a parsed command, writing its output to `out`.
-pub fn run(cli: Cli, out: &mut impl Write) -> std::io::Result<()> {
+pub async fn run(cli: Cli, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
     match cli.command {
-        Command::Crds => out.write_all(crate::api::crds_yaml().as_bytes()),
-        Command::Version => writeln!(out, "stagesync {}", env!("CARGO_PKG_VERSION")),
+        Command::Crds => out.write_all(crate::api::crds_yaml().as_bytes())?,
+        Command::Version => writeln!(out, "stagesync {}", env!("CARGO_PKG_VERSION"))?,
+        Command::Run(args) => run_operator(args, shutdown_signal().boxed()).await?,
     }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Runs the operator until `shutdown` resolves.
+pub async fn run_operator(args: RunArgs, shutdown: futures::future::BoxFuture<'static, ()>) -> anyhow::Result<()> {
+    crate::telemetry::init(args.log_format);
+    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let allowed_roles = args
+        .allowed_roles
+        .as_deref()
+        .map(|re| Regex::new(&format!("^(?:{re})$")))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--allowed-roles is not a valid regular expression: {e}"))?;
+    let policy = StorePolicy {
+        allow_ambient_credentials_in_namespaced_stores: args.allow_ambient_credentials,
+        allowed_roles,
+        sts_endpoint: args.sts_endpoint.clone(),
+        timeouts: Timeouts { attempt: args.aws_timeout, operation: args.aws_timeout * 3, ..Timeouts::default() },
+        max_attempts: args.aws_max_attempts,
+    };
+    let config = ControllerConfig {
+        default_refresh_interval: args.default_refresh_interval,
+        store_refresh_interval: args.store_refresh_interval,
+        concurrency: args.concurrency,
+        namespaces: args.namespaces.clone(),
+        ..ControllerConfig::default()
+    };
+    let health = Arc::new(Health::default());
+    let stores = StoreRegistry::new(client.clone(), policy, aws_backend_factory());
+    let ctx = Arc::new(Context::new(client, stores, config, health.metrics.clone()));
+    let shutdown = shutdown.shared();
+    let server = tokio::spawn(crate::http::serve(args.metrics_addr, health.clone(), shutdown.clone()));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?args.namespaces, "stagesync starting");
+    health.ready.store(true, Ordering::Relaxed);
+    crate::controller::run(ctx, shutdown.boxed()).await;
+    tracing::info!("stagesync stopped");
+    server.await??;
+    Ok(())
+}
+
+async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
 }

@@ -1,12 +1,20 @@
 //! stagesync keeps Kubernetes Secrets in sync with AWS Secrets Manager, version-stage aware.
 //!
-//! Rooms (see `docs/architecture.md`): [`api`] (CRD types), [`provider`] (the secrets backend
-//! trait and its AWS implementation), [`render`] (pure value shaping), [`value`] (redacted secret
-//! bytes), [`cli`] (the binary's commands).
+//! Data flows one way: [`controller`] (one reconciler per kind) → [`store`] (which store, which
+//! identity) → [`resolve`] (values from the backend, [`provider`]) → [`render`] (pure: values to
+//! Secret data) → [`write`] (server-side apply, status, events). [`api`] holds the CRD types,
+//! [`value`] the redacted secret bytes; [`cli`], [`http`], [`metrics`] and [`telemetry`] are the
+//! binary's edges.
 
 pub mod api;
 pub mod cli;
+pub mod controller;
+pub mod http;
+pub mod metrics;
 pub mod provider;
 pub mod render;
+pub mod resolve;
 pub mod store;
+pub mod telemetry;
 pub mod value;
+pub mod write;

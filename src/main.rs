@@ -1,7 +1,7 @@
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = stagesync::cli::Cli::parse();
-    stagesync::cli::run(cli, &mut std::io::stdout().lock())?;
-    Ok(())
+    stagesync::cli::run(cli, &mut std::io::stdout()).await
 }

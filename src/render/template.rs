@@ -1345,3 +1345,684 @@ fn filter_pem(args: &[Value]) -> Result<Value, FuncError> {
     }
     Ok(Value::String(blocks))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Reason;
+    use crate::api::externalsecret::{
+        ExternalSecretTemplateMetadata, TemplateRef, TemplateRefItem,
+    };
+
+    fn bytes_map(data: &[(&str, &[u8])]) -> BTreeMap<String, SecretBytes> {
+        data.iter()
+            .map(|(k, v)| (k.to_string(), SecretBytes::new(v.to_vec())))
+            .collect()
+    }
+
+    fn str_map(data: &[(&str, &str)]) -> BTreeMap<String, SecretBytes> {
+        data.iter()
+            .map(|(k, v)| (k.to_string(), SecretBytes::from(v.to_string())))
+            .collect()
+    }
+
+    fn data_template(templates: &[(&str, &str)]) -> ExternalSecretTemplate {
+        ExternalSecretTemplate {
+            data: templates
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Renders one template over `data` and returns the bytes written under its key.
+    fn render_bytes(
+        tpl: &str,
+        data: BTreeMap<String, SecretBytes>,
+    ) -> Result<Vec<u8>, RenderError> {
+        let t = data_template(&[("out", tpl)]);
+        let mut out = apply_template(Some(&t), data, &TemplateSources::default())?;
+        Ok(out.data.remove("out").expect("rendered").into_exposed())
+    }
+
+    fn render(tpl: &str, data: &[(&str, &str)]) -> Result<String, RenderError> {
+        render_bytes(tpl, str_map(data)).map(|b| String::from_utf8(b).expect("utf-8"))
+    }
+
+    /// (template, data, what Go renders).
+    fn check(cases: &[(&str, &[(&str, &str)], &str)]) {
+        for (tpl, data, want) in cases {
+            match render(tpl, data) {
+                Ok(got) => assert_eq!(&got, want, "template {tpl:?}"),
+                Err(e) => panic!("template {tpl:?} failed: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn data_access_as_eso() {
+        let d: &[(&str, &str)] = &[("password", "hunter2"), ("db.host", "db.local")];
+        check(&[
+            ("{{ .password }}", d, "hunter2"),
+            (r#"{{ index . "db.host" }}"#, d, "db.local"),
+            // index of a missing key of a map[string]string is the zero value "".
+            (r#"[{{ index . "nope" }}]"#, d, "[]"),
+            // Keys iterate sorted, as Go ranges over a map.
+            (
+                "{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}",
+                d,
+                "db.host=db.local;password=hunter2;",
+            ),
+            (
+                r#"{{ if eq .password "hunter2" }}yes{{ else }}no{{ end }}"#,
+                d,
+                "yes",
+            ),
+            ("{{ len .password }}", d, "7"),
+            (r#"{{ printf "%s:%d" .password 5432 }}"#, d, "hunter2:5432"),
+            (r#"{{ printf "%q" "a" }}"#, d, r#""a""#),
+            (r#"{{ printf "%05.1f" 3.14159 }}"#, d, "003.1"),
+            (r#"{{ urlquery "a b&c" }}"#, d, "a+b%26c"),
+            (r#"{{ html "<a>" }}"#, d, "&lt;a&gt;"),
+        ]);
+    }
+
+    #[test]
+    fn missing_key_is_an_error_as_with_missingkey_error() {
+        let err = render("{{ .nope }}", &[("password", "hunter2")]).unwrap_err();
+        assert_eq!(err.reason(), Reason::TemplateFailed);
+        let text = err.to_string();
+        assert!(
+            text.contains(r#"map has no entry for key "nope""#),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn base64_functions() {
+        let d: &[(&str, &str)] = &[("v", "hello"), ("nl", "aGVs\nbG8=")];
+        check(&[
+            ("{{ .v | b64enc }}", d, "aGVsbG8="),
+            (r#"{{ "aGVsbG8=" | b64dec }}"#, d, "hello"),
+            // Go's decoder skips CR and LF.
+            ("{{ .nl | b64dec }}", d, "hello"),
+            // Not strict: non-zero trailing bits are accepted.
+            (r#"{{ "aGVsbG9=" | b64dec }}"#, d, "hello"),
+            // sprig returns the decoder's error text. Go reports the invalid byte's offset, and
+            // for a missing pad the start of the incomplete quantum (si - j = 7 - 3).
+            (
+                r#"{{ "a$bc" | b64dec }}"#,
+                d,
+                "illegal base64 data at input byte 1",
+            ),
+            (
+                r#"{{ "aGVsbG8" | b64dec }}"#,
+                d,
+                "illegal base64 data at input byte 4",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn binary_values_survive_the_engine() {
+        let data = bytes_map(&[("bin", &[0xff, 0x00, 0x80]), ("b64", b"/wCA")]);
+        assert_eq!(
+            render_bytes("{{ .bin | b64enc }}", data.clone()).unwrap(),
+            b"/wCA"
+        );
+        assert_eq!(
+            render_bytes("{{ .b64 | b64dec }}", data.clone()).unwrap(),
+            [0xff, 0x00, 0x80]
+        );
+        assert_eq!(
+            render_bytes("x{{ .bin }}y", data.clone()).unwrap(),
+            [b'x', 0xff, 0x00, 0x80, b'y']
+        );
+        assert_eq!(
+            render_bytes("{{ .bin | sha256sum }}", data.clone()).unwrap(),
+            b"ef192b7af54e943f206ab27075ec1805384c972c9959fc5820f1fa7d5268fcef"
+        );
+        // Go's %q writes a byte that is not UTF-8 as \xNN.
+        assert_eq!(
+            render_bytes("{{ .bin | quote }}", data).unwrap(),
+            br#""\xff\x00\x80""#
+        );
+        // A genuine character from the escape range round-trips too.
+        let odd = "a\u{10FFAA}b".as_bytes().to_vec();
+        let data = bytes_map(&[("odd", &odd)]);
+        assert_eq!(render_bytes("{{ .odd }}", data).unwrap(), odd);
+    }
+
+    #[test]
+    fn string_functions() {
+        let d: &[(&str, &str)] = &[("v", "line1\nline2\ttab"), ("s", "it's")];
+        check(&[
+            (r#"{{ "straße" | upper }}"#, d, "STRAßE"),
+            (r#"{{ "ÀB" | lower }}"#, d, "àb"),
+            (r#"{{ "İ" | lower }}"#, d, "i"),
+            ("{{ \"  a b \\n\" | trim }}", d, "a b"),
+            (r#"{{ trimAll "$-" "$-a-$" }}"#, d, "a"),
+            (r#"{{ trimPrefix "pre-" "pre-x" }}"#, d, "x"),
+            (r#"{{ trimSuffix ".txt" "a.txt" }}"#, d, "a"),
+            (r#"{{ quote "a\"b" }}"#, d, r#""a\"b""#),
+            ("{{ .v | quote }}", d, r#""line1\nline2\ttab""#),
+            (r#"{{ quote "a" 1 }}"#, d, r#""a" "1""#),
+            (r#"{{ squote "a" "b" }}"#, d, "'a' 'b'"),
+            ("{{ .s | squote }}", d, "'it's'"),
+            (r#"{{ "a-b-c" | replace "-" "_" }}"#, d, "a_b_c"),
+            (r#"{{ "abc" | replace "" "-" }}"#, d, "-a-b-c-"),
+            (r#"{{ "a\nb" | indent 2 }}"#, d, "  a\n  b"),
+            (r#"{{ "a\n" | indent 2 }}"#, d, "  a\n  "),
+            (r#"x:{{ "a\nb" | nindent 2 }}"#, d, "x:\n  a\n  b"),
+            (r#"{{ list "a" "b" 1 | join "," }}"#, d, "a,b,1"),
+            (r#"{{ join "-" "x" }}"#, d, "x"),
+            (
+                r#"{{ $p := split "." "a.b.c" }}{{ $p._0 }}|{{ $p._2 }}"#,
+                d,
+                "a|c",
+            ),
+            (r#"{{ splitList "," "a,b" | join "+" }}"#, d, "a+b"),
+            (r#"{{ (splitn "." 2 "a.b.c")._1 }}"#, d, "b.c"),
+            (r#"{{ if contains "b" "abc" }}yes{{ end }}"#, d, "yes"),
+            (
+                r#"{{ hasPrefix "ab" "abc" }} {{ hasSuffix "x" "abc" }}"#,
+                d,
+                "true false",
+            ),
+            (r#"{{ cat "a" 1 "b" }}"#, d, "a 1 b"),
+            (r#"{{ repeat 3 "ab" }}"#, d, "ababab"),
+            (r#"{{ nospace " a b " }}"#, d, "ab"),
+        ]);
+    }
+
+    #[test]
+    fn json_and_yaml() {
+        let d: &[(&str, &str)] = &[
+            ("creds", r#"{"user":"admin","port":5432,"tags":["a","b"]}"#),
+            ("bad", "not json"),
+            ("cfg", "host: db\nport: 5432\n"),
+            ("q", r#"pa"ss"#),
+        ];
+        check(&[
+            // encoding/json sorts map keys and escapes <, > and & in strings.
+            (
+                r#"{{ dict "b" "x<y" "a" 1 | toJson }}"#,
+                d,
+                r#"{"a":1,"b":"x\u003cy"}"#,
+            ),
+            (
+                r#"{{ dict "b" "x<y" "a" 1 | toRawJson }}"#,
+                d,
+                r#"{"a":1,"b":"x<y"}"#,
+            ),
+            (
+                r#"{{ dict "b" "x<y" "a" 1 | mustToJson }}"#,
+                d,
+                r#"{"a":1,"b":"x\u003cy"}"#,
+            ),
+            (r#"{{ dict "a" 1 | toPrettyJson }}"#, d, "{\n  \"a\": 1\n}"),
+            ("{{ .q | toJson }}", d, r#""pa\"ss""#),
+            (r#"{{ list 1 "a" true | toJson }}"#, d, r#"[1,"a",true]"#),
+            ("{{ (.creds | fromJson).user }}", d, "admin"),
+            ("{{ (.creds | fromJson).port }}", d, "5432"),
+            ("{{ (.creds | fromJson).tags | join \",\" }}", d, "a,b"),
+            (
+                "{{ .creds | fromJson | toJson }}",
+                d,
+                r#"{"port":5432,"tags":["a","b"],"user":"admin"}"#,
+            ),
+            // sprig's fromJson swallows the error: the result is nil, printed as <no value>.
+            ("{{ .bad | fromJson }}", d, "<no value>"),
+            // sigs.k8s.io/yaml: keys sorted, lists not indented, final newline trimmed by ESO.
+            (
+                r#"{{ dict "b" "x" "a" (list 1 2) | toYaml }}"#,
+                d,
+                "a:\n- 1\n- 2\nb: x",
+            ),
+            ("{{ (.cfg | fromYaml).host }}", d, "db"),
+            ("{{ (.cfg | fromYaml).port }}", d, "5432"),
+            (
+                "{{ .cfg | fromYaml | toJson }}",
+                d,
+                r#"{"host":"db","port":5432}"#,
+            ),
+            (
+                r#"{{ (fromYaml "- a").Error }}"#,
+                d,
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}",
+            ),
+        ]);
+        let err = render("{{ .bad | mustFromJson }}", d).unwrap_err();
+        assert!(err.to_string().contains("invalid JSON"), "{err}");
+    }
+
+    #[test]
+    fn defaults_and_logic() {
+        let d: &[(&str, &str)] = &[("empty", ""), ("v", "y")];
+        check(&[
+            (r#"{{ .empty | default "x" }}"#, d, "x"),
+            (r#"{{ .v | default "x" }}"#, d, "y"),
+            (r#"{{ default "d" 0 }}"#, d, "d"),
+            (r#"{{ default "d" false }}"#, d, "d"),
+            (r#"{{ default "d" }}"#, d, "d"),
+            (r#"{{ default "d" (list) }}"#, d, "d"),
+            (
+                r#"{{ empty "" }} {{ empty "a" }} {{ empty 0 }} {{ empty (dict) }}"#,
+                d,
+                "true false true true",
+            ),
+            (r#"{{ coalesce "" .empty .v "z" }}"#, d, "y"),
+            (
+                r#"{{ ternary "y" "n" true }}{{ ternary "y" "n" false }}"#,
+                d,
+                "yn",
+            ),
+        ]);
+        let err = render(r#"{{ fail "stop here" }}"#, d).unwrap_err();
+        assert!(err.to_string().contains("stop here"), "{err}");
+    }
+
+    #[test]
+    fn collections_numbers_regex() {
+        let d: &[(&str, &str)] = &[];
+        check(&[
+            (
+                r#"{{ $d := dict "k" "v" }}{{ get $d "k" }} {{ hasKey $d "k" }} {{ hasKey $d "x" }}"#,
+                d,
+                "v true false",
+            ),
+            ("{{ list 1 2 3 | first }}{{ list 1 2 3 | last }}", d, "13"),
+            (r#"{{ atoi "42" | add 1 }}"#, d, "43"),
+            (r#"{{ atoi "x" }}"#, d, "0"),
+            (r#"{{ int "7" }} {{ int64 "8" }}"#, d, "7 8"),
+            ("{{ toString 5 }}", d, "5"),
+            (
+                "{{ add 1 2 3 }} {{ sub 5 2 }} {{ mul 2 3 4 }} {{ div 7 2 }} {{ mod 7 2 }} {{ add1 4 }}",
+                d,
+                "6 3 24 3 1 5",
+            ),
+            (r#"{{ regexMatch "^a.c$" "abc" }}"#, d, "true"),
+            (r#"{{ regexFind "[0-9]+" "ab123cd45" }}"#, d, "123"),
+            (
+                r#"{{ regexFindAll "[0-9]+" "a1b22c333" -1 | join "," }}"#,
+                d,
+                "1,22,333",
+            ),
+            (
+                r#"{{ regexFindAll "[0-9]+" "a1b22c333" 2 | join "," }}"#,
+                d,
+                "1,22",
+            ),
+            (
+                r#"{{ regexReplaceAll "a(x*)b" "-ab-axxb-" "${1}W" }}"#,
+                d,
+                "-W-xxW-",
+            ),
+            (
+                r#"{{ regexReplaceAllLiteral "a(x*)b" "-ab-" "$1" }}"#,
+                d,
+                "-$1-",
+            ),
+            (r#"{{ regexSplit "," "a,b,c" -1 | join "|" }}"#, d, "a|b|c"),
+        ]);
+    }
+
+    #[test]
+    fn hashes() {
+        let d: &[(&str, &str)] = &[("v", "hello")];
+        check(&[
+            (
+                "{{ .v | sha1sum }}",
+                d,
+                "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d",
+            ),
+            (
+                "{{ .v | sha256sum }}",
+                d,
+                "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+            ),
+            (
+                "{{ .v | sha512sum }}",
+                d,
+                "9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043",
+            ),
+        ]);
+    }
+
+    const BODY_76: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\nOTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiYw==";
+    const BODY_64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v\nMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\nYGFiYw==";
+
+    #[test]
+    fn filter_pem_reencodes_matching_blocks() {
+        let bundle = format!(
+            "subject=CN=x\n-----BEGIN CERTIFICATE-----\n{BODY_76}\n-----END CERTIFICATE-----\n\
+             -----BEGIN PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n\
+             -----BEGIN CERTIFICATE-----\r\naGk=\r\n-----END CERTIFICATE-----\r\n"
+        );
+        let d: &[(&str, &str)] = &[("pem", &bundle)];
+        check(&[
+            (
+                r#"{{ .pem | filterPEM "CERTIFICATE" }}"#,
+                d,
+                &format!(
+                    "-----BEGIN CERTIFICATE-----\n{BODY_64}\n-----END CERTIFICATE-----\n\
+                     -----BEGIN CERTIFICATE-----\naGk=\n-----END CERTIFICATE-----\n"
+                ),
+            ),
+            // Go compares the type with strings.EqualFold.
+            (
+                r#"{{ .pem | filterPEM "private key" }}"#,
+                d,
+                "-----BEGIN PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n",
+            ),
+            // No block of that type and nothing left over: empty, no error.
+            (r#"{{ .pem | filterPEM "EC PRIVATE KEY" }}"#, d, ""),
+        ]);
+        let err = render(r#"{{ .v | filterPEM "CERTIFICATE" }}"#, &[("v", "garbage")]).unwrap_err();
+        assert!(
+            err.to_string().contains("error filtering pem: found junk"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unsupported_functions_fail_to_parse() {
+        for f in ["genCA", "now", "randAlpha", "pkcs12key", "title", "env"] {
+            let err = render(&format!("{{{{ {f} }}}}"), &[]).unwrap_err();
+            assert_eq!(err.reason(), Reason::TemplateFailed, "{f}");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_values() {
+        let d: &[(&str, &str)] = &[
+            ("password", "hunter2-secret"),
+            ("pin", "123"),
+            ("multi", "line-one\nline-two"),
+        ];
+        for tpl in [
+            "{{ fail .password }}",
+            r#"{{ printf "prefix %s suffix" .password | fail }}"#,
+            r#"{{ printf "%q" .multi | fail }}"#,
+            "{{ .multi | fail }}",
+            "{{ .nope }}",
+            "{{ range .password }}{{ end }}",
+        ] {
+            let err = render(tpl, d).unwrap_err();
+            let text = format!("{err} {err:?}");
+            for secret in ["hunter2-secret", "line-one", "line-two"] {
+                assert!(!text.contains(secret), "{tpl}: {text}");
+            }
+            assert!(!text.contains("pin:123"), "{tpl}: {text}");
+        }
+        let err = render("{{ fail .password }}", d).unwrap_err();
+        assert!(err.to_string().contains("<redacted>"), "{err}");
+        // A value shorter than 4 bytes is too common to redact: it may show up when the
+        // template itself prints it into the error.
+        let err = render("{{ fail .pin }}", d).unwrap_err();
+        assert!(err.to_string().contains("123"), "{err}");
+    }
+
+    #[test]
+    fn no_template_keeps_fetched_data() {
+        let fetched = str_map(&[("a", "1")]);
+        let out = apply_template(None, fetched.clone(), &TemplateSources::default()).unwrap();
+        assert_eq!(out.data, fetched);
+        assert!(out.labels.is_empty() && out.annotations.is_empty() && out.type_.is_none());
+
+        // A template with only a type and metadata keeps the fetched data too.
+        let t = ExternalSecretTemplate {
+            type_: Some("kubernetes.io/tls".into()),
+            metadata: Some(ExternalSecretTemplateMetadata {
+                labels: BTreeMap::from([("team".into(), "a".into())]),
+                annotations: BTreeMap::new(),
+            }),
+            ..Default::default()
+        };
+        let out = apply_template(Some(&t), fetched.clone(), &TemplateSources::default()).unwrap();
+        assert_eq!(out.data, fetched);
+        assert_eq!(out.type_.as_deref(), Some("kubernetes.io/tls"));
+        assert_eq!(out.labels["team"], "a");
+    }
+
+    #[test]
+    fn merge_policies() {
+        let fetched = str_map(&[("user", "admin"), ("password", "pw")]);
+        let mut t = data_template(&[("dsn", "{{ .user }}:{{ .password }}@db")]);
+        let out = apply_template(Some(&t), fetched.clone(), &TemplateSources::default()).unwrap();
+        assert_eq!(out.data.keys().collect::<Vec<_>>(), ["dsn"]);
+        assert_eq!(out.data["dsn"].expose(), b"admin:pw@db");
+
+        t.merge_policy = TemplateMergePolicy::Merge;
+        t.data.insert("user".into(), "{{ .user | upper }}".into());
+        let out = apply_template(Some(&t), fetched, &TemplateSources::default()).unwrap();
+        assert_eq!(
+            out.data.keys().collect::<Vec<_>>(),
+            ["dsn", "password", "user"]
+        );
+        assert_eq!(out.data["user"].expose(), b"ADMIN");
+        assert_eq!(out.data["password"].expose(), b"pw");
+    }
+
+    #[test]
+    fn metadata_is_templated() {
+        let t = ExternalSecretTemplate {
+            metadata: Some(ExternalSecretTemplateMetadata {
+                labels: BTreeMap::from([("owner".into(), "{{ .user }}".into())]),
+                annotations: BTreeMap::from([(
+                    "checksum".into(),
+                    "{{ .password | sha256sum | trunc 8 }}".into(),
+                )]),
+            }),
+            ..Default::default()
+        };
+        // `trunc` is not supported: the annotation fails to parse.
+        let fetched = str_map(&[("user", "admin"), ("password", "hello")]);
+        let err =
+            apply_template(Some(&t), fetched.clone(), &TemplateSources::default()).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::Template { key, .. } if key == "checksum"),
+            "{err}"
+        );
+
+        let mut t = t;
+        t.metadata
+            .as_mut()
+            .unwrap()
+            .annotations
+            .insert("checksum".into(), "{{ .password | sha256sum }}".into());
+        let out = apply_template(Some(&t), fetched, &TemplateSources::default()).unwrap();
+        assert_eq!(out.labels["owner"], "admin");
+        assert_eq!(
+            out.annotations["checksum"],
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+    }
+
+    fn item(key: &str, scope: TemplateScope) -> TemplateRefItem {
+        TemplateRefItem {
+            key: key.into(),
+            template_as: scope,
+        }
+    }
+
+    #[test]
+    fn template_from_sources_targets_and_order() {
+        let sources = TemplateSources {
+            config_maps: BTreeMap::from([(
+                "tpl".into(),
+                BTreeMap::from([
+                    ("config.yaml".into(), "user: {{ .user }}".into()),
+                    (
+                        "multi".into(),
+                        "{{ .user }}-key: \"{{ .password }}\"\nempty:\nlit: plain".into(),
+                    ),
+                ]),
+            )]),
+            secrets: BTreeMap::from([(
+                "stpl".into(),
+                BTreeMap::from([(
+                    "token".into(),
+                    SecretBytes::from("t-{{ .password }}".to_owned()),
+                )]),
+            )]),
+        };
+        let t = ExternalSecretTemplate {
+            template_from: vec![
+                TemplateFrom {
+                    config_map: Some(TemplateRef {
+                        name: "tpl".into(),
+                        items: vec![
+                            item("config.yaml", TemplateScope::Values),
+                            item("multi", TemplateScope::KeysAndValues),
+                        ],
+                    }),
+                    ..Default::default()
+                },
+                TemplateFrom {
+                    secret: Some(TemplateRef {
+                        name: "stpl".into(),
+                        items: vec![item("token", TemplateScope::Values)],
+                    }),
+                    ..Default::default()
+                },
+                TemplateFrom {
+                    literal: Some("app: \"{{ .user }}\"".into()),
+                    target: TemplateTarget::Labels,
+                    ..Default::default()
+                },
+                TemplateFrom {
+                    literal: Some("note: \"by {{ .user }}\"".into()),
+                    target: TemplateTarget::Annotations,
+                    ..Default::default()
+                },
+            ],
+            // template.data wins over templateFrom for the same key.
+            data: BTreeMap::from([("lit".into(), "from data".into())]),
+            ..Default::default()
+        };
+        let fetched = str_map(&[("user", "admin"), ("password", "pw")]);
+        let out = apply_template(Some(&t), fetched, &sources).unwrap();
+        let got: BTreeMap<&str, &[u8]> = out
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose()))
+            .collect();
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                ("admin-key", &b"pw"[..]),
+                ("config.yaml", b"user: admin"),
+                ("empty", b""),
+                ("lit", b"from data"),
+                ("token", b"t-pw"),
+            ])
+        );
+        assert_eq!(out.labels, BTreeMap::from([("app".into(), "admin".into())]));
+        assert_eq!(
+            out.annotations,
+            BTreeMap::from([("note".into(), "by admin".into())])
+        );
+    }
+
+    #[test]
+    fn template_from_errors() {
+        let fetched = str_map(&[("n", "5")]);
+        let with = |from: TemplateFrom, sources: &TemplateSources| {
+            let t = ExternalSecretTemplate {
+                template_from: vec![from],
+                ..Default::default()
+            };
+            apply_template(Some(&t), fetched.clone(), sources).unwrap_err()
+        };
+        let cm = |items| TemplateFrom {
+            config_map: Some(TemplateRef {
+                name: "tpl".into(),
+                items,
+            }),
+            ..Default::default()
+        };
+        let err = with(
+            cm(vec![item("k", TemplateScope::Values)]),
+            &TemplateSources::default(),
+        );
+        assert_eq!(
+            err,
+            RenderError::TemplateSourceMissing {
+                kind: "ConfigMap",
+                name: "tpl".into(),
+                key: None
+            }
+        );
+        assert_eq!(err.reason(), Reason::TemplateFailed);
+        let sources = TemplateSources {
+            config_maps: BTreeMap::from([(
+                "tpl".into(),
+                BTreeMap::from([("num".into(), "port: {{ .n }}".into())]),
+            )]),
+            ..Default::default()
+        };
+        let err = with(cm(vec![item("k", TemplateScope::Values)]), &sources);
+        assert_eq!(
+            err.to_string(),
+            r#"templateFrom ConfigMap "tpl" has no key "k""#
+        );
+        // ESO unmarshals into map[string]string: a number value is an error.
+        let err = with(
+            cm(vec![item("num", TemplateScope::KeysAndValues)]),
+            &sources,
+        );
+        assert!(err.to_string().contains("not a string"), "{err}");
+        let err = with(
+            TemplateFrom {
+                literal: Some("- a\n- b".into()),
+                ..Default::default()
+            },
+            &sources,
+        );
+        assert!(err.to_string().contains("not a map"), "{err}");
+    }
+
+    #[test]
+    fn privileged_templates_are_refused() {
+        let sa = |annotations: &[(&str, &str)], from: Vec<TemplateFrom>| ExternalSecretTemplate {
+            type_: Some(SA_TOKEN_TYPE.into()),
+            metadata: Some(ExternalSecretTemplateMetadata {
+                annotations: annotations
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                labels: BTreeMap::new(),
+            }),
+            template_from: from,
+            ..Default::default()
+        };
+        let run = |t: &ExternalSecretTemplate| {
+            apply_template(Some(t), BTreeMap::new(), &TemplateSources::default())
+        };
+        let err = run(&sa(&[(SA_NAME_ANNOTATION, "default")], vec![])).unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidSpec);
+        let to_annotations = TemplateFrom {
+            literal: Some("a: b".into()),
+            target: TemplateTarget::Annotations,
+            ..Default::default()
+        };
+        assert!(run(&sa(&[], vec![to_annotations])).is_err());
+        assert!(run(&sa(&[("other", "x")], vec![])).is_ok());
+        let boot = ExternalSecretTemplate {
+            type_: Some(BOOTSTRAP_TOKEN_TYPE.into()),
+            ..Default::default()
+        };
+        assert!(run(&boot).is_err());
+    }
+
+    #[test]
+    fn byte_escaping_round_trips() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        assert_eq!(tstr_to_bytes(&bytes_to_tstr(&all)), all);
+        let text = "plain ascii and ünïcödé";
+        assert_eq!(bytes_to_tstr(text.as_bytes()), text);
+    }
+}

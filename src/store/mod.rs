@@ -293,10 +293,10 @@ impl StoreRegistry {
         let (config, credentials_version) = self.client_config(&store).await?;
         let fingerprint = format!("{}/{}/{}", store.uid, store.generation, credentials_version);
         let key = StoreKey { kind: store.kind, namespace: store.namespace.clone(), name: store.name.clone() };
-        if let Some(cached) = self.cache.lock().expect("store cache lock").get(&key) {
-            if cached.fingerprint == fingerprint {
-                return Ok(StoreHandle { kind: store.kind, name: store.name, backend: cached.backend.clone() });
-            }
+        if let Some(cached) = self.cache.lock().expect("store cache lock").get(&key)
+            && cached.fingerprint == fingerprint
+        {
+            return Ok(StoreHandle { kind: store.kind, name: store.name, backend: cached.backend.clone() });
         }
         let backend = (self.factory)(config).await?;
         self.cache
@@ -310,12 +310,10 @@ impl StoreRegistry {
     /// credentials it read (so a changed credential Secret rebuilds the client).
     async fn client_config(&self, store: &StoreObject) -> Result<(AwsClientConfig, String), StoreError> {
         let aws = &store.aws;
-        if let Some(role) = &aws.role {
-            if let Some(allowed) = &self.policy.allowed_roles {
-                if !allowed.is_match(role) {
-                    return Err(StoreError::RoleNotAllowed { role: role.clone() });
-                }
-            }
+        if let (Some(role), Some(allowed)) = (&aws.role, &self.policy.allowed_roles)
+            && !allowed.is_match(role)
+        {
+            return Err(StoreError::RoleNotAllowed { role: role.clone() });
         }
         let auth = aws.auth.as_ref().filter(|a| a.secret_ref.is_some() || a.jwt.is_some());
         let (credentials, credentials_version) = match auth {

@@ -1,7 +1,9 @@
 //! Helpers shared by every integration test: one place, included with `mod support;`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod cluster;
 pub mod moto;
+pub mod objects;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -31,16 +31,25 @@ pub struct Moto {
 /// The process-wide moto server, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            match start() {
-                Ok(m) => return m,
-                Err(e) => last_error = e,
-            }
+    MOTO.get_or_init(|| start_with_retries(&[]))
+}
+
+/// A second moto server that enforces IAM authentication: every request signed with
+/// credentials it does not know is refused (`UnrecognizedClientException`), as AWS does.
+pub fn moto_enforcing_auth() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| start_with_retries(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]))
+}
+
+fn start_with_retries(env: &[(&str, &str)]) -> Moto {
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        match start(env) {
+            Ok(m) => return m,
+            Err(e) => last_error = e,
         }
-        panic!("could not start moto_server: {last_error}");
-    })
+    }
+    panic!("could not start moto_server: {last_error}");
 }
 
 fn moto_binary() -> PathBuf {
@@ -66,7 +75,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start() -> Result<Moto, String> {
+fn start(env: &[(&str, &str)]) -> Result<Moto, String> {
     let bin = moto_binary();
     let port = free_port();
     let script = r#"
@@ -81,6 +90,7 @@ cat >/dev/null
         .arg(script)
         .arg(&bin)
         .arg(port.to_string())
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,0 +1,380 @@
+//! The ExternalSecret reconciler: store → fetch → render → write, then status, event and
+//! requeue. Level-based and idempotent: every run recomputes the wanted Secret from the spec and
+//! AWS, and writes only when the live Secret differs. A failure anywhere before the write leaves
+//! the existing Secret exactly as it was.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::Context;
+use super::backoff::jitter;
+use crate::api::Reason;
+use crate::api::duration::parse_go_duration;
+use crate::api::externalsecret::{
+    CreationPolicy, DeletionPolicy, ExternalSecret, RefreshPolicy, SecretBinding,
+};
+use crate::api::reason::CONDITION_READY;
+use crate::api::shared::ConditionStatus;
+use crate::render::RenderError;
+use crate::render::data::build_data;
+use crate::render::keys::is_valid_secret_key;
+use crate::render::template::{TemplateSources, apply_template};
+use crate::resolve::{FetchError, fetch_all};
+use crate::store::StoreError;
+use crate::value::SecretBytes;
+use crate::write::events::publish;
+use crate::write::secret::{
+    DesiredContent, Ownership, WriteError, WriteMode, delete_owned, desired_secret, field_manager,
+    needs_apply, ownership, remove_merged, write_mode,
+};
+use crate::write::status::{apply_status, condition, set_condition};
+
+/// Finalizer of ExternalSecrets that merge into a Secret they do not own: their keys must be
+/// removed from it when they go.
+pub const FINALIZER: &str = "stagesync.io/merge-cleanup";
+
+/// Why a sync failed. Every variant maps to one condition reason; messages carry no values.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The store cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Fetching from the backend failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Shaping the values failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Some produced keys are not valid Secret keys.
+    #[error("invalid Secret keys {0:?}: keys must match [-._a-zA-Z0-9]+; nothing was written")]
+    InvalidKey(Vec<String>),
+    /// The spec cannot work as written.
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// Writing the Secret failed or was refused.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Reading from Kubernetes failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl SyncError {
+    /// The condition reason.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Store(e) => e.reason(),
+            Self::Fetch(e) => e.reason(),
+            Self::Render(e) => e.reason(),
+            Self::InvalidKey(_) => Reason::InvalidKey,
+            Self::InvalidSpec(_) => Reason::InvalidSpec,
+            Self::Write(WriteError::Conflict { .. }) => Reason::SecretConflict,
+            Self::Write(WriteError::Missing { .. }) => Reason::SecretMissing,
+            Self::Write(WriteError::Kube { .. }) | Self::Kube(_) => Reason::SecretSyncedError,
+        }
+    }
+
+    /// The least wait a backend asked for.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Fetch(FetchError::Provider(crate::provider::ProviderError::Throttled { retry_after, .. }))
+            | Self::Store(StoreError::Provider(crate::provider::ProviderError::Throttled { retry_after, .. })) => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a successful sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The Secret was created.
+    Created,
+    /// The Secret's content changed.
+    Updated,
+    /// The Secret already held the wanted content.
+    Unchanged,
+    /// creationPolicy None: nothing to write.
+    NotWritten,
+    /// Every AWS secret is gone and deletionPolicy Delete removed the Secret.
+    Deleted,
+    /// Every AWS secret is gone and deletionPolicy Merge removed the ExternalSecret's keys.
+    KeysRemoved,
+}
+
+/// Result of a sync, for the status.
+struct Synced {
+    outcome: Outcome,
+    synced_versions: BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
+    target: String,
+}
+
+/// Reconciles one ExternalSecret.
+pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let key = format!("{namespace}/{name}");
+    let es_api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let target = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
+
+    if es.metadata.deletion_timestamp.is_some() {
+        return finalize(&es, &es_api, &secrets, &target).await;
+    }
+    ensure_finalizer(&es, &es_api).await?;
+
+    if skip_refresh(&es, &secrets, &target).await? {
+        return Ok(Action::await_change());
+    }
+
+    let started = std::time::Instant::now();
+    let result = sync(&es, &ctx, &secrets, &target).await;
+    ctx.metrics.observe_reconcile(result.as_ref().err().map(SyncError::reason), started.elapsed());
+    let previous = es.status.clone().unwrap_or_default();
+    let mut status = previous.clone();
+    let generation = es.metadata.generation;
+    let reference = es.object_ref(&());
+    match result {
+        Ok(synced) => {
+            ctx.backoff.succeeded(&key);
+            let (reason, message) = match synced.outcome {
+                Outcome::Deleted => (Reason::SecretDeleted, format!("every AWS secret is gone; Secret {:?} was deleted (deletionPolicy Delete)", synced.target)),
+                Outcome::KeysRemoved => (Reason::SecretDeleted, format!("every AWS secret is gone; this ExternalSecret's keys were removed from Secret {:?} (deletionPolicy Merge)", synced.target)),
+                Outcome::NotWritten => (Reason::SecretSynced, "AWS secrets read; no Secret is written (creationPolicy None)".to_owned()),
+                _ => (Reason::SecretSynced, format!("Secret {:?} is synced", synced.target)),
+            };
+            let ready = condition(&previous.conditions, CONDITION_READY, ConditionStatus::True, reason.as_str(), &message, generation);
+            set_condition(&mut status.conditions, ready);
+            status.refresh_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+            status.synced_versions = synced.synced_versions;
+            status.binding = match synced.outcome {
+                Outcome::Deleted | Outcome::NotWritten => None,
+                _ => Some(SecretBinding { name: synced.target.clone() }),
+            };
+            apply_status(&es_api, &name, &status).await?;
+            let event = match synced.outcome {
+                Outcome::Created => Some(("Created", format!("created Secret {:?}", synced.target))),
+                Outcome::Updated => Some(("Updated", format!("updated Secret {:?}", synced.target))),
+                Outcome::Deleted | Outcome::KeysRemoved => Some((reason.as_str(), message.clone())),
+                Outcome::Unchanged | Outcome::NotWritten => None,
+            };
+            if let Some((event_reason, note)) = event {
+                tracing::info!(externalsecret = %key, secret = %synced.target, reason = event_reason, "{note}");
+                publish(&ctx.recorder, &reference, false, event_reason, "Sync", &note).await;
+            }
+            Ok(next_refresh(&es, &ctx))
+        }
+        Err(err) => {
+            let reason = err.reason();
+            let message = err.to_string();
+            tracing::warn!(externalsecret = %key, reason = reason.as_str(), error = %message, "sync failed; the existing Secret is unchanged");
+            let ready = condition(&previous.conditions, CONDITION_READY, ConditionStatus::False, reason.as_str(), &message, generation);
+            set_condition(&mut status.conditions, ready);
+            apply_status(&es_api, &name, &status).await?;
+            publish(&ctx.recorder, &reference, true, reason.as_str(), "Sync", &message).await;
+            Ok(Action::requeue(ctx.backoff.failed(&key, err.retry_after())))
+        }
+    }
+}
+
+/// Called by the controller when reconcile itself failed (status or finalizer writes).
+pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context>) -> Action {
+    let key = format!("{}/{}", es.namespace().unwrap_or_default(), es.name_any());
+    tracing::warn!(externalsecret = %key, error = %err, "reconcile failed; retrying with backoff");
+    Action::requeue(ctx.backoff.failed(&key, None))
+}
+
+/// The whole sync: nothing is written unless every step before the write succeeded.
+async fn sync(es: &ExternalSecret, ctx: &Context, secrets: &Api<Secret>, target: &str) -> Result<Synced, SyncError> {
+    let namespace = es.namespace().unwrap_or_default();
+    let spec = &es.spec;
+    let store = ctx.stores.for_external_secret(&namespace, &spec.secret_store_ref).await?;
+    let tolerate_missing = matches!(spec.target.deletion_policy, DeletionPolicy::Delete | DeletionPolicy::Merge);
+    let fetched = fetch_all(store.backend.as_ref(), spec, tolerate_missing).await?;
+    let existing = secrets.get_opt(target).await?;
+    let es_name = es.name_any();
+    let owner = ownership(existing.as_ref(), &es_name);
+
+    if tolerate_missing && fetched.all_missing() {
+        return deleted_upstream(es, secrets, target, &owner).await;
+    }
+
+    let built = build_data(spec, &fetched)?;
+    let sources = template_sources(es, ctx).await?;
+    let rendered = apply_template(spec.target.template.as_ref(), built.data, &sources)?;
+    let invalid: Vec<String> = rendered.data.keys().filter(|k| !is_valid_secret_key(k)).cloned().collect();
+    if !invalid.is_empty() {
+        return Err(SyncError::InvalidKey(invalid));
+    }
+    let Some(mode) = write_mode(spec.target.creation_policy, &owner, target)? else {
+        return Ok(Synced { outcome: Outcome::NotWritten, synced_versions: built.synced_versions, target: target.to_owned() });
+    };
+    let content = DesiredContent {
+        data: rendered.data,
+        labels: rendered.labels,
+        annotations: rendered.annotations,
+        type_: rendered.type_,
+        immutable: spec.target.immutable,
+    };
+    let desired = desired_secret(es, target, mode, &content);
+    let manager = field_manager(mode, &es_name);
+    let outcome = if !needs_apply(existing.as_ref(), &desired, &manager) {
+        Outcome::Unchanged
+    } else {
+        let data_changed = existing.as_ref().is_none_or(|live| {
+            let live_data = live.data.clone().unwrap_or_default();
+            content.data.iter().any(|(k, v)| live_data.get(k).map(|b| b.0.as_slice()) != Some(v.expose()))
+        });
+        crate::write::secret::apply(secrets, &desired, &manager).await?;
+        match (existing.is_some(), data_changed) {
+            (false, _) => Outcome::Created,
+            (true, true) => Outcome::Updated,
+            (true, false) => Outcome::Unchanged,
+        }
+    };
+    Ok(Synced { outcome, synced_versions: built.synced_versions, target: target.to_owned() })
+}
+
+/// Every referenced AWS secret is gone and the deletion policy tolerates it.
+async fn deleted_upstream(
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+    target: &str,
+    owner: &Ownership,
+) -> Result<Synced, SyncError> {
+    let es_name = es.name_any();
+    let outcome = match (es.spec.target.deletion_policy, owner) {
+        (DeletionPolicy::Delete, Ownership::Ours) => {
+            delete_owned(secrets, target).await?;
+            Outcome::Deleted
+        }
+        (DeletionPolicy::Delete, Ownership::Missing) => Outcome::Deleted,
+        // A Secret we do not own is never deleted; our keys are removed from it instead.
+        (DeletionPolicy::Delete | DeletionPolicy::Merge, Ownership::Foreign(_)) => {
+            remove_merged(secrets, target, &es_name).await?;
+            Outcome::KeysRemoved
+        }
+        (DeletionPolicy::Merge, Ownership::Ours) => {
+            // Keep the Secret, drop our keys: apply our usual shape with no data.
+            let desired = desired_secret(es, target, WriteMode::Own, &DesiredContent::default());
+            crate::write::secret::apply(secrets, &desired, &field_manager(WriteMode::Own, &es_name)).await?;
+            Outcome::KeysRemoved
+        }
+        (DeletionPolicy::Merge, Ownership::Missing) => Outcome::KeysRemoved,
+        (DeletionPolicy::Retain, _) => unreachable!("Retain never tolerates missing secrets"),
+    };
+    Ok(Synced { outcome, synced_versions: BTreeMap::new(), target: target.to_owned() })
+}
+
+/// Reads the ConfigMaps and Secrets named by `template.templateFrom`.
+async fn template_sources(es: &ExternalSecret, ctx: &Context) -> Result<TemplateSources, SyncError> {
+    let mut sources = TemplateSources::default();
+    let Some(template) = &es.spec.target.template else { return Ok(sources) };
+    let namespace = es.namespace().unwrap_or_default();
+    for from in &template.template_from {
+        if let Some(cm) = &from.config_map {
+            let got = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace).get_opt(&cm.name).await?;
+            let got = got.ok_or_else(|| SyncError::InvalidSpec(format!("templateFrom ConfigMap {:?} not found", cm.name)))?;
+            sources.config_maps.insert(cm.name.clone(), got.data.unwrap_or_default());
+        }
+        if let Some(s) = &from.secret {
+            let got = Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&s.name).await?;
+            let got = got.ok_or_else(|| SyncError::InvalidSpec(format!("templateFrom Secret {:?} not found", s.name)))?;
+            let data = got.data.unwrap_or_default().into_iter().map(|(k, v)| (k, SecretBytes::new(v.0))).collect();
+            sources.secrets.insert(s.name.clone(), data);
+        }
+    }
+    Ok(sources)
+}
+
+/// refreshPolicy CreatedOnce / OnChange: once the Secret was synced for this generation, only a
+/// spec change (a new generation) syncs again.
+async fn skip_refresh(es: &ExternalSecret, secrets: &Api<Secret>, target: &str) -> Result<bool, kube::Error> {
+    let synced_this_generation = es.status.as_ref().is_some_and(|s| {
+        s.conditions.iter().any(|c| {
+            c.type_ == CONDITION_READY
+                && c.status == ConditionStatus::True
+                && c.observed_generation == es.metadata.generation
+        })
+    });
+    match es.spec.refresh_policy {
+        Some(RefreshPolicy::OnChange) => Ok(synced_this_generation),
+        Some(RefreshPolicy::CreatedOnce) => Ok(synced_this_generation && secrets.get_opt(target).await?.is_some()),
+        Some(RefreshPolicy::Periodic) | None => Ok(false),
+    }
+}
+
+/// When to look at AWS again after a successful sync.
+fn next_refresh(es: &ExternalSecret, ctx: &Context) -> Action {
+    if matches!(es.spec.refresh_policy, Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange)) {
+        return Action::await_change();
+    }
+    let interval = if es.spec.refresh_interval.is_empty() {
+        ctx.config.default_refresh_interval
+    } else {
+        parse_go_duration(&es.spec.refresh_interval).unwrap_or(ctx.config.default_refresh_interval)
+    };
+    if interval.is_zero() {
+        Action::await_change()
+    } else {
+        // A little jitter spreads the refreshes of ExternalSecrets created together.
+        Action::requeue(jitter(interval, 0.05))
+    }
+}
+
+/// Adds the cleanup finalizer to merging ExternalSecrets, removes it from the others.
+async fn ensure_finalizer(es: &ExternalSecret, api: &Api<ExternalSecret>) -> Result<(), kube::Error> {
+    let wants = es.spec.target.creation_policy == CreationPolicy::Merge;
+    let has = es.finalizers().iter().any(|f| f == FINALIZER);
+    if wants == has {
+        return Ok(());
+    }
+    let mut finalizers: Vec<String> = es.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    if wants {
+        finalizers.push(FINALIZER.to_owned());
+    }
+    patch_finalizers(es, api, finalizers).await
+}
+
+/// The ExternalSecret is being deleted: a merging one removes its keys, then lets go.
+async fn finalize(
+    es: &ExternalSecret,
+    api: &Api<ExternalSecret>,
+    secrets: &Api<Secret>,
+    target: &str,
+) -> Result<Action, kube::Error> {
+    if !es.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    if let Err(err) = remove_merged(secrets, target, &es.name_any()).await {
+        tracing::warn!(externalsecret = %es.name_any(), error = %err, "removing merged keys failed; retrying");
+        return Err(match err {
+            WriteError::Kube { source, .. } => source,
+            other => kube::Error::Service(other.to_string().into()),
+        });
+    }
+    let finalizers: Vec<String> = es.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    patch_finalizers(es, api, finalizers).await?;
+    Ok(Action::await_change())
+}
+
+/// Sets the finalizers with a merge patch guarded by the resourceVersion: a concurrent change
+/// makes it fail with a conflict, and the next reconcile recomputes from fresh state.
+async fn patch_finalizers(
+    es: &ExternalSecret,
+    api: &Api<ExternalSecret>,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error> {
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
+    api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}

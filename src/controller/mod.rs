@@ -1,0 +1,230 @@
+//! The controllers: one reconciler per kind (ExternalSecret, SecretStore, ClusterSecretStore),
+//! sharing a [`Context`]. The ExternalSecret controller is woken by changes of its ExternalSecrets
+//! (spec, labels, annotations, finalizers — not its own status writes), of the Secrets stagesync
+//! manages (by label, so memory does not grow with every Secret of the cluster), and of the
+//! stores they reference.
+
+pub mod backoff;
+pub mod externalsecret;
+pub mod store;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt, future::BoxFuture};
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::api::externalsecret::{ExternalSecret, StoreKind};
+use crate::api::secretstore::{ClusterSecretStore, SecretStore};
+use crate::metrics::Metrics;
+use crate::store::StoreRegistry;
+use crate::write::{ANNOTATION_MERGED_PREFIX, ANNOTATION_OWNER, LABEL_MANAGED};
+use backoff::Backoff;
+
+/// Settings of the controllers.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Refresh interval of ExternalSecrets that do not set one.
+    pub default_refresh_interval: Duration,
+    /// How often stores' credentials are checked again.
+    pub store_refresh_interval: Duration,
+    /// ExternalSecrets reconciled at once.
+    pub concurrency: u16,
+    /// Namespaces to watch; empty: all.
+    pub namespaces: Vec<String>,
+    /// First delay after a failure (doubles up to `backoff_cap`).
+    pub backoff_base: Duration,
+    /// Longest delay after failures.
+    pub backoff_cap: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            default_refresh_interval: Duration::from_secs(3600),
+            store_refresh_interval: Duration::from_secs(600),
+            concurrency: 4,
+            namespaces: Vec::new(),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What every reconciler gets.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// Stores and their backends.
+    pub stores: StoreRegistry,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Failure backoff per object.
+    pub backoff: Backoff,
+    /// Settings.
+    pub config: ControllerConfig,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Context {
+    /// A context for the controllers.
+    pub fn new(client: Client, stores: StoreRegistry, config: ControllerConfig, metrics: Arc<Metrics>) -> Self {
+        let reporter = Reporter {
+            controller: "stagesync".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            client,
+            stores,
+            config,
+            metrics,
+        }
+    }
+}
+
+/// Runs every controller until `shutdown` resolves, then lets in-flight reconciles finish.
+pub async fn run(ctx: Arc<Context>, shutdown: BoxFuture<'static, ()>) {
+    let shutdown = shutdown.shared();
+    let scopes: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        ctx.config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
+    for scope in scopes {
+        controllers.push(external_secrets(ctx.clone(), scope.clone(), shutdown.clone()).boxed());
+        let stores: Api<SecretStore> = scoped(&ctx.client, scope.as_deref());
+        controllers.push(
+            Controller::new(stores, watcher::Config::default().any_semantic())
+                .graceful_shutdown_on(shutdown.clone())
+                .run(store::reconcile_secret_store, store::error_policy, ctx.clone())
+                .for_each(log_result)
+                .boxed(),
+        );
+    }
+    controllers.push(
+        Controller::new(Api::<ClusterSecretStore>::all(ctx.client.clone()), watcher::Config::default().any_semantic())
+            .graceful_shutdown_on(shutdown.clone())
+            .run(store::reconcile_cluster_secret_store, store::error_policy, ctx.clone())
+            .for_each(log_result)
+            .boxed(),
+    );
+    futures::future::join_all(controllers).await;
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn log_result<K: Resource, E: std::fmt::Display>(result: Result<(ObjectRef<K>, kube::runtime::controller::Action), E>) {
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "controller event");
+    }
+}
+
+/// What wakes an ExternalSecret besides time: spec (generation), labels, annotations and
+/// finalizers — not the status the reconciler writes itself, which would loop.
+fn external_secret_trigger(es: &ExternalSecret) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    es.metadata.generation.hash(&mut h);
+    es.labels().hash(&mut h);
+    es.annotations().hash(&mut h);
+    es.finalizers().hash(&mut h);
+    es.metadata.deletion_timestamp.is_some().hash(&mut h);
+    Some(h.finish())
+}
+
+/// Last seen generation of each store (kind, namespace, name).
+type StoreGenerations = HashMap<(StoreKind, Option<String>, String), i64>;
+
+async fn external_secrets(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let (reader, writer) = reflector::store::<ExternalSecret>();
+    let trigger = watcher(scoped::<ExternalSecret>(&client, namespace.as_deref()), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(external_secret_trigger, Default::default());
+    let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
+    let store_generations: Arc<Mutex<StoreGenerations>> = Arc::default();
+    let by_store = |kind: StoreKind| {
+        let reader = reader.clone();
+        let seen = store_generations.clone();
+        move |store_ns: Option<String>, store_name: String, generation: Option<i64>| {
+            // Stores write their own status; only a spec change matters to ExternalSecrets.
+            let key = (kind, store_ns.clone(), store_name.clone());
+            let generation = generation.unwrap_or_default();
+            if seen.lock().expect("generations lock").insert(key, generation) == Some(generation) {
+                return Vec::new();
+            }
+            referencing(&reader, kind, store_ns.as_deref(), &store_name)
+        }
+    };
+    let namespaced_stores = by_store(StoreKind::SecretStore);
+    let cluster_stores = by_store(StoreKind::ClusterSecretStore);
+    Controller::for_stream(trigger, reader.clone())
+        .watches(scoped::<Secret>(&client, namespace.as_deref()), managed, secret_to_external_secrets)
+        .watches(scoped::<SecretStore>(&client, namespace.as_deref()), watcher::Config::default(), move |s| {
+            namespaced_stores(s.namespace(), s.name_any(), s.metadata.generation)
+        })
+        .watches(Api::<ClusterSecretStore>::all(client.clone()), watcher::Config::default(), move |s| {
+            cluster_stores(None, s.name_any(), s.metadata.generation)
+        })
+        .with_config(ControllerRuntimeConfig::default().concurrency(ctx.config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(externalsecret::reconcile, externalsecret::error_policy, ctx)
+        .for_each(log_result)
+        .await;
+}
+
+/// The ExternalSecrets that wrote a managed Secret: its owner, and every ExternalSecret merging
+/// into it.
+fn secret_to_external_secrets(secret: Secret) -> Vec<ObjectRef<ExternalSecret>> {
+    let Some(ns) = secret.namespace() else { return Vec::new() };
+    let owner = secret.annotations().get(ANNOTATION_OWNER).cloned();
+    let merged = secret
+        .annotations()
+        .iter()
+        .filter(|(k, _)| k.starts_with(ANNOTATION_MERGED_PREFIX))
+        .map(|(_, v)| v.clone());
+    owner.into_iter().chain(merged).map(|name| ObjectRef::new(&name).within(&ns)).collect()
+}
+
+/// The ExternalSecrets (from the controller's cache) that reference a store.
+fn referencing(
+    reader: &Store<ExternalSecret>,
+    kind: StoreKind,
+    store_namespace: Option<&str>,
+    store_name: &str,
+) -> Vec<ObjectRef<ExternalSecret>> {
+    reader
+        .state()
+        .iter()
+        .filter(|es| {
+            es.spec.secret_store_ref.kind == kind
+                && es.spec.secret_store_ref.name == store_name
+                && (kind == StoreKind::ClusterSecretStore || es.namespace().as_deref() == store_namespace)
+        })
+        .map(|es| ObjectRef::from_obj(es.as_ref()))
+        .collect()
+}

@@ -1,0 +1,51 @@
+//! The operator's own HTTP endpoint: `/healthz` (the process runs), `/readyz` (the controllers
+//! started) and `/metrics` (Prometheus).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+use crate::metrics::Metrics;
+
+/// What the endpoints report.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Set once the controllers run.
+    pub ready: AtomicBool,
+    /// The operator's metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The router of the endpoints.
+pub fn router(health: Arc<Health>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(h): State<Arc<Health>>| async move {
+                if h.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                }
+            }),
+        )
+        .route("/metrics", get(|State(h): State<Arc<Health>>| async move { h.metrics.render() }))
+        .with_state(health)
+}
+
+/// Serves the endpoints until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+    axum::serve(listener, router(health)).with_graceful_shutdown(shutdown).await
+}

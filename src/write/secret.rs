@@ -1,0 +1,453 @@
+//! The target Secret: who owns it, what it should look like, and the server-side apply that
+//! makes it so — skipped when the live Secret already is exactly that.
+//!
+//! Field managers: a Secret the ExternalSecret owns (creationPolicy Owner, Orphan, or
+//! CreateOrMerge when it creates it) is applied by `stagesync`. A Secret it merges into (Merge,
+//! or CreateOrMerge on a Secret it does not own) is applied by `stagesync:<ExternalSecret name>`,
+//! so several ExternalSecrets can merge into one Secret without removing each other's keys, and
+//! each one's keys go away when it stops applying them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{
+    ANNOTATION_DATA_HASH, ANNOTATION_MERGED_PREFIX, ANNOTATION_OWNER, FIELD_MANAGER, LABEL_MANAGED,
+    LABEL_MANAGED_BY,
+};
+use crate::api::externalsecret::{CreationPolicy, ExternalSecret};
+use crate::value::SecretBytes;
+
+/// What the ExternalSecret wants written, after rendering.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredContent {
+    /// Secret data.
+    pub data: BTreeMap<String, SecretBytes>,
+    /// Labels from the template.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations from the template.
+    pub annotations: BTreeMap<String, String>,
+    /// Secret type from the template.
+    pub type_: Option<String>,
+    /// Write the Secret immutable.
+    pub immutable: bool,
+}
+
+/// Who a live Secret belongs to, from the ExternalSecret's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// There is no such Secret.
+    Missing,
+    /// This ExternalSecret owns it.
+    Ours,
+    /// Something else owns it (described for the condition message).
+    Foreign(String),
+}
+
+/// Decides who owns a live Secret.
+pub fn ownership(existing: Option<&Secret>, es_name: &str) -> Ownership {
+    let Some(secret) = existing else { return Ownership::Missing };
+    match secret.annotations().get(ANNOTATION_OWNER) {
+        Some(owner) if owner == es_name => Ownership::Ours,
+        Some(owner) => Ownership::Foreign(format!("ExternalSecret {owner:?}")),
+        None => {
+            let manager = secret
+                .labels()
+                .get(LABEL_MANAGED_BY)
+                .map(|m| format!(" (managed by {m:?})"))
+                .unwrap_or_default();
+            Ownership::Foreign(format!("a Secret stagesync did not create{manager}"))
+        }
+    }
+}
+
+/// How the ExternalSecret writes its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Write the whole Secret, which the ExternalSecret owns.
+    Own,
+    /// Add and update only the ExternalSecret's keys in someone else's Secret.
+    Merge,
+}
+
+/// Why the Secret was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The Secret belongs to something else; it was left untouched.
+    #[error("Secret {secret:?} already exists and belongs to {owner}; it was left untouched (use creationPolicy Merge to add keys to it)")]
+    Conflict {
+        /// The Secret's name.
+        secret: String,
+        /// Who owns it.
+        owner: String,
+    },
+    /// creationPolicy Merge, and there is no Secret to merge into.
+    #[error("Secret {secret:?} does not exist, and creationPolicy Merge never creates it")]
+    Missing {
+        /// The Secret's name.
+        secret: String,
+    },
+    /// The API server refused or failed the write.
+    #[error("writing Secret {secret:?} failed: {source}")]
+    Kube {
+        /// The Secret's name.
+        secret: String,
+        /// The API error (it never contains the written values).
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Picks the write mode for a creation policy and the live Secret's ownership; `Ok(None)` means
+/// nothing is written (creationPolicy None).
+pub fn write_mode(
+    policy: CreationPolicy,
+    ownership: &Ownership,
+    secret: &str,
+) -> Result<Option<WriteMode>, WriteError> {
+    let conflict = |owner: &String| WriteError::Conflict { secret: secret.to_owned(), owner: owner.clone() };
+    match (policy, ownership) {
+        (CreationPolicy::None, _) => Ok(None),
+        (CreationPolicy::Owner | CreationPolicy::Orphan, Ownership::Foreign(owner)) => Err(conflict(owner)),
+        (CreationPolicy::Owner | CreationPolicy::Orphan, _) => Ok(Some(WriteMode::Own)),
+        (CreationPolicy::Merge, Ownership::Missing) => Err(WriteError::Missing { secret: secret.to_owned() }),
+        (CreationPolicy::Merge, _) => Ok(Some(WriteMode::Merge)),
+        (CreationPolicy::CreateOrMerge, Ownership::Foreign(_)) => Ok(Some(WriteMode::Merge)),
+        (CreationPolicy::CreateOrMerge, _) => Ok(Some(WriteMode::Own)),
+    }
+}
+
+/// The field manager of a write mode.
+pub fn field_manager(mode: WriteMode, es_name: &str) -> String {
+    match mode {
+        WriteMode::Own => FIELD_MANAGER.to_owned(),
+        // Field manager names are limited to 128 characters.
+        WriteMode::Merge => format!("{FIELD_MANAGER}:{}", short_name(es_name, 100)),
+    }
+}
+
+/// Annotation key marking this ExternalSecret's merge into a Secret (its value is the
+/// ExternalSecret's name); the name part of an
+/// annotation key is at most 63 characters, so long names are shortened with a hash.
+pub fn merged_annotation(es_name: &str) -> String {
+    format!("{ANNOTATION_MERGED_PREFIX}{}", short_name(es_name, 63))
+}
+
+fn short_name(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let digest = hex(&Sha256::digest(name.as_bytes()))[..10].to_owned();
+    format!("{}-{digest}", &name[..max - 11])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hash of the data, salted with the ExternalSecret's uid so equal values in two clusters or
+/// two ExternalSecrets do not hash alike (the annotation is readable by anyone who can read the
+/// Secret's metadata).
+pub fn data_hash(salt: &str, data: &BTreeMap<String, SecretBytes>) -> String {
+    let mut h = Sha256::new();
+    h.update((salt.len() as u64).to_be_bytes());
+    h.update(salt.as_bytes());
+    for (k, v) in data {
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(v.expose());
+    }
+    hex(&h.finalize())
+}
+
+/// The Secret as the ExternalSecret wants it (the apply configuration).
+pub fn desired_secret(es: &ExternalSecret, target: &str, mode: WriteMode, content: &DesiredContent) -> Secret {
+    let es_name = es.name_any();
+    let hash = data_hash(&es.uid().unwrap_or_default(), &content.data);
+    let mut labels = content.labels.clone();
+    labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+    let mut annotations = content.annotations.clone();
+    let mut owner_references = None;
+    let (type_, immutable) = match mode {
+        WriteMode::Own => {
+            labels.insert(LABEL_MANAGED_BY.to_owned(), FIELD_MANAGER.to_owned());
+            annotations.insert(ANNOTATION_OWNER.to_owned(), es_name.clone());
+            annotations.insert(ANNOTATION_DATA_HASH.to_owned(), hash);
+            if es.spec.target.creation_policy == CreationPolicy::Owner {
+                owner_references = es.controller_owner_ref(&()).map(|r| vec![r]);
+            }
+            (
+                Some(content.type_.clone().unwrap_or_else(|| "Opaque".to_owned())),
+                content.immutable.then_some(true),
+            )
+        }
+        WriteMode::Merge => {
+            // Names the merging ExternalSecret, so a change of the Secret wakes it up.
+            annotations.insert(merged_annotation(&es_name), es_name.clone());
+            (None, None)
+        }
+    };
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(target.to_owned()),
+            namespace: es.namespace(),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references,
+            ..Default::default()
+        },
+        data: Some(content.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec()))).collect()),
+        type_,
+        immutable,
+        ..Default::default()
+    }
+}
+
+/// Whether applying `desired` with `manager` would change the live Secret: some desired field is
+/// missing or different, or the manager still owns a data key, label or annotation it no longer
+/// wants (the apply would remove it).
+pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -> bool {
+    let Some(existing) = existing else { return true };
+    let (Ok(live), Ok(want)) = (serde_json::to_value(existing), serde_json::to_value(desired)) else {
+        return true;
+    };
+    if !is_subset(&want, &live) {
+        return true;
+    }
+    let owned = owned_fields(existing, manager);
+    let wanted = |path: &[&str]| -> BTreeSet<String> {
+        let mut v = &want;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    };
+    owned.data != wanted(&["data"])
+        || owned.labels != wanted(&["metadata", "labels"])
+        || owned.annotations != wanted(&["metadata", "annotations"])
+}
+
+/// Every value in `want` is present and equal in `live` (objects compared key by key, lists and
+/// scalars as wholes).
+fn is_subset(want: &Value, live: &Value) -> bool {
+    match (want, live) {
+        (Value::Object(w), Value::Object(l)) => {
+            w.iter().all(|(k, v)| l.get(k).is_some_and(|lv| is_subset(v, lv)))
+        }
+        (w, l) => w == l,
+    }
+}
+
+#[derive(Default)]
+struct OwnedFields {
+    data: BTreeSet<String>,
+    labels: BTreeSet<String>,
+    annotations: BTreeSet<String>,
+}
+
+/// The data keys, labels and annotations a manager owns through Apply, from managedFields.
+fn owned_fields(secret: &Secret, manager: &str) -> OwnedFields {
+    let mut owned = OwnedFields::default();
+    let keys = |v: &Value| -> BTreeSet<String> {
+        v.as_object()
+            .map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    for entry in secret.metadata.managed_fields.iter().flatten() {
+        if entry.manager.as_deref() != Some(manager) || entry.operation.as_deref() != Some("Apply") {
+            continue;
+        }
+        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else { continue };
+        owned.data.extend(keys(&fields["f:data"]));
+        owned.labels.extend(keys(&fields["f:metadata"]["f:labels"]));
+        owned.annotations.extend(keys(&fields["f:metadata"]["f:annotations"]));
+    }
+    owned
+}
+
+/// Applies the desired Secret (forcing: fields someone else changed in a Secret we own or merge
+/// into are taken back — that is drift repair).
+pub async fn apply(api: &Api<Secret>, desired: &Secret, manager: &str) -> Result<Secret, WriteError> {
+    let name = desired.name_any();
+    api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(desired))
+        .await
+        .map_err(|source| WriteError::Kube { secret: name, source })
+}
+
+/// Removes everything a merging ExternalSecret applied to a Secret (its keys, label and
+/// annotation), by applying an empty configuration with its field manager.
+pub async fn remove_merged(api: &Api<Secret>, secret: &str, es_name: &str) -> Result<(), WriteError> {
+    let empty = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}});
+    match api
+        .patch(secret, &PatchParams::apply(&field_manager(WriteMode::Merge, es_name)).force(), &Patch::Apply(&empty))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(source) => Err(WriteError::Kube { secret: secret.to_owned(), source }),
+    }
+}
+
+/// Deletes a Secret the ExternalSecret owns (deletionPolicy Delete once every AWS secret is gone).
+pub async fn delete_owned(api: &Api<Secret>, secret: &str) -> Result<(), WriteError> {
+    match api.delete(secret, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(source) => Err(WriteError::Kube { secret: secret.to_owned(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+
+    use super::*;
+    use crate::api::externalsecret::{ExternalSecretSpec, SecretStoreRef};
+
+    fn es(name: &str, policy: CreationPolicy) -> ExternalSecret {
+        let mut es = ExternalSecret::new(
+            name,
+            ExternalSecretSpec {
+                secret_store_ref: SecretStoreRef { name: "s".into(), kind: Default::default() },
+                target: Default::default(),
+                refresh_policy: None,
+                refresh_interval: "1h".into(),
+                data: vec![],
+                data_from: vec![],
+            },
+        );
+        es.spec.target.creation_policy = policy;
+        es.metadata.namespace = Some("ns".into());
+        es.metadata.uid = Some("uid-1".into());
+        es
+    }
+
+    fn content(pairs: &[(&str, &str)]) -> DesiredContent {
+        DesiredContent {
+            data: pairs.iter().map(|(k, v)| ((*k).to_owned(), SecretBytes::from((*v).to_owned()))).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn with_annotation(key: &str, value: &str) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                annotations: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ownership_and_write_modes() {
+        let ours = with_annotation(ANNOTATION_OWNER, "app");
+        let theirs = with_annotation(ANNOTATION_OWNER, "other");
+        let unmanaged = Secret::default();
+        assert_eq!(ownership(None, "app"), Ownership::Missing);
+        assert_eq!(ownership(Some(&ours), "app"), Ownership::Ours);
+        assert!(matches!(ownership(Some(&theirs), "app"), Ownership::Foreign(o) if o.contains("other")));
+        assert!(matches!(ownership(Some(&unmanaged), "app"), Ownership::Foreign(_)));
+
+        use CreationPolicy::{CreateOrMerge, Merge, Orphan, Owner};
+        let foreign = Ownership::Foreign("x".into());
+        assert!(matches!(write_mode(Owner, &foreign, "s"), Err(WriteError::Conflict { .. })));
+        assert!(matches!(write_mode(Orphan, &foreign, "s"), Err(WriteError::Conflict { .. })));
+        assert_eq!(write_mode(Owner, &Ownership::Missing, "s").unwrap(), Some(WriteMode::Own));
+        assert_eq!(write_mode(Owner, &Ownership::Ours, "s").unwrap(), Some(WriteMode::Own));
+        assert!(matches!(write_mode(Merge, &Ownership::Missing, "s"), Err(WriteError::Missing { .. })));
+        assert_eq!(write_mode(Merge, &foreign, "s").unwrap(), Some(WriteMode::Merge));
+        assert_eq!(write_mode(CreateOrMerge, &Ownership::Missing, "s").unwrap(), Some(WriteMode::Own));
+        assert_eq!(write_mode(CreateOrMerge, &foreign, "s").unwrap(), Some(WriteMode::Merge));
+        assert_eq!(write_mode(CreationPolicy::None, &foreign, "s").unwrap(), None);
+    }
+
+    #[test]
+    fn owned_secret_shape() {
+        let e = es("app", CreationPolicy::Owner);
+        let s = desired_secret(&e, "target", WriteMode::Own, &content(&[("k", "v")]));
+        assert_eq!(s.metadata.name.as_deref(), Some("target"));
+        assert_eq!(s.metadata.namespace.as_deref(), Some("ns"));
+        assert_eq!(s.labels()[LABEL_MANAGED], "true");
+        assert_eq!(s.labels()[LABEL_MANAGED_BY], "stagesync");
+        assert_eq!(s.annotations()[ANNOTATION_OWNER], "app");
+        assert_eq!(s.annotations()[ANNOTATION_DATA_HASH].len(), 64);
+        assert_eq!(s.type_.as_deref(), Some("Opaque"));
+        let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("ExternalSecret", "app", "uid-1"));
+        assert_eq!(owner.controller, Some(true));
+
+        let orphan = desired_secret(&es("app", CreationPolicy::Orphan), "t", WriteMode::Own, &content(&[]));
+        assert!(orphan.metadata.owner_references.is_none());
+    }
+
+    #[test]
+    fn merged_secret_shape() {
+        let e = es("app", CreationPolicy::Merge);
+        let s = desired_secret(&e, "t", WriteMode::Merge, &content(&[("k", "v")]));
+        assert!(s.metadata.owner_references.is_none());
+        assert!(s.type_.is_none());
+        assert!(!s.labels().contains_key(LABEL_MANAGED_BY));
+        assert!(!s.annotations().contains_key(ANNOTATION_OWNER));
+        assert_eq!(s.annotations()["merge.stagesync.io/app"], "app");
+        assert_eq!(field_manager(WriteMode::Merge, "app"), "stagesync:app");
+        let long = "a".repeat(200);
+        assert!(merged_annotation(&long).len() <= ANNOTATION_MERGED_PREFIX.len() + 63);
+        assert!(field_manager(WriteMode::Merge, &long).len() <= 128);
+    }
+
+    #[test]
+    fn hash_is_salted_and_tracks_data() {
+        let a = content(&[("k", "v")]).data;
+        let b = content(&[("k", "w")]).data;
+        assert_ne!(data_hash("uid", &a), data_hash("uid", &b));
+        assert_ne!(data_hash("uid-1", &a), data_hash("uid-2", &a));
+        assert_eq!(data_hash("uid", &a), data_hash("uid", &a));
+        // Length-prefixing keeps ("ab","c") and ("a","bc") apart.
+        assert_ne!(data_hash("u", &content(&[("ab", "c")]).data), data_hash("u", &content(&[("a", "bc")]).data));
+    }
+
+    #[test]
+    fn needs_apply_detects_changes_and_removals() {
+        let e = es("app", CreationPolicy::Owner);
+        let desired = desired_secret(&e, "t", WriteMode::Own, &content(&[("a", "1")]));
+        assert!(needs_apply(None, &desired, "stagesync"));
+        let mut live = desired.clone();
+        let managed = |data_keys: &[&str]| {
+            let data: serde_json::Map<String, Value> = data_keys.iter().map(|k| (format!("f:{k}"), json!({}))).collect();
+            let labels: serde_json::Map<String, Value> =
+                desired.labels().keys().map(|k| (format!("f:{k}"), json!({}))).collect();
+            let annotations: serde_json::Map<String, Value> =
+                desired.annotations().keys().map(|k| (format!("f:{k}"), json!({}))).collect();
+            vec![ManagedFieldsEntry {
+                manager: Some("stagesync".into()),
+                operation: Some("Apply".into()),
+                fields_v1: Some(FieldsV1(json!({
+                    "f:data": data,
+                    "f:metadata": {"f:labels": labels, "f:annotations": annotations},
+                }))),
+                ..Default::default()
+            }]
+        };
+        live.metadata.managed_fields = Some(managed(&["a"]));
+        live.metadata.resource_version = Some("7".into());
+        assert!(!needs_apply(Some(&live), &desired, "stagesync"), "identical: no write");
+
+        let changed = desired_secret(&e, "t", WriteMode::Own, &content(&[("a", "2")]));
+        assert!(needs_apply(Some(&live), &changed, "stagesync"), "a value changed");
+
+        live.metadata.managed_fields = Some(managed(&["a", "gone"]));
+        live.data.as_mut().unwrap().insert("gone".into(), ByteString(b"x".to_vec()));
+        assert!(needs_apply(Some(&live), &desired, "stagesync"), "a key we own must be removed");
+
+        live.metadata.managed_fields = Some(managed(&["a"]));
+        assert!(!needs_apply(Some(&live), &desired, "stagesync"), "someone else's extra key is left alone");
+    }
+}

@@ -1,0 +1,183 @@
+//! The cluster every integration test runs against: the real cluster named by
+//! `STAGESYNC_E2E_KUBECONFIG` when it is set, the project's API server fake otherwise — the same
+//! tests either way. The fake is served on loopback HTTPS with a bearer token and reached through
+//! its generated kubeconfig, so the operator's rustls client path is what the tests exercise.
+//! Tests that need the fake's fault injection call [`TestCluster::faults`], which skips them
+//! (with the reason printed) on a real cluster.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apiserver_fake::{FakeApiServer, Faults, Options};
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::{Client, Config};
+use stagesync::controller::{Context, ControllerConfig};
+use stagesync::metrics::Metrics;
+use stagesync::provider::aws::Timeouts;
+use stagesync::store::{StorePolicy, StoreRegistry, aws_backend_factory};
+use tokio::sync::oneshot;
+
+use super::{unique_name, workspace_root};
+
+/// Environment variable naming a real cluster's kubeconfig.
+pub const E2E_KUBECONFIG: &str = "STAGESYNC_E2E_KUBECONFIG";
+
+/// A cluster for one test.
+pub struct TestCluster {
+    /// A client for the test itself.
+    pub client: Client,
+    /// Kubeconfig for processes (the `stagesync` binary).
+    pub kubeconfig: PathBuf,
+    fake: Option<FakeApiServer>,
+}
+
+impl TestCluster {
+    /// The real cluster, or a fresh fake with stagesync's CRDs installed.
+    pub async fn start() -> Self {
+        if let Some(path) = std::env::var_os(E2E_KUBECONFIG) {
+            let kubeconfig = PathBuf::from(path);
+            let client = client_from(&kubeconfig).await;
+            install_crds(&client).await;
+            return Self { client, kubeconfig, fake: None };
+        }
+        let fake = FakeApiServer::start(Options {
+            token: Some(format!("token-{}", unique_name("t"))),
+            crd_dirs: vec![workspace_root().join("crds")],
+            bookmark_interval: Duration::from_secs(1),
+            ..Options::default()
+        })
+        .expect("the API server fake starts");
+        let endpoint = fake
+            .serve_http("127.0.0.1:0".parse().unwrap(), true)
+            .await
+            .expect("the API server fake serves HTTPS");
+        assert!(endpoint.url.starts_with("https://"));
+        let client = client_from(&endpoint.kubeconfig).await;
+        Self { client, kubeconfig: endpoint.kubeconfig, fake: Some(fake) }
+    }
+
+    /// The fake's fault injection, or `None` on a real cluster — the caller then returns early;
+    /// this prints why the test is skipped.
+    pub fn faults(&self, test: &str) -> Option<Faults> {
+        match &self.fake {
+            Some(f) => Some(f.faults()),
+            None => {
+                eprintln!("SKIPPED {test}: needs the API server fake's fault injection, not available on a real cluster");
+                None
+            }
+        }
+    }
+
+    /// Creates a namespace unique to this test run.
+    pub async fn namespace(&self, prefix: &str) -> String {
+        let name = unique_name(prefix).replace('/', "-");
+        let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
+        Api::<Namespace>::all(self.client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
+        name
+    }
+
+    /// Runs the operator's controllers in this process until the returned handle is dropped.
+    pub fn run_operator(&self, policy: StorePolicy) -> OperatorHandle {
+        let metrics = Arc::new(Metrics::default());
+        let stores = StoreRegistry::new(self.client.clone(), policy, aws_backend_factory());
+        let config = ControllerConfig {
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(2),
+            ..ControllerConfig::default()
+        };
+        let ctx = Arc::new(Context::new(self.client.clone(), stores, config, metrics));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(stagesync::controller::run(ctx, stopped.map(|_| ()).boxed()));
+        OperatorHandle { stop: Some(stop), task: Some(task) }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if let Some(f) = &self.fake {
+            f.shutdown();
+        }
+    }
+}
+
+/// The operator's store policy for tests: AWS is the moto server, reached quickly.
+pub fn test_policy(sts_endpoint: &str) -> StorePolicy {
+    StorePolicy {
+        sts_endpoint: Some(sts_endpoint.to_owned()),
+        timeouts: Timeouts {
+            connect: Duration::from_secs(2),
+            attempt: Duration::from_secs(5),
+            operation: Duration::from_secs(10),
+        },
+        max_attempts: 1,
+        ..StorePolicy::default()
+    }
+}
+
+/// A running in-process operator; stops when dropped.
+pub struct OperatorHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl OperatorHandle {
+    /// Stops the controllers and waits for in-flight reconciles.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+impl Drop for OperatorHandle {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+async fn client_from(kubeconfig: &std::path::Path) -> Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("read kubeconfig");
+    let config = Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kubeconfig is usable");
+    Client::try_from(config).expect("client")
+}
+
+/// Installs (server-side applies) stagesync's CRDs on a real cluster and waits until served.
+async fn install_crds(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in stagesync::api::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &PatchParams::apply("stagesync-tests").force(), &Patch::Apply(&crd))
+            .await
+            .expect("apply CRD");
+        let established = kube::runtime::wait::await_condition(api.clone(), &name, kube::runtime::wait::conditions::is_crd_established());
+        let _ = tokio::time::timeout(Duration::from_secs(30), established).await;
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

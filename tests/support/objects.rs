@@ -1,0 +1,191 @@
+//! Building and observing the objects of a stagesync test: credential Secrets, stores,
+//! ExternalSecrets, and waiting for their conditions and Secrets.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use stagesync::api::externalsecret::ExternalSecret;
+use stagesync::api::secretstore::{ClusterSecretStore, SecretStore};
+
+use super::cluster::eventually;
+
+/// How long a test waits for the operator.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Creates `aws-credentials` (moto accepts any keys) in `ns`.
+pub async fn create_credentials(client: &Client, ns: &str) {
+    let secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "aws-credentials", "namespace": ns},
+        "stringData": {"access-key-id": "testing", "secret-access-key": "testing"},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), ns).create(&PostParams::default(), &secret).await.unwrap();
+}
+
+/// The `provider.aws` block of a store reading moto at `endpoint` with the credentials Secret.
+pub fn aws_provider(endpoint: &str, credentials_ns: Option<&str>) -> Value {
+    let selector = |key: &str| {
+        let mut s = json!({"name": "aws-credentials", "key": key});
+        if let Some(ns) = credentials_ns {
+            s["namespace"] = json!(ns);
+        }
+        s
+    };
+    json!({"aws": {
+        "service": "SecretsManager",
+        "region": super::moto::REGION,
+        "endpoint": endpoint,
+        "auth": {"secretRef": {
+            "accessKeyIDSecretRef": selector("access-key-id"),
+            "secretAccessKeySecretRef": selector("secret-access-key"),
+        }},
+    }})
+}
+
+/// Creates the credentials and a SecretStore `aws` in `ns` pointing at moto.
+pub async fn create_store(client: &Client, ns: &str, endpoint: &str) {
+    create_credentials(client, ns).await;
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
+        "metadata": {"name": "aws", "namespace": ns},
+        "spec": {"provider": aws_provider(endpoint, None)},
+    }))
+    .unwrap();
+    Api::<SecretStore>::namespaced(client.clone(), ns).create(&PostParams::default(), &store).await.unwrap();
+}
+
+/// Creates a ClusterSecretStore.
+pub async fn create_cluster_store(client: &Client, name: &str, spec: Value) {
+    let store: ClusterSecretStore = serde_json::from_value(json!({
+        "apiVersion": "stagesync.io/v1alpha1", "kind": "ClusterSecretStore",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap();
+    Api::<ClusterSecretStore>::all(client.clone()).create(&PostParams::default(), &store).await.unwrap();
+}
+
+/// Creates an ExternalSecret from its spec.
+pub async fn create_es(client: &Client, ns: &str, name: &str, spec: Value) -> ExternalSecret {
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "stagesync.io/v1alpha1", "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap();
+    Api::<ExternalSecret>::namespaced(client.clone(), ns).create(&PostParams::default(), &es).await.unwrap()
+}
+
+/// Replaces an ExternalSecret's spec (as a GitOps tool would, by server-side apply).
+pub async fn apply_es_spec(client: &Client, ns: &str, name: &str, spec: Value) {
+    let patch = json!({
+        "apiVersion": "stagesync.io/v1alpha1", "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    });
+    Api::<ExternalSecret>::namespaced(client.clone(), ns)
+        .patch(name, &PatchParams::apply("gitops").force(), &Patch::Apply(&patch))
+        .await
+        .unwrap();
+}
+
+/// The Ready condition's (status, reason, message), once it was computed for the current spec.
+pub async fn ready(client: &Client, ns: &str, name: &str) -> Option<(String, String, String)> {
+    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
+    let c = es.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+    if c.observed_generation != es.metadata.generation {
+        return None;
+    }
+    let status = serde_json::to_value(c.status).unwrap().as_str().unwrap().to_owned();
+    Some((status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+}
+
+/// Waits until Ready has `reason` (for the current generation); returns (status, message).
+pub async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) -> (String, String) {
+    eventually(WAIT, &format!("{ns}/{name} Ready reason {reason}"), || async {
+        ready(client, ns, name).await.filter(|(_, r, _)| r == reason).map(|(s, _, m)| (s, m))
+    })
+    .await
+}
+
+/// A Secret's data as text.
+pub async fn secret_data(client: &Client, ns: &str, name: &str) -> Option<BTreeMap<String, String>> {
+    let s = Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
+    Some(
+        s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect(),
+    )
+}
+
+/// Waits until a Secret's data equals `want`.
+pub async fn wait_data(client: &Client, ns: &str, name: &str, want: &[(&str, &str)]) -> Secret {
+    let want: BTreeMap<String, String> = want.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    eventually(WAIT, &format!("Secret {ns}/{name} data {:?}", want.keys().collect::<Vec<_>>()), || async {
+        let got = secret_data(client, ns, name).await?;
+        if got == want {
+            Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.ok()?
+        } else {
+            None
+        }
+    })
+    .await
+}
+
+/// Waits until a Secret is gone.
+pub async fn wait_secret_gone(client: &Client, ns: &str, name: &str) {
+    eventually(WAIT, &format!("Secret {ns}/{name} deleted"), || async {
+        match Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await {
+            Ok(None) => Some(()),
+            _ => None,
+        }
+    })
+    .await
+}
+
+/// Deletes an ExternalSecret and waits until it is gone (finalizers done).
+pub async fn delete_es(client: &Client, ns: &str, name: &str) {
+    let api = Api::<ExternalSecret>::namespaced(client.clone(), ns);
+    api.delete(name, &Default::default()).await.unwrap();
+    eventually(WAIT, &format!("ExternalSecret {ns}/{name} deleted"), || async {
+        match api.get_opt(name).await {
+            Ok(None) => Some(()),
+            _ => None,
+        }
+    })
+    .await
+}
+
+/// The reasons and notes of the events about an object (events.k8s.io/v1).
+pub async fn events_about(client: &Client, ns: &str, name: &str) -> Vec<(String, String)> {
+    use k8s_openapi::api::events::v1::Event;
+    Api::<Event>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
+
+/// Everything an ExternalSecret shows the world, as text: status and events.
+pub async fn visible_text(client: &Client, ns: &str, name: &str) -> String {
+    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns).get_opt(name).await.unwrap();
+    let status = es.map(|e| serde_json::to_string(&e.status).unwrap()).unwrap_or_default();
+    let events = events_about(client, ns, name).await;
+    format!("{status}\n{events:?}")
+}
+
+/// The name of a Secret's owner reference, if any.
+pub fn owner_name(secret: &Secret) -> Option<String> {
+    secret.owner_references().first().map(|o| o.name.clone())
+}
