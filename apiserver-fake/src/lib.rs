@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod convert;
 pub mod crd;
 pub mod discovery;
 pub mod error;

@@ -1249,31 +1249,7 @@ fn decode_continue(tok: &str) -> ApiResult<(u64, (String, String))> {
     Ok((rv, (ns, name)))
 }
 
-/// Whether objects of `rt` need converting between stored and served form.
-pub fn needs_conversion(rt: &ResourceType) -> bool {
-    rt.crd
-        .as_ref()
-        .is_some_and(|c| c.storage_api_version != rt.api_version())
-}
-
-/// Stored form -> served version (CRDs with conversion strategy None: apiVersion only).
-pub fn to_external(rt: &ResourceType, obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if needs_conversion(rt) {
-        v["apiVersion"] = json!(rt.api_version());
-    }
-    v
-}
-
-/// Served version -> stored form.
-pub fn to_internal(rt: &ResourceType, mut obj: Value) -> Value {
-    if let Some(c) = &rt.crd
-        && obj.is_object()
-    {
-        obj["apiVersion"] = json!(c.storage_api_version);
-    }
-    obj
-}
+pub use crate::convert::{needs_conversion, to_external, to_internal};
 
 /// Group objects by owner uid (used by the GC and tests).
 pub fn owner_uids(obj: &Value) -> Vec<String> {

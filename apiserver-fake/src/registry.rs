@@ -140,6 +140,20 @@ const EVENT_FIELDS: &[(&str, &str)] = &[
     ("type", "type"),
 ];
 
+/// events.k8s.io/v1 serves the same objects with renamed fields.
+const EVENTS_V1_FIELDS: &[(&str, &str)] = &[
+    ("regarding.kind", "regarding.kind"),
+    ("regarding.namespace", "regarding.namespace"),
+    ("regarding.name", "regarding.name"),
+    ("regarding.uid", "regarding.uid"),
+    ("regarding.apiVersion", "regarding.apiVersion"),
+    ("regarding.resourceVersion", "regarding.resourceVersion"),
+    ("regarding.fieldPath", "regarding.fieldPath"),
+    ("reason", "reason"),
+    ("reportingController", "reportingController"),
+    ("type", "type"),
+];
+
 const POD_FIELDS: &[(&str, &str)] = &[
     ("spec.nodeName", "spec.nodeName"),
     ("spec.restartPolicy", "spec.restartPolicy"),
@@ -166,7 +180,7 @@ const BUILTINS: &[Builtin] = &[
     Builtin { group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets", short: &["ds"], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[], storage: "daemonsets.apps" },
     Builtin { group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", short: &["rs"], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[("status.replicas", "status.replicas")], storage: "replicasets.apps" },
     Builtin { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", short: &[], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: false, return_deleted: false, fields: &[], storage: "leases.coordination.k8s.io" },
-    Builtin { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", short: &["ev"], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: EVENT_FIELDS, storage: "events.events.k8s.io" },
+    Builtin { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", short: &["ev"], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: EVENTS_V1_FIELDS, storage: "events" },
     Builtin { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", short: &[], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: &[], storage: "roles.rbac.authorization.k8s.io" },
     Builtin { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", short: &[], categories: &[], namespaced: false, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: &[], storage: "clusterroles.rbac.authorization.k8s.io" },
     Builtin { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", short: &[], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: &[], storage: "rolebindings.rbac.authorization.k8s.io" },

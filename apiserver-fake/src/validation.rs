@@ -349,6 +349,7 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
                 }
             }
         }
+        ("" | "events.k8s.io", "Event") => validate_event(rt, obj, &mut causes),
         ("coordination.k8s.io", "Lease") => {
             if let Some(d) = obj["spec"]["leaseDurationSeconds"].as_i64()
                 && d <= 0
@@ -366,6 +367,44 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
         _ => {}
     }
     causes
+}
+
+/// Upstream's ValidateEventCreate: events.k8s.io/v1 writes (and core ones that set
+/// eventTime) need eventTime, reportingController/Instance, action and reason. `obj` is the
+/// stored (core/v1) form; causes name the served version's fields.
+fn validate_event(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
+    let v1 = rt.group == "events.k8s.io";
+    if let Some(t) = obj["type"].as_str()
+        && !t.is_empty()
+        && t != "Normal"
+        && t != "Warning"
+    {
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "type",
+            format!("Unsupported value: \"{t}\": supported values: \"Normal\", \"Warning\""),
+        ));
+    }
+    if !v1 && obj["eventTime"].is_null() {
+        return;
+    }
+    let req = |core: &str, ext: &str, causes: &mut Vec<Cause>| {
+        if obj[core].is_null() || obj[core] == json!("") {
+            causes.push(Cause::required(if v1 { ext } else { core }));
+        }
+    };
+    req("eventTime", "eventTime", causes);
+    req("reportingComponent", "reportingController", causes);
+    req("reportingInstance", "reportingInstance", causes);
+    req("action", "action", causes);
+    req("reason", "reason", causes);
+    if obj["message"].as_str().is_some_and(|m| m.len() > 1024) {
+        causes.push(Cause::new(
+            "FieldValueTooLong",
+            if v1 { "note" } else { "message" },
+            "Too long: may not be more than 1024 bytes",
+        ));
+    }
 }
 
 fn immutable_data(obj: &Value, old: &Value, fields: &[&str], causes: &mut Vec<Cause>) {

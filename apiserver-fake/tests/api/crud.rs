@@ -526,3 +526,47 @@ async fn generation_follows_spec_for_deployments() {
     assert_eq!(d5.spec.unwrap().replicas, Some(3));
     assert_eq!(d5.metadata.generation, Some(2));
 }
+
+#[tokio::test]
+async fn recorder_events_are_served_as_core_and_events_v1() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event as V1Event;
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let (_fake, client) = start().await;
+    namespace(&client, "crud-k").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "crud-k");
+    let cm = cms
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "subject"}})).unwrap())
+        .await
+        .unwrap();
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "stagesync".into(), instance: Some("pod-1".into()) });
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "Synced".into(),
+        note: Some("all good".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    recorder.publish(&ev, &cm.object_ref(&())).await.unwrap();
+    recorder.publish(&ev, &cm.object_ref(&())).await.unwrap();
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), "crud-k");
+    let listed = core
+        .list(&ListParams::default().fields("involvedObject.name=subject,reason=Synced"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1, "the second publish patched the series");
+    let e = &listed.items[0];
+    assert_eq!(e.message.as_deref(), Some("all good"));
+    assert_eq!(e.reporting_component.as_deref(), Some("stagesync"));
+    assert_eq!(e.series.as_ref().unwrap().count, Some(2));
+    let v1: Api<V1Event> = Api::namespaced(client, "crud-k");
+    let got = v1.get(e.metadata.name.as_deref().unwrap()).await.unwrap();
+    assert_eq!(got.note.as_deref(), Some("all good"));
+    assert_eq!(got.regarding.unwrap().name.as_deref(), Some("subject"));
+    // events.k8s.io/v1 requires the reporting fields, as upstream validates.
+    let bad: V1Event = serde_json::from_value(json!({"metadata": {"name": "bad"}, "reason": "R"})).unwrap();
+    let err = api_err(v1.create(&PostParams::default(), &bad).await.unwrap_err());
+    assert_eq!(err.code, 422);
+    assert!(err.message.contains("eventTime: Required value"), "{}", err.message);
+}
