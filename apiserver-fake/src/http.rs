@@ -27,6 +27,7 @@ use crate::ops::{
 use crate::registry::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::table::{self, Presentation};
+use crate::typed::FieldValidation;
 use crate::watch::{self, WatchRequest};
 
 /// Everything a request handler needs.
@@ -303,7 +304,22 @@ fn write_opts(q: &HashMap<String, String>, user_agent: Option<String>) -> ApiRes
         field_manager: q.get("fieldManager").cloned().filter(|m| !m.is_empty()),
         user_agent,
         force,
+        field_validation: FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?,
+        warnings: Default::default(),
     })
+}
+
+/// Response with one `Warning: 299 - "..."` header per warning.
+fn with_warnings(mut resp: Response, o: &WriteOpts) -> Response {
+    if let Ok(ws) = o.warnings.lock() {
+        for w in ws.iter() {
+            let text = format!("299 - {}", serde_json::Value::String(w.clone()));
+            if let Ok(v) = HeaderValue::from_str(&text) {
+                resp.headers_mut().append(header::WARNING, v);
+            }
+        }
+    }
+    resp
 }
 
 fn list_opts(q: &HashMap<String, String>) -> ApiResult<ListOpts> {
@@ -429,7 +445,7 @@ async fn resource(
             let (ct, body) = read_body(req).await?;
             let v = decode(ct.as_deref(), &body)?;
             let created = cluster.create(&rt, ns, v, &o)?;
-            Ok(json_response(201, &created))
+            Ok(with_warnings(json_response(201, &created), &o))
         }
         "update" => {
             let o = write_opts(&q, ua)?;
@@ -449,7 +465,7 @@ async fn resource(
                 return Ok(json_response(code, &obj));
             }
             let (code, obj) = cluster.update(&rt, ns, name, v, sub, &o)?;
-            Ok(json_response(code, &obj))
+            Ok(with_warnings(json_response(code, &obj), &o))
         }
         "patch" => {
             let o = write_opts(&q, ua)?;
@@ -474,7 +490,7 @@ async fn resource(
                 sub,
                 &o,
             )?;
-            Ok(json_response(code, &obj))
+            Ok(with_warnings(json_response(code, &obj), &o))
         }
         "delete" | "deletecollection" => {
             let mut o = write_opts(&q, ua)?;

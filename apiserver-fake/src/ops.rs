@@ -4,7 +4,7 @@
 //! optimistic-concurrency retry loop around the store.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -14,6 +14,7 @@ use crate::merge::{self, PatchError};
 use crate::registry::{GenerationPolicy, Registry, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Expect, ObjKey, Store, WriteError, object_rv};
+use crate::typed::{self, FieldValidation};
 use crate::{crd, validation};
 
 /// RFC 3339 timestamp with second precision, as metav1.Time serializes.
@@ -31,9 +32,19 @@ pub struct WriteOpts {
     pub user_agent: Option<String>,
     /// Server-side apply `force`.
     pub force: bool,
+    /// `fieldValidation` for unknown fields.
+    pub field_validation: FieldValidation,
+    /// Warnings for the response's `Warning` headers.
+    pub warnings: Arc<Mutex<Vec<String>>>,
 }
 
 impl WriteOpts {
+    fn warn(&self, w: Vec<String>) {
+        if let Ok(mut ws) = self.warnings.lock() {
+            ws.extend(w);
+        }
+    }
+
     fn manager(&self) -> String {
         self.field_manager
             .clone()
@@ -304,6 +315,15 @@ impl Cluster {
         Ok(())
     }
 
+    /// Built-ins: typed decoding (400 on type errors, unknown fields dropped and reported
+    /// per fieldValidation). `obj` is in the served version's form.
+    fn decode_typed(rt: &ResourceType, obj: Value, o: &WriteOpts) -> ApiResult<Value> {
+        validation::precheck(rt, &obj)?;
+        let (obj, warnings) = typed::decode_builtin(rt, obj, o.field_validation)?;
+        o.warn(warnings);
+        Ok(obj)
+    }
+
     /// Check kind/apiVersion of a request body against the resource.
     fn check_type(rt: &ResourceType, body: &Value) -> ApiResult<()> {
         if !body.is_object() {
@@ -453,7 +473,23 @@ impl Cluster {
     }
 
     /// Normalize + validate (built-in rules or the CRD schema). `old` for updates.
-    fn admit(&self, rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> ApiResult<()> {
+    fn admit(
+        &self,
+        rt: &ResourceType,
+        obj: &mut Value,
+        old: Option<&Value>,
+        o: &WriteOpts,
+    ) -> ApiResult<()> {
+        if let Some(c) = &rt.crd
+            && let Some(schema) = &c.schema
+            && o.field_validation != FieldValidation::Ignore
+        {
+            // Unknown fields are what pruning would drop.
+            let mut pruned = obj.clone();
+            schema.prune(&mut pruned);
+            let unknown = typed::dropped_fields(obj, &pruned);
+            o.warn(typed::report_unknown(o.field_validation, &unknown)?);
+        }
         validation::normalize(rt, obj)?;
         let name = obj["metadata"]["name"]
             .as_str()
@@ -536,11 +572,12 @@ impl Cluster {
         o: &WriteOpts,
     ) -> ApiResult<Value> {
         Self::check_type(rt, &body)?;
+        let body = Self::decode_typed(rt, body, o)?;
         let mut obj = to_internal(rt, body);
         Self::fix_namespace(rt, ns, &mut obj)?;
         self.prepare_create(rt, &mut obj)?;
         Self::apply_strategy(rt, None, &mut obj, None);
-        self.admit(rt, &mut obj, None)?;
+        self.admit(rt, &mut obj, None, o)?;
         Self::track(rt, None, &mut obj, o, None);
         self.commit_create(rt, obj, o)
     }
@@ -619,6 +656,7 @@ impl Cluster {
         o: &WriteOpts,
     ) -> ApiResult<(u16, Value)> {
         Self::check_type(rt, &body)?;
+        let body = Self::decode_typed(rt, body, o)?;
         let body = to_internal(rt, body);
         let body_name = body["metadata"]["name"].as_str().unwrap_or_default();
         if body_name != name {
@@ -708,7 +746,7 @@ impl Cluster {
             }
         }
         Self::apply_strategy(rt, Some(cur), &mut new, sub);
-        self.admit(rt, &mut new, Some(cur))?;
+        self.admit(rt, &mut new, Some(cur), o)?;
         Self::track(rt, Some(cur), &mut new, o, sub);
         self.commit_update(rt, cur, new, o, conditional)
     }
@@ -834,6 +872,7 @@ impl Cluster {
                     patched["metadata"]["name"].as_str().unwrap_or_default()
                 )));
             }
+            let patched = Self::decode_typed(rt, patched, o)?;
             let mut new = to_internal(rt, patched);
             Self::fix_namespace(rt, ns, &mut new)?;
             if let Some(done) = self.finish_update(rt, &cur, new, sub, o, conditional)? {
@@ -868,6 +907,7 @@ impl Cluster {
             )
             .map_err(|e| patch_error(rt, e))?;
             meta_mut(&mut new).insert("name".into(), json!(name));
+            let new = Self::decode_typed(rt, new, o)?;
             let mut new = to_internal(rt, new);
             Self::fix_namespace(rt, ns, &mut new)?;
             match cur {
@@ -878,7 +918,7 @@ impl Cluster {
                     meta_mut(&mut new).remove("resourceVersion");
                     self.prepare_create(rt, &mut new)?;
                     Self::apply_strategy(rt, None, &mut new, None);
-                    self.admit(rt, &mut new, None)?;
+                    self.admit(rt, &mut new, None, o)?;
                     match self.commit_create(rt, new, o) {
                         Err(e) if e.reason == "AlreadyExists" => continue,
                         other => return other.map(|v| (201, v)),
@@ -919,7 +959,7 @@ impl Cluster {
                     if !mf.is_null() {
                         meta_mut(&mut new2).insert("managedFields".into(), mf);
                     }
-                    self.admit(rt, &mut new2, Some(&cur))?;
+                    self.admit(rt, &mut new2, Some(&cur), o)?;
                     if let Some(done) = self.commit_update(rt, &cur, new2, o, want_rv.is_some())? {
                         return Ok((200, done));
                     }

@@ -190,6 +190,15 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// Decode-time checks with upstream's wording, run before typed decoding (base64 data).
+pub fn precheck(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Secret") => check_base64_map(rt, obj, "data"),
+        ("", "ConfigMap") => check_base64_map(rt, obj, "binaryData"),
+        _ => Ok(()),
+    }
+}
+
 /// Normalize a built-in object before validation (defaults and write-only fields):
 /// Secret `stringData` merged into `data` (and never stored), default `type: Opaque`,
 /// Namespace's `kubernetes.io/metadata.name` label and `kubernetes` finalizer.

@@ -208,6 +208,13 @@ fn apply_crds_then_custom_resources() {
     );
     let err = fake.fails(&["apply", "-f", &bad]);
     assert!(err.contains("spec.size: Required value"), "{err}");
+    // kubectl sends fieldValidation=Strict: an unknown field is rejected.
+    let typo = fake.write(
+        "typo.yaml",
+        &WIDGET.replace("size: 3", "size: 3\n  colour: red"),
+    );
+    let err = fake.fails(&["apply", "-f", &typo]);
+    assert!(err.contains("unknown field \"spec.colour\""), "{err}");
     // Strategic merge patch on a custom resource: 415.
     let err = fake.fails(&[
         "patch",

@@ -268,3 +268,73 @@ async fn deleting_the_crd_deletes_its_resources() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn field_validation_strict_warn_ignore() {
+    let (fake, client) = start().await;
+    fake.load_crds(Path::new(CRD_FIXTURE)).unwrap();
+    namespace(&client, "crd-e").await;
+    let body = |name: &str| {
+        serde_json::to_vec(&json!({
+            "apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": name}, "spec": {"size": 1, "typo": true},
+        }))
+        .unwrap()
+    };
+    let post = |q: &str, name: &str| {
+        http::Request::post(format!("/apis/example.com/v1/namespaces/crd-e/widgets{q}"))
+            .header("content-type", "application/json")
+            .body(body(name))
+            .unwrap()
+    };
+    let e = api_err(
+        client
+            .request::<DynamicObject>(post("?fieldValidation=Strict", "a"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 400);
+    assert_eq!(
+        e.message,
+        "strict decoding error: unknown field \"spec.typo\""
+    );
+    let resp = client
+        .send(post("?fieldValidation=Warn", "b").map(Into::into))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let warning = resp
+        .headers()
+        .get("warning")
+        .expect("warning header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(warning, "299 - \"unknown field \\\"spec.typo\\\"\"");
+    let resp = client
+        .send(post("?fieldValidation=Ignore", "c").map(Into::into))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert!(resp.headers().get("warning").is_none());
+    // Built-ins: unknown fields dropped (the typed decode), reported the same way.
+    let req = http::Request::post("/api/v1/namespaces/crd-e/configmaps?fieldValidation=Strict")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dat": {"a": "b"}})).unwrap())
+        .unwrap();
+    let e = api_err(client.request::<serde_json::Value>(req).await.unwrap_err());
+    assert_eq!(e.message, "strict decoding error: unknown field \"dat\"");
+    // Wrong types are a 400 as upstream's decoder reports.
+    let req = http::Request::post("/apis/apps/v1/namespaces/crd-e/deployments")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": "three"}})).unwrap())
+        .unwrap();
+    let e = api_err(client.request::<serde_json::Value>(req).await.unwrap_err());
+    assert_eq!(e.code, 400);
+    assert!(
+        e.message
+            .starts_with("Deployment in version \"v1\" cannot be handled as a Deployment"),
+        "{}",
+        e.message
+    );
+}

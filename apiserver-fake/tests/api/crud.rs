@@ -537,10 +537,19 @@ async fn recorder_events_are_served_as_core_and_events_v1() {
     namespace(&client, "crud-k").await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "crud-k");
     let cm = cms
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "subject"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "subject"}})).unwrap(),
+        )
         .await
         .unwrap();
-    let recorder = Recorder::new(client.clone(), Reporter { controller: "stagesync".into(), instance: Some("pod-1".into()) });
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "stagesync".into(),
+            instance: Some("pod-1".into()),
+        },
+    );
     let ev = Event {
         type_: EventType::Normal,
         reason: "Synced".into(),
@@ -555,7 +564,11 @@ async fn recorder_events_are_served_as_core_and_events_v1() {
         .list(&ListParams::default().fields("involvedObject.name=subject,reason=Synced"))
         .await
         .unwrap();
-    assert_eq!(listed.items.len(), 1, "the second publish patched the series");
+    assert_eq!(
+        listed.items.len(),
+        1,
+        "the second publish patched the series"
+    );
     let e = &listed.items[0];
     assert_eq!(e.message.as_deref(), Some("all good"));
     assert_eq!(e.reporting_component.as_deref(), Some("stagesync"));
@@ -565,8 +578,13 @@ async fn recorder_events_are_served_as_core_and_events_v1() {
     assert_eq!(got.note.as_deref(), Some("all good"));
     assert_eq!(got.regarding.unwrap().name.as_deref(), Some("subject"));
     // events.k8s.io/v1 requires the reporting fields, as upstream validates.
-    let bad: V1Event = serde_json::from_value(json!({"metadata": {"name": "bad"}, "reason": "R"})).unwrap();
+    let bad: V1Event =
+        serde_json::from_value(json!({"metadata": {"name": "bad"}, "reason": "R"})).unwrap();
     let err = api_err(v1.create(&PostParams::default(), &bad).await.unwrap_err());
     assert_eq!(err.code, 422);
-    assert!(err.message.contains("eventTime: Required value"), "{}", err.message);
+    assert!(
+        err.message.contains("eventTime: Required value"),
+        "{}",
+        err.message
+    );
 }
