@@ -47,16 +47,16 @@
 //! | `upper lower` | supported | Go's per-character mapping; a character whose uppercase is several characters (`ß`, ligatures) is kept, as Go keeps it |
 //! | `trim trimPrefix trimSuffix trimAll` | supported | `trimAll` takes a set of characters, as Go's `strings.Trim` |
 //! | `quote squote` | supported | variadic, nil arguments skipped; `quote` is Go's `%q` |
-//! | `replace indent nindent repeat contains hasPrefix hasSuffix nospace cat` | supported | |
+//! | `replace indent nindent repeat contains hasPrefix hasSuffix nospace cat` | supported | `cat` drops nil arguments |
 //! | `join split splitList splitn` | supported | `split` gives sprig's map `_0`, `_1`, … |
 //! | `toJson toRawJson toPrettyJson mustToJson mustToRawJson mustToPrettyJson` | supported | sorted keys; `toJson` escapes `<>&` as Go's `encoding/json` does |
 //! | `fromJson mustFromJson` | supported | `fromJson` gives nothing (`<no value>`) on invalid JSON, as sprig |
 //! | `toYaml fromYaml` | supported | ESO's own: `toYaml` trims the final newline; `fromYaml` puts a parse error under `Error` |
 //! | `default empty coalesce ternary fail` | supported | |
-//! | `dict list get hasKey first last` | supported | |
+//! | `dict list get hasKey first last` | supported | `get` of a missing key is `""` |
 //! | `sha1sum sha256sum sha512sum` | supported | hash of the bytes, lowercase hex |
-//! | `atoi int int64 toString` | supported | |
-//! | `regexMatch regexFind regexFindAll regexReplaceAll regexReplaceAllLiteral regexSplit` | supported | Rust `regex`; Go's RE2 syntax is a subset for ASCII text, but `\d \w \s \b` are Unicode-aware here |
+//! | `atoi int int64 toString` | supported | `atoi` of a non-integer is 0 |
+//! | `regexMatch mustRegexMatch regexFind regexFindAll regexReplaceAll regexReplaceAllLiteral regexSplit regexQuoteMeta` | supported | sprig's argument order; Go's RE2 meaning (ASCII `\d \w \s \b`, `\Q…\E`), see [`super::rewrite`]; `regexMatch` of an invalid regexp is `false` |
 //! | `add add1 sub mul div mod` | supported | integer arithmetic |
 //! | `filterPEM` | supported | Go's `pem.Decode`/`pem.Encode`: blocks re-encoded at 64 columns |
 //! | `pkcs12key pkcs12keyPass pkcs12cert pkcs12certPass pemToPkcs12 pemToPkcs12Pass fullPemToPkcs12 fullPemToPkcs12Pass pemTruststoreToPKCS12 pemTruststoreToPKCS12Pass` | not supported | needs a PKCS#12 codec (RC2/3DES/AES bags, SHA-1 MAC) |
@@ -64,7 +64,7 @@
 //! | sprig date functions (`now date toDate dateModify duration …`) | not supported | |
 //! | sprig crypto (`bcrypt htpasswd genPrivateKey derivePassword genCA genSelfSignedCert genSignedCert buildCustomCert encryptAES decryptAES randBytes`) | not supported | |
 //! | random (`randAlpha randAlphaNum randAscii randNumeric randInt uuidv4 shuffle`) | not supported | a synced Secret must not change on every refresh |
-//! | everything else in ESO's sprig map (`title untitle substr trunc abbrev wrap plural snakecase camelcase kebabcase swapcase initials b32enc b32dec hexdec adler32sum sortAlpha keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin regexQuoteMeta base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
+//! | everything else in ESO's sprig map (`title untitle substr trunc abbrev wrap plural snakecase camelcase kebabcase swapcase initials b32enc b32dec hexdec adler32sum sortAlpha keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
 //!
 //! Known differences from Go for supported functions: a missing key in a map made by
 //! `fromJson`/`fromYaml`/`dict` renders `<no value>` where ESO's `missingkey=error` stops; `toYaml`
@@ -521,10 +521,8 @@ const HELM_KEPT: &[&str] = &[
     "hasSuffix",
     "repeat",
     "nospace",
-    "cat",
     "dict",
     "list",
-    "get",
     "hasKey",
     "first",
     "last",
@@ -583,6 +581,8 @@ static FUNCS: LazyLock<Vec<(&'static str, Func)>> = LazyLock::new(|| {
         ("sha512sum", sha512sum),
         ("filterPEM", filter_pem),
         ("atoi", atoi),
+        ("get", get),
+        ("cat", cat),
         ("regexMatch", regex_match),
         ("mustRegexMatch", must_regex_match),
         ("regexFind", regex_find),
@@ -1163,6 +1163,30 @@ fn ternary(args: &[Value]) -> Result<Value, FuncError> {
 fn fail(args: &[Value]) -> Result<Value, FuncError> {
     arity("fail", args, 1)?;
     Err(generic(str_arg("fail", &args[0])?))
+}
+
+fn cat(args: &[Value]) -> Result<Value, FuncError> {
+    // sprig: nil arguments dropped, the rest printed with %v and joined by spaces.
+    let parts: Vec<String> = args
+        .iter()
+        .filter(|v| !is_nil(v))
+        .map(ToString::to_string)
+        .collect();
+    Ok(Value::String(parts.join(" ")))
+}
+
+fn get(args: &[Value]) -> Result<Value, FuncError> {
+    arity("get", args, 2)?;
+    let key = str_arg("get", &args[1])?;
+    match &args[0] {
+        Value::Map(m) | Value::Object(m) => {
+            Ok(m.get(key).cloned().unwrap_or_else(|| Value::from("")))
+        }
+        other => Err(generic(format!(
+            "wrong type for value in get; expected map; got {}",
+            kind(other)
+        ))),
+    }
 }
 
 fn atoi(args: &[Value]) -> Result<Value, FuncError> {
@@ -1761,6 +1785,22 @@ mod tests {
                 "v true false",
             ),
             ("{{ list 1 2 3 | first }}{{ list 1 2 3 | last }}", d, "13"),
+            // sprig's get answers "" for a missing key.
+            (r#"[{{ get (dict "a" "b") "x" }}]"#, d, "[]"),
+            // sprig's cat drops nil arguments.
+            (r#"{{ cat "a" nil "b" }}"#, d, "a b"),
+            (
+                r#"{{ dict "a" "l1\nl2" | toYaml }}"#,
+                d,
+                "a: |-\n  l1\n  l2",
+            ),
+            // Known difference, pinned: Go's yaml.v2 double-quotes an ambiguous string
+            // (`a: "true"`), serde_yaml_ng single-quotes it; both read back as the string.
+            (
+                r#"{{ dict "a" "true" "b" "" | toYaml }}"#,
+                d,
+                "a: 'true'\nb: ''",
+            ),
             (r#"{{ atoi "42" | add 1 }}"#, d, "43"),
             (r#"{{ atoi "x" }}"#, d, "0"),
             (r#"{{ int "7" }} {{ int64 "8" }}"#, d, "7 8"),
