@@ -1950,6 +1950,36 @@ mod tests {
     }
 
     #[test]
+    fn eso_documentation_examples() {
+        let d: &[(&str, &str)] = &[
+            ("registry", "r.io"),
+            ("username", "u"),
+            ("password", "p\"w"),
+            ("user", "admin"),
+        ];
+        check(&[
+            // The dockerconfigjson example; base64("u:p\"w") is "dTpwInc=".
+            (
+                r#"{"auths":{"{{ .registry }}":{"auth":"{{ printf "%s:%s" .username .password | b64enc }}"}}}"#,
+                d,
+                r#"{"auths":{"r.io":{"auth":"dTpwInc="}}}"#,
+            ),
+            // A config file with a block scalar, trim markers and a quoted value.
+            (
+                "database:\n  user: {{ .user }}\n  password: {{ .password | quote }}\n{{- if .user }}\n  admin: true\n{{- end }}\n",
+                d,
+                "database:\n  user: admin\n  password: \"p\\\"w\"\n  admin: true\n",
+            ),
+            // define/template and with, as Go has them.
+            (
+                r#"{{ define "dsn" }}{{ .user }}@{{ .registry }}{{ end }}{{ with .user }}[{{ . }}]{{ end }}{{ template "dsn" . }}"#,
+                d,
+                "[admin]admin@r.io",
+            ),
+        ]);
+    }
+
+    #[test]
     fn no_template_keeps_fetched_data() {
         let fetched = str_map(&[("a", "1")]);
         let out = apply_template(None, fetched.clone(), &TemplateSources::default()).unwrap();
