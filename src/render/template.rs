@@ -54,7 +54,9 @@
 //! | `toYaml fromYaml` | supported | ESO's own: `toYaml` trims the final newline; `fromYaml` puts a parse error under `Error` |
 //! | `default empty coalesce ternary fail` | supported | |
 //! | `dict list get hasKey first last` | supported | `get` of a missing key is `""` |
-//! | `sha1sum sha256sum sha512sum` | supported | hash of the bytes, lowercase hex |
+//! | `sha1sum sha256sum sha512sum adler32sum` | supported | hash of the bytes, lowercase hex (`adler32sum` in decimal) |
+//! | `b32enc b32dec hexdec` | supported | invalid input renders Go's error text, as sprig does |
+//! | `trunc substr sortAlpha` | supported | `trunc`/`substr` count bytes, as Go |
 //! | `atoi int int64 toString` | supported | `atoi` of a non-integer is 0 |
 //! | `regexMatch mustRegexMatch regexFind regexFindAll regexReplaceAll regexReplaceAllLiteral regexSplit regexQuoteMeta` | supported | sprig's argument order; Go's RE2 meaning (ASCII `\d \w \s \b`, `\Q…\E`), see [`super::rewrite`]; `regexMatch` of an invalid regexp is `false` |
 //! | `add add1 sub mul div mod` | supported | integer arithmetic |
@@ -64,12 +66,13 @@
 //! | sprig date functions (`now date toDate dateModify duration …`) | not supported | |
 //! | sprig crypto (`bcrypt htpasswd genPrivateKey derivePassword genCA genSelfSignedCert genSignedCert buildCustomCert encryptAES decryptAES randBytes`) | not supported | |
 //! | random (`randAlpha randAlphaNum randAscii randNumeric randInt uuidv4 shuffle`) | not supported | a synced Secret must not change on every refresh |
-//! | everything else in ESO's sprig map (`title untitle substr trunc abbrev wrap plural snakecase camelcase kebabcase swapcase initials b32enc b32dec hexdec adler32sum sortAlpha keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
+//! | everything else in ESO's sprig map (`title untitle abbrev wrap plural snakecase camelcase kebabcase swapcase initials keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
 //!
 //! Known differences from Go for supported functions: a missing key in a map made by
 //! `fromJson`/`fromYaml`/`dict` renders `<no value>` where ESO's `missingkey=error` stops; `toYaml`
 //! quotes ambiguous strings with single quotes (`'true'`) where Go writes `"true"`; `fromYaml`
-//! reads YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`).
+//! reads YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`) — the same holds for a
+//! `KeysAndValues` result, so `key: yes` is accepted here where ESO refuses a boolean.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -583,6 +586,13 @@ static FUNCS: LazyLock<Vec<(&'static str, Func)>> = LazyLock::new(|| {
         ("atoi", atoi),
         ("get", get),
         ("cat", cat),
+        ("b32enc", b32enc),
+        ("b32dec", b32dec),
+        ("hexdec", hexdec),
+        ("adler32sum", adler32sum),
+        ("trunc", trunc),
+        ("substr", substr),
+        ("sortAlpha", sort_alpha),
         ("regexMatch", regex_match),
         ("mustRegexMatch", must_regex_match),
         ("regexFind", regex_find),
@@ -1163,6 +1173,192 @@ fn ternary(args: &[Value]) -> Result<Value, FuncError> {
 fn fail(args: &[Value]) -> Result<Value, FuncError> {
     arity("fail", args, 1)?;
     Err(generic(str_arg("fail", &args[0])?))
+}
+
+const B32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+fn b32enc(args: &[Value]) -> Result<Value, FuncError> {
+    arity("b32enc", args, 1)?;
+    let bytes = tstr_to_bytes(str_arg("b32enc", &args[0])?);
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    for chunk in bytes.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let n = buf.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        // 5 input bytes are 8 output characters; a short chunk gives fewer, then padding.
+        let chars = (chunk.len() * 8).div_ceil(5);
+        for i in 0..8 {
+            if i < chars {
+                let idx = usize::try_from((n >> (35 - 5 * i)) & 0x1f).unwrap_or(0);
+                out.push(char::from(B32_ALPHABET[idx]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// Go's `base32.StdEncoding.DecodeString`, or sprig's error text in place of the value.
+fn b32dec(args: &[Value]) -> Result<Value, FuncError> {
+    arity("b32dec", args, 1)?;
+    let input = tstr_to_bytes(str_arg("b32dec", &args[0])?);
+    let symbols: Vec<(usize, u8)> = input
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, b)| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    let fail = |at: usize| {
+        Ok(Value::String(format!(
+            "illegal base32 data at input byte {at}"
+        )))
+    };
+    if let Some(&(at, _)) = symbols
+        .iter()
+        .find(|(_, b)| *b != b'=' && !B32_ALPHABET.contains(b))
+    {
+        return fail(at);
+    }
+    if !symbols.len().is_multiple_of(8) {
+        return fail(
+            symbols
+                .get(symbols.len() / 8 * 8)
+                .map_or(input.len(), |s| s.0),
+        );
+    }
+    let mut out = Vec::with_capacity(symbols.len() / 8 * 5);
+    for (g, group) in symbols.chunks(8).enumerate() {
+        let data: Vec<u8> = group
+            .iter()
+            .map(|s| s.1)
+            .take_while(|&b| b != b'=')
+            .collect();
+        let pad = 8 - data.len();
+        let last = g + 1 == symbols.len() / 8;
+        // Only the last group may be padded, and only to a length base32 can produce, with
+        // nothing but padding after the first '='.
+        if (pad > 0 && !last)
+            || !matches!(pad, 0 | 1 | 3 | 4 | 6)
+            || group[data.len()..].iter().any(|s| s.1 != b'=')
+        {
+            return fail(group[data.len().min(7)].0);
+        }
+        let n = data.iter().fold(0u64, |acc, b| {
+            let v = B32_ALPHABET.iter().position(|a| a == b).unwrap_or(0);
+            (acc << 5) | u64::try_from(v).unwrap_or(0)
+        }) << (5 * pad);
+        let bytes = n.to_be_bytes();
+        let len = match pad {
+            0 => 5,
+            1 => 4,
+            3 => 3,
+            4 => 2,
+            _ => 1,
+        };
+        out.extend_from_slice(&bytes[3..3 + len]);
+    }
+    Ok(Value::String(bytes_to_tstr(&out)))
+}
+
+/// Go's `hex.DecodeString`, or sprig's error text in place of the value.
+fn hexdec(args: &[Value]) -> Result<Value, FuncError> {
+    arity("hexdec", args, 1)?;
+    let input = tstr_to_bytes(str_arg("hexdec", &args[0])?);
+    let invalid = |b: u8| {
+        // Go prints the byte as a rune with %#U: the character is shown when printable.
+        let c = char::from(b);
+        let printable = c.is_ascii_graphic() || c == ' ' || (b >= 0xa1 && b != 0xad);
+        let text = if printable {
+            format!("encoding/hex: invalid byte: U+{:04X} '{c}'", u32::from(b))
+        } else {
+            format!("encoding/hex: invalid byte: U+{:04X}", u32::from(b))
+        };
+        Ok(Value::String(text))
+    };
+    let nibble = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(input.len() / 2);
+    for pair in input.chunks(2) {
+        let Some(hi) = nibble(pair[0]) else {
+            return invalid(pair[0]);
+        };
+        let Some(&lo_byte) = pair.get(1) else {
+            return Ok(Value::from("encoding/hex: odd length hex string"));
+        };
+        let Some(lo) = nibble(lo_byte) else {
+            return invalid(lo_byte);
+        };
+        out.push((hi << 4) | lo);
+    }
+    Ok(Value::String(bytes_to_tstr(&out)))
+}
+
+fn adler32sum(args: &[Value]) -> Result<Value, FuncError> {
+    arity("adler32sum", args, 1)?;
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in tstr_to_bytes(str_arg("adler32sum", &args[0])?) {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    // sprig prints the checksum in decimal.
+    Ok(Value::String(((b << 16) | a).to_string()))
+}
+
+/// sprig's `trunc`: by bytes, from the end when negative.
+fn trunc(args: &[Value]) -> Result<Value, FuncError> {
+    arity("trunc", args, 2)?;
+    let c = int_arg("trunc", &args[0])?;
+    let s = tstr_to_bytes(str_arg("trunc", &args[1])?);
+    let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+    let out = if c < 0 && len + c > 0 {
+        &s[usize::try_from(len + c).unwrap_or(0)..]
+    } else if c >= 0 && len > c {
+        &s[..usize::try_from(c).unwrap_or(0)]
+    } else {
+        &s[..]
+    };
+    Ok(Value::String(bytes_to_tstr(out)))
+}
+
+/// sprig's `substr`: by bytes; an index Go would panic on is an error.
+fn substr(args: &[Value]) -> Result<Value, FuncError> {
+    arity("substr", args, 3)?;
+    let start = int_arg("substr", &args[0])?;
+    let end = int_arg("substr", &args[1])?;
+    let s = tstr_to_bytes(str_arg("substr", &args[2])?);
+    let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+    let (from, to) = if start < 0 {
+        (0, end)
+    } else if end < 0 || end > len {
+        (start, len)
+    } else {
+        (start, end)
+    };
+    if from < 0 || to < 0 || from > to || to > len {
+        return Err(generic(format!(
+            "substr: slice bounds out of range [{from}:{to}] with length {len}"
+        )));
+    }
+    let (from, to) = (
+        usize::try_from(from).unwrap_or(0),
+        usize::try_from(to).unwrap_or(0),
+    );
+    Ok(Value::String(bytes_to_tstr(&s[from..to])))
+}
+
+fn sort_alpha(args: &[Value]) -> Result<Value, FuncError> {
+    arity("sortAlpha", args, 1)?;
+    let mut items = match &args[0] {
+        Value::Array(_) => strslice(&args[0]),
+        other => vec![strval(other)],
+    };
+    // Go compares strings bytewise, as Rust does.
+    items.sort();
+    Ok(Value::Array(items.into_iter().map(Value::String).collect()))
 }
 
 fn cat(args: &[Value]) -> Result<Value, FuncError> {
@@ -1854,6 +2050,58 @@ mod tests {
     }
 
     #[test]
+    fn more_encodings_and_substrings() {
+        let d: &[(&str, &str)] = &[];
+        check(&[
+            // RFC 4648 test vectors, which Go's StdEncoding follows.
+            (
+                r#"{{ b32enc "f" }}|{{ b32enc "fo" }}|{{ b32enc "foob" }}|{{ b32enc "foobar" }}"#,
+                d,
+                "MY======|MZXQ====|MZXW6YQ=|MZXW6YTBOI======",
+            ),
+            (
+                r#"{{ b32dec "MZXW6YTBOI======" }}|{{ b32dec "MZXW6===" }}"#,
+                d,
+                "foobar|foo",
+            ),
+            (
+                r#"{{ b32dec "MZ!W6===" }}"#,
+                d,
+                "illegal base32 data at input byte 2",
+            ),
+            (r#"{{ hexdec "68656c6c6f" }}"#, d, "hello"),
+            (
+                r#"{{ hexdec "6g" }}"#,
+                d,
+                "encoding/hex: invalid byte: U+0067 'g'",
+            ),
+            (
+                r#"{{ hexdec "686" }}"#,
+                d,
+                "encoding/hex: odd length hex string",
+            ),
+            // adler32("Wikipedia") = 0x11E60398 = 300286872, printed in decimal by sprig.
+            (r#"{{ adler32sum "Wikipedia" }}"#, d, "300286872"),
+            (
+                r#"{{ trunc 3 "abcdef" }}|{{ trunc -2 "abcdef" }}|{{ trunc 10 "ab" }}"#,
+                d,
+                "abc|ef|ab",
+            ),
+            (
+                r#"{{ substr 1 3 "abcdef" }}|{{ substr -1 2 "abcdef" }}|{{ substr 2 -1 "abcdef" }}|{{ substr 2 99 "abcdef" }}"#,
+                d,
+                "bc|ab|cdef|cdef",
+            ),
+            (
+                r#"{{ list "b" "a" "C" | sortAlpha | join "," }}"#,
+                d,
+                "C,a,b",
+            ),
+        ]);
+        assert!(render(r#"{{ substr 5 2 "abc" }}"#, d).is_err());
+    }
+
+    #[test]
     fn hashes() {
         let d: &[(&str, &str)] = &[("v", "hello")];
         check(&[
@@ -2027,12 +2275,12 @@ mod tests {
                 labels: BTreeMap::from([("owner".into(), "{{ .user }}".into())]),
                 annotations: BTreeMap::from([(
                     "checksum".into(),
-                    "{{ .password | sha256sum | trunc 8 }}".into(),
+                    "{{ .password | sha256sum | title }}".into(),
                 )]),
             }),
             ..Default::default()
         };
-        // `trunc` is not supported: the annotation fails to parse.
+        // `title` is not supported: the annotation fails to parse, and the error names it.
         let fetched = str_map(&[("user", "admin"), ("password", "hello")]);
         let err =
             apply_template(Some(&t), fetched.clone(), &TemplateSources::default()).unwrap_err();
@@ -2042,17 +2290,13 @@ mod tests {
         );
 
         let mut t = t;
-        t.metadata
-            .as_mut()
-            .unwrap()
-            .annotations
-            .insert("checksum".into(), "{{ .password | sha256sum }}".into());
+        t.metadata.as_mut().unwrap().annotations.insert(
+            "checksum".into(),
+            "{{ .password | sha256sum | trunc 8 }}".into(),
+        );
         let out = apply_template(Some(&t), fetched, &TemplateSources::default()).unwrap();
         assert_eq!(out.labels["owner"], "admin");
-        assert_eq!(
-            out.annotations["checksum"],
-            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-        );
+        assert_eq!(out.annotations["checksum"], "2cf24dba");
     }
 
     fn item(key: &str, scope: TemplateScope) -> TemplateRefItem {
