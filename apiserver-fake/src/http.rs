@@ -255,6 +255,31 @@ async fn read_body(req: Request) -> ApiResult<(Option<String>, Bytes)> {
     Ok((ct, body))
 }
 
+/// Decode a request body that must be an object of `rt` (create/update): JSON, YAML or,
+/// for the kinds `protobuf` knows, protobuf.
+fn decode_object(rt: &ResourceType, ct: Option<&str>, body: &[u8]) -> ApiResult<Value> {
+    let mt = ct
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    if mt == "application/vnd.kubernetes.protobuf" {
+        return crate::protobuf::decode(body, &rt.group, &rt.kind).map_err(|e| match e {
+            Some(msg) => ApiError::bad_request(msg),
+            None => ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (apiserver-fake decodes protobuf only for ConfigMap, Secret, Namespace, ServiceAccount and RBAC kinds, not {})",
+                    rt.kind
+                ),
+            ),
+        });
+    }
+    decode(ct, body)
+}
+
 fn decode(ct: Option<&str>, body: &[u8]) -> ApiResult<Value> {
     let mt = ct
         .unwrap_or("application/json")
@@ -443,14 +468,14 @@ async fn resource(
         "create" => {
             let o = write_opts(&q, ua)?;
             let (ct, body) = read_body(req).await?;
-            let v = decode(ct.as_deref(), &body)?;
+            let v = decode_object(&rt, ct.as_deref(), &body)?;
             let created = cluster.create(&rt, ns, v, &o)?;
             Ok(with_warnings(json_response(201, &created), &o))
         }
         "update" => {
             let o = write_opts(&q, ua)?;
             let (ct, body) = read_body(req).await?;
-            let mut v = decode(ct.as_deref(), &body)?;
+            let mut v = decode_object(&rt, ct.as_deref(), &body)?;
             let name = r.name.as_deref().unwrap_or_default();
             if sub == Some("finalize") {
                 // Only spec.finalizers changes through /finalize.

@@ -21,6 +21,7 @@ pub mod kubeconfig;
 pub mod merge;
 pub mod openapi;
 pub mod ops;
+pub mod protobuf;
 pub mod registry;
 pub mod schema;
 pub mod selector;

@@ -466,6 +466,72 @@ fn api_resources_and_discovery() {
 }
 
 #[test]
+fn imperative_create_commands_send_protobuf() {
+    let fake = Fake::start(&[]);
+    fake.ok(&["create", "configmap", "cfg", "--from-literal=a=b"]);
+    assert_eq!(
+        fake.ok(&["get", "configmap", "cfg", "-o", "jsonpath={.data.a}"]),
+        "b"
+    );
+    fake.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=hunter2",
+    ]);
+    assert_eq!(
+        fake.ok(&[
+            "get",
+            "secret",
+            "creds",
+            "-o",
+            "jsonpath={.data.password} {.type}"
+        ]),
+        "aHVudGVyMg== Opaque"
+    );
+    fake.ok(&["create", "namespace", "team-a"]);
+    assert_eq!(
+        fake.ok(&["get", "ns", "team-a", "-o", "jsonpath={.status.phase}"]),
+        "Active"
+    );
+    fake.ok(&["create", "serviceaccount", "bot", "-n", "team-a"]);
+    fake.ok(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "team-a",
+        "--verb=get,list",
+        "--resource=secrets",
+    ]);
+    fake.ok(&[
+        "create",
+        "rolebinding",
+        "rb",
+        "-n",
+        "team-a",
+        "--role=reader",
+        "--serviceaccount=team-a:bot",
+    ]);
+    assert_eq!(
+        fake.ok(&[
+            "get",
+            "rolebinding",
+            "rb",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.roleRef.name} {.subjects[0].name}"
+        ]),
+        "reader bot"
+    );
+    // Kinds without protobuf support here are a clear 415.
+    let err = fake.fails(&["create", "deployment", "d", "--image=nginx"]);
+    assert!(err.contains("protobuf only for"), "{err}");
+}
+
+#[test]
 fn binary_exits_cleanly_on_sigterm() {
     let mut fake = Fake::start(&[]);
     let pid = fake.child.id().to_string();
