@@ -525,3 +525,37 @@ async fn secret_values_never_appear_in_logs_events_or_status() {
         assert!(!visible.contains(value.as_str()), "a secret value leaked into logs, events or status");
     }
 }
+
+#[tokio::test]
+async fn roles_outside_the_operators_allow_list_are_refused() {
+    let m = moto();
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namespace("roles").await;
+    create_credentials(&cluster.client, &ns).await;
+    let mut policy = test_policy(&m.endpoint);
+    policy.allowed_roles = Some(regex::Regex::new("^arn:aws:iam::123456789012:role/stagesync-.*$").unwrap());
+    let _operator = cluster.run_operator(policy);
+    let aws = m.admin_client().await;
+    let key = unique_name("app/roles");
+    create_aws(&aws, &key, "role-value").await;
+    for (store, role) in [("allowed", "arn:aws:iam::123456789012:role/stagesync-reader"), ("denied", "arn:aws:iam::999999999999:role/admin")] {
+        let mut provider = aws_provider(&m.endpoint, None);
+        provider["aws"]["role"] = json!(role);
+        let s: stagesync::api::SecretStore = serde_json::from_value(json!({
+            "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
+            "metadata": {"name": store, "namespace": ns},
+            "spec": {"provider": provider},
+        }))
+        .unwrap();
+        Api::namespaced(cluster.client.clone(), &ns).create(&PostParams::default(), &s).await.unwrap();
+        create_es(&cluster.client, &ns, store, json!({
+            "secretStoreRef": {"name": store},
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }))
+        .await;
+    }
+    // The allowed role is assumed (through moto's STS) and reads the secret.
+    wait_data(&cluster.client, &ns, "allowed", &[("v", "role-value")]).await;
+    let (_, message) = wait_reason(&cluster.client, &ns, "denied", "RoleNotAllowed").await;
+    assert!(message.contains("999999999999"), "{message}");
+}
