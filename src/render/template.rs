@@ -68,8 +68,10 @@
 //! | random (`randAlpha randAlphaNum randAscii randNumeric randInt uuidv4 shuffle`) | not supported | a synced Secret must not change on every refresh |
 //! | everything else in ESO's sprig map (`title untitle abbrev wrap plural snakecase camelcase kebabcase swapcase initials keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
 //!
-//! Known differences from Go for supported functions: a missing key in a map made by
-//! `fromJson`/`fromYaml`/`dict` renders `<no value>` where ESO's `missingkey=error` stops; `toYaml`
+//! Known differences from Go for supported functions: a missing key in a map made by `dict`
+//! renders `<no value>` where ESO's `missingkey=error` stops (maps from `fromJson`/`fromYaml` do
+//! stop), and `index` of a missing key in a `fromJson` map is `""` where Go prints `<no value>`;
+//! `toYaml`
 //! quotes ambiguous strings with single quotes (`'true'`) where Go writes `"true"`; `fromYaml`
 //! reads YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`) — the same holds for a
 //! `KeysAndValues` result, so `key: yes` is accepted here where ESO refuses a boolean.
@@ -354,11 +356,7 @@ impl DataEngine {
     }
 
     fn fail(&self, at: &str, detail: &str) -> RenderError {
-        let detail = self.redact(detail);
-        // gtmpl-ng words a missing field as "no field `x` in <receiver>"; say it as Go does.
-        let detail = NO_FIELD
-            .replace_all(&detail, "map has no entry for key \"$name\"")
-            .into_owned();
+        let detail = self.redact(&missing_key_as_go(detail));
         RenderError::Template {
             key: at.to_owned(),
             detail,
@@ -444,9 +442,28 @@ fn yaml_kind(v: &serde_yaml_ng::Value) -> &'static str {
     }
 }
 
-static NO_FIELD: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"no field `(?<name>[^`]*)` in map\[<data>\]").expect("static regex")
-});
+/// gtmpl-ng words a missing field as "no field `x` in <receiver>", printing the whole map, which
+/// may hold values parsed out of a secret. Say it as Go's `missingkey=error` does, without the
+/// receiver: the message runs to the next "caused by" line or the end.
+fn missing_key_as_go(detail: &str) -> String {
+    const START: &str = "no field `";
+    const CAUSE: &str = "\n  caused by: ";
+    let mut out = String::with_capacity(detail.len());
+    let mut rest = detail;
+    while let Some(i) = rest.find(START) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + START.len()..];
+        let Some(name_end) = after.find("` in ") else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let _ = write!(out, "map has no entry for key {:?}", &after[..name_end]);
+        let tail = &after[name_end..];
+        rest = tail.find(CAUSE).map_or("", |j| &tail[j..]);
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Renders one Go template over `data` with ESO's functions. The error is the engine's text,
 /// unredacted: the caller redacts.
@@ -687,7 +704,8 @@ fn is_empty(v: &Value) -> bool {
 }
 
 fn index(args: &[Value]) -> Result<Value, FuncError> {
-    // The data is Go's map[string]string: a missing key indexes to "", its zero value.
+    // The data is Go's map[string]string: a missing key indexes to "", its zero value. (Maps
+    // from fromJson/fromYaml are Objects too and answer "" where Go prints <no value>.)
     if let [Value::Object(m), Value::String(k)] = args {
         return Ok(m.get(k).cloned().unwrap_or_else(|| Value::from("")));
     }
@@ -990,7 +1008,8 @@ fn from_serde_json(v: serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::String(s),
         serde_json::Value::Array(a) => Value::Array(a.into_iter().map(from_serde_json).collect()),
-        serde_json::Value::Object(o) => Value::Map(
+        // An Object, like the data: a missing field is an error, as under `missingkey=error`.
+        serde_json::Value::Object(o) => Value::Object(
             o.into_iter()
                 .map(|(k, v)| (k, from_serde_json(v)))
                 .collect(),
@@ -1130,7 +1149,7 @@ fn from_yaml(args: &[Value]) -> Result<Value, FuncError> {
             );
         }
     }
-    Ok(Value::Map(map))
+    Ok(Value::Object(map))
 }
 
 fn default(args: &[Value]) -> Result<Value, FuncError> {
@@ -1941,6 +1960,16 @@ mod tests {
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}",
             ),
         ]);
+        // missingkey=error holds in parsed maps too, and the error does not print the map.
+        let err = render("{{ (.creds | fromJson).nope }}", d).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(r#"map has no entry for key "nope""#),
+            "{text}"
+        );
+        assert!(!text.contains("admin") && !text.contains("5432"), "{text}");
+        let err = render("{{ (.cfg | fromYaml).nope }}", d).unwrap_err();
+        assert!(!err.to_string().contains("5432"), "{err}");
         let err = render("{{ .bad | mustFromJson }}", d).unwrap_err();
         assert!(err.to_string().contains("invalid JSON"), "{err}");
     }
@@ -2474,6 +2503,24 @@ mod tests {
             ..Default::default()
         };
         assert!(run(&boot).is_err());
+    }
+
+    #[test]
+    fn missing_field_message_drops_the_receiver() {
+        let engine = "template: out:1:3:5:no field `nope` in map[a:x\ny b:z]\n  caused by: template: out:1:0:9:while evaluating";
+        assert_eq!(
+            missing_key_as_go(engine),
+            "template: out:1:3:5:map has no entry for key \"nope\"\n  caused by: template: out:1:0:9:while evaluating"
+        );
+        assert_eq!(
+            missing_key_as_go("x: no field `k` in map[secret]"),
+            "x: map has no entry for key \"k\""
+        );
+        let err = render("{{ .nope }}", &[("a", "x")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"template "out": template: out:1:4:5:map has no entry for key "nope""#
+        );
     }
 
     #[test]
