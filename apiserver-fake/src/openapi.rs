@@ -3,14 +3,83 @@
 //! every resource path lists the `fieldValidation`/`dryRun`/`fieldManager` parameters
 //! kubectl probes for before sending server-side field validation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
+use k8s_openapi::schemars::{JsonSchema, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::registry::{Registry, ResourceType};
 
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// (schema name, every definition it needs) for a type with a k8s-openapi schema.
+type Defs = (String, Map<String, Value>);
+
+fn defs_of<T: JsonSchema>() -> Defs {
+    let mut g = SchemaSettings::openapi3().into_generator();
+    let _ = g.subschema_for::<T>();
+    (T::schema_name().into_owned(), g.take_definitions(true))
+}
+
+/// Field schemas of the built-in kinds (from k8s-openapi), generated once.
+fn builtin_defs() -> &'static HashMap<(&'static str, &'static str), Defs> {
+    static DEFS: OnceLock<HashMap<(&'static str, &'static str), Defs>> = OnceLock::new();
+    DEFS.get_or_init(|| {
+        use k8s_openapi::api::{apps, coordination, core, events, rbac};
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
+        use k8s_openapi::apimachinery::pkg::apis::meta;
+        let mut m = HashMap::new();
+        m.insert(("", "Namespace"), defs_of::<core::v1::Namespace>());
+        m.insert(("", "Secret"), defs_of::<core::v1::Secret>());
+        m.insert(("", "ConfigMap"), defs_of::<core::v1::ConfigMap>());
+        m.insert(("", "Event"), defs_of::<core::v1::Event>());
+        m.insert(
+            ("", "ServiceAccount"),
+            defs_of::<core::v1::ServiceAccount>(),
+        );
+        m.insert(("", "Pod"), defs_of::<core::v1::Pod>());
+        m.insert(("apps", "Deployment"), defs_of::<apps::v1::Deployment>());
+        m.insert(("apps", "StatefulSet"), defs_of::<apps::v1::StatefulSet>());
+        m.insert(("apps", "DaemonSet"), defs_of::<apps::v1::DaemonSet>());
+        m.insert(("apps", "ReplicaSet"), defs_of::<apps::v1::ReplicaSet>());
+        m.insert(
+            ("coordination.k8s.io", "Lease"),
+            defs_of::<coordination::v1::Lease>(),
+        );
+        m.insert(("events.k8s.io", "Event"), defs_of::<events::v1::Event>());
+        m.insert(
+            ("rbac.authorization.k8s.io", "Role"),
+            defs_of::<rbac::v1::Role>(),
+        );
+        m.insert(
+            ("rbac.authorization.k8s.io", "ClusterRole"),
+            defs_of::<rbac::v1::ClusterRole>(),
+        );
+        m.insert(
+            ("rbac.authorization.k8s.io", "RoleBinding"),
+            defs_of::<rbac::v1::RoleBinding>(),
+        );
+        m.insert(
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+            defs_of::<rbac::v1::ClusterRoleBinding>(),
+        );
+        m.insert(
+            ("apiextensions.k8s.io", "CustomResourceDefinition"),
+            defs_of::<apiextensions::v1::CustomResourceDefinition>(),
+        );
+        m.insert(("meta", "ObjectMeta"), defs_of::<meta::v1::ObjectMeta>());
+        m
+    })
+}
+
 fn schema_name(t: &ResourceType) -> String {
+    if t.crd.is_none()
+        && let Some((name, _)) = builtin_defs().get(&(t.group.as_str(), t.kind.as_str()))
+    {
+        return name.clone();
+    }
     let group = if t.group.is_empty() {
         "io.k8s.api.core".to_string()
     } else if t.crd.is_none() {
@@ -47,7 +116,7 @@ fn type_schema(t: &ResourceType) -> Value {
         }));
         p.insert(
             "metadata".into(),
-            json!({"type": "object", "description": "Standard object's metadata.", "x-kubernetes-preserve-unknown-fields": true}),
+            json!({"description": "Standard object's metadata.", "allOf": [{"$ref": format!("#/components/schemas/{OBJECT_META}")}]}),
         );
     }
     s["x-kubernetes-group-version-kind"] = gvk(t);
@@ -105,6 +174,33 @@ fn paths_for(t: &ResourceType, paths: &mut Map<String, Value>) {
     }
 }
 
+/// Component schemas for some resource types: k8s-openapi's for built-ins, the CRD's for
+/// custom resources (with ObjectMeta), each top-level kind marked with its GVK.
+fn schemas_for(types: &[std::sync::Arc<ResourceType>]) -> Map<String, Value> {
+    let mut schemas = Map::new();
+    for t in types {
+        match builtin_defs().get(&(t.group.as_str(), t.kind.as_str())) {
+            Some((name, defs)) if t.crd.is_none() => {
+                for (k, v) in defs {
+                    schemas.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                if let Some(s) = schemas.get_mut(name) {
+                    s["x-kubernetes-group-version-kind"] = gvk(t);
+                }
+            }
+            _ => {
+                schemas.insert(schema_name(t), type_schema(t));
+                if let Some((_, defs)) = builtin_defs().get(&("meta", "ObjectMeta")) {
+                    for (k, v) in defs {
+                        schemas.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
+    }
+    schemas
+}
+
 /// The OpenAPI v3 document of one group-version.
 pub fn v3_group_version(reg: &Registry, group: &str, version: &str) -> Option<Value> {
     let types: Vec<_> = reg
@@ -116,14 +212,13 @@ pub fn v3_group_version(reg: &Registry, group: &str, version: &str) -> Option<Va
         return None;
     }
     let mut paths = Map::new();
-    let mut schemas = Map::new();
     for t in &types {
         paths_for(t, &mut paths);
-        schemas.insert(schema_name(t), type_schema(t));
     }
+    let schemas = schemas_for(&types);
     Some(json!({
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.34.0"},
+        "info": {"title": "Kubernetes", "version": "v1.36.0"},
         "paths": paths,
         "components": {"schemas": schemas},
     }))
@@ -155,16 +250,20 @@ pub fn v3_index(reg: &Registry) -> Value {
 
 /// `/openapi/v2`: definitions for every kind (custom resources with their schema).
 pub fn v2(reg: &Registry) -> Value {
-    let mut defs = Map::new();
+    let types = reg.all();
     let mut paths = Map::new();
-    for t in reg.all() {
-        defs.insert(schema_name(&t), type_schema(&t));
-        paths_for(&t, &mut paths);
+    for t in &types {
+        paths_for(t, &mut paths);
     }
-    json!({
+    let doc = json!({
         "swagger": "2.0",
-        "info": {"title": "Kubernetes", "version": "v1.34.0"},
+        "info": {"title": "Kubernetes", "version": "v1.36.0"},
         "paths": paths,
-        "definitions": defs,
-    })
+        "definitions": schemas_for(&types),
+    });
+    // Same schemas, Swagger 2.0's reference location.
+    let text = doc
+        .to_string()
+        .replace("#/components/schemas/", "#/definitions/");
+    serde_json::from_str(&text).unwrap_or(doc)
 }

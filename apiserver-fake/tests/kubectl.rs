@@ -403,6 +403,22 @@ fn delete_owner_garbage_collects_dependents() {
     eventually("dependents collected", || {
         fake.ok(&["get", "secrets", "-o", "name"]).trim().is_empty()
     });
+    // Client-side apply of a built-in computes a strategic merge patch from the OpenAPI.
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels: {app: d}\n  template:\n    metadata:\n      labels: {app: d}\n    spec:\n      containers:\n      - name: c\n        image: nginx\n";
+    let d = fake.write("d.yaml", deploy);
+    fake.ok(&["apply", "-f", &d]);
+    let d2 = fake.write("d2.yaml", &deploy.replace("image: nginx", "image: nginx:2"));
+    assert!(fake.ok(&["apply", "-f", &d2]).contains("configured"));
+    assert_eq!(
+        fake.ok(&[
+            "get",
+            "deploy",
+            "d",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}"
+        ]),
+        "nginx:2 2"
+    );
     // A foreground delete through kubectl waits for dependents too.
     fake.ok(&["apply", "-f", &owner]);
     fake.ok(&["delete", "configmap", "owner", "--cascade=foreground"]);
