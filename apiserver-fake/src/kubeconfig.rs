@@ -14,10 +14,9 @@ pub fn render(server: &str, ca_pem: Option<&str>, token: Option<&str>) -> String
         cluster["certificate-authority-data"] =
             json!(base64::engine::general_purpose::STANDARD.encode(ca));
     }
-    let mut user = json!({});
-    if let Some(t) = token {
-        user["token"] = json!(t);
-    }
+    // Without a required token the fake accepts any; a placeholder still keeps kubectl
+    // from prompting for a username on HTTPS.
+    let user = json!({"token": token.unwrap_or("apiserver-fake-no-auth")});
     let doc = json!({
         "apiVersion": "v1",
         "kind": "Config",

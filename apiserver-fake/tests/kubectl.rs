@@ -236,6 +236,33 @@ fn apply_crds_then_custom_resources() {
 }
 
 #[test]
+fn the_projects_own_crds_are_served() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the workspace has a crds/ directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    assert!(!files.is_empty(), "no CRDs in {}", dir.display());
+    let fake = Fake::start(&[]);
+    let out = fake.ok(&["apply", "-f", dir.to_str().unwrap()]);
+    assert_eq!(out.matches(" created").count(), files.len(), "{out}");
+    let crds = fake.ok(&["get", "crds", "-o", "name"]);
+    assert_eq!(crds.lines().count(), files.len(), "{crds}");
+    for f in &files {
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        let established = fake.ok(&[
+            "get",
+            "crd",
+            &name,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+        ]);
+        assert_eq!(established, "True", "{name}");
+    }
+}
+
+#[test]
 fn server_side_apply_conflicts_and_force() {
     let fake = Fake::start(&["--crds", &format!("{FIXTURES}/crds")]);
     let w = fake.write("w.yaml", WIDGET);
