@@ -588,3 +588,84 @@ async fn recorder_events_are_served_as_core_and_events_v1() {
         err.message
     );
 }
+
+#[tokio::test]
+async fn metadata_api_deletecollection_and_exact_lists() {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, metadata_watcher, watcher};
+    let (_fake, client) = start().await;
+    namespace(&client, "crud-l").await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "crud-l");
+    let mut rvs = Vec::new();
+    for i in 0..4 {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": format!("m{i}"), "labels": {"even": (i % 2 == 0).to_string()}},
+            "data": {"big": "x".repeat(100)},
+        }))
+        .unwrap();
+        rvs.push(
+            api.create(&PostParams::default(), &cm)
+                .await
+                .unwrap()
+                .metadata
+                .resource_version
+                .unwrap(),
+        );
+    }
+    let meta = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(meta.items.len(), 4);
+    assert_eq!(meta.items[0].metadata.name.as_deref(), Some("m0"));
+    let one = api.get_metadata("m1").await.unwrap();
+    assert_eq!(one.metadata.labels.unwrap()["even"], "false");
+    let mut mw = metadata_watcher(api.clone(), watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), mw.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(first.metadata.name.is_some());
+    // A list at an exact older resourceVersion shows the state then.
+    let at = api
+        .list(
+            &ListParams::default()
+                .at(&rvs[1])
+                .matching(kube::api::VersionMatch::Exact),
+        )
+        .await
+        .unwrap();
+    let names: Vec<_> = at
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
+    assert_eq!(names, vec!["m0", "m1"]);
+    // A resourceVersion from the future is a 504 Timeout.
+    let e = api_err(
+        api.list(
+            &ListParams::default()
+                .at("999999")
+                .matching(kube::api::VersionMatch::NotOlderThan),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (504, "Timeout"));
+    // deletecollection with a selector.
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("even=true"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<_> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, vec!["m1", "m3"]);
+}

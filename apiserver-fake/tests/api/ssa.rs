@@ -126,3 +126,104 @@ async fn apply_requires_field_manager_and_tracks_updates() {
     );
     assert!(ops.contains(&("editor".into(), "Update".into())), "{ops:?}");
 }
+
+#[tokio::test]
+async fn apply_merges_keyed_lists_of_builtins() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let (_fake, client) = start().await;
+    namespace(&client, "ssa-c").await;
+    let api: Api<Deployment> = Api::namespaced(client, "ssa-c");
+    let deploy = |containers: serde_json::Value| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "d"}},
+                "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": containers}},
+            }
+        })
+    };
+    api.patch(
+        "d",
+        &PatchParams::apply("app"),
+        &Patch::Apply(deploy(json!([{"name": "app", "image": "app:1"}]))),
+    )
+    .await
+    .unwrap();
+    // A second manager adds a sidecar: containers merge by name.
+    let both = api
+        .patch(
+            "d",
+            &PatchParams::apply("mesh"),
+            &Patch::Apply(deploy(json!([{"name": "sidecar", "image": "proxy:1"}]))),
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = both
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["app", "sidecar"]);
+    // Changing the other manager's container image conflicts.
+    let e = api_err(
+        api.patch(
+            "d",
+            &PatchParams::apply("mesh"),
+            &Patch::Apply(deploy(
+                json!([{"name": "sidecar", "image": "proxy:1"}, {"name": "app", "image": "app:2"}]),
+            )),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(e.code, 409);
+    assert!(e.message.contains("conflict with \"app\""), "{}", e.message);
+    // managedFields in an apply body are rejected.
+    let mut bad = deploy(json!([{"name": "app", "image": "app:1"}]));
+    bad["metadata"]["managedFields"] = json!([{"manager": "x", "operation": "Apply"}]);
+    let e = api_err(
+        api.patch("d", &PatchParams::apply("app"), &Patch::Apply(bad))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 400, "{}", e.message);
+}
+
+#[tokio::test]
+async fn apply_to_status_subresource() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let (fake, client) = start().await;
+    fake.load_crds(std::path::Path::new(crate::support::CRD_FIXTURE))
+        .unwrap();
+    namespace(&client, "ssa-d").await;
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "ssa-d", &ar);
+    let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}});
+    api.patch("w", &PatchParams::apply("user"), &Patch::Apply(w))
+        .await
+        .unwrap();
+    let st = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 9}, "status": {"phase": "Ready"}});
+    let out = api
+        .patch_status("w", &PatchParams::apply("controller"), &Patch::Apply(st))
+        .await
+        .unwrap();
+    assert_eq!(out.data["status"]["phase"], "Ready");
+    assert_eq!(
+        out.data["spec"]["size"], 1,
+        "spec is not written through /status"
+    );
+    let mf = out.metadata.managed_fields.unwrap();
+    let ctrl = mf
+        .iter()
+        .find(|m| m.manager.as_deref() == Some("controller"))
+        .expect("controller entry");
+    assert_eq!(ctrl.subresource.as_deref(), Some("status"));
+}
