@@ -592,10 +592,11 @@ async fn recorder_events_are_served_as_core_and_events_v1() {
 #[tokio::test]
 async fn metadata_api_deletecollection_and_exact_lists() {
     use futures::StreamExt;
-    use kube::runtime::{WatchStreamExt, metadata_watcher, watcher};
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::{WatchStreamExt, watcher};
     let (_fake, client) = start().await;
     namespace(&client, "crud-l").await;
-    let api: Api<ConfigMap> = Api::namespaced(client, "crud-l");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "crud-l");
     let mut rvs = Vec::new();
     for i in 0..4 {
         let cm: ConfigMap = serde_json::from_value(json!({
@@ -617,9 +618,12 @@ async fn metadata_api_deletecollection_and_exact_lists() {
     assert_eq!(meta.items[0].metadata.name.as_deref(), Some("m0"));
     let one = api.get_metadata("m1").await.unwrap();
     assert_eq!(one.metadata.labels.unwrap()["even"], "false");
-    let mut mw = metadata_watcher(api.clone(), watcher::Config::default())
-        .applied_objects()
-        .boxed();
+    let mut mw = watcher(
+        Api::<PartialObjectMeta<ConfigMap>>::namespaced(client, "crud-l"),
+        watcher::Config::default(),
+    )
+    .applied_objects()
+    .boxed();
     let first = tokio::time::timeout(std::time::Duration::from_secs(5), mw.next())
         .await
         .unwrap()
