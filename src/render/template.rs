@@ -51,7 +51,7 @@
 //! | `join split splitList splitn` | supported | `split` gives sprig's map `_0`, `_1`, … |
 //! | `toJson toRawJson toPrettyJson mustToJson mustToRawJson mustToPrettyJson` | supported | sorted keys; `toJson` escapes `<>&` as Go's `encoding/json` does |
 //! | `fromJson mustFromJson` | supported | `fromJson` gives nothing (`<no value>`) on invalid JSON, as sprig |
-//! | `toYaml fromYaml` | supported | ESO's own: `toYaml` trims the final newline; `fromYaml` puts a parse error under `Error` |
+//! | `toYaml fromYaml` | supported | ESO's own: `toYaml` writes go-yaml v2's style (key order, quoting) without the final newline; `fromYaml` puts a parse error under `Error` |
 //! | `default empty coalesce ternary fail` | supported | |
 //! | `dict list get hasKey first last` | supported | `get` of a missing key is `""` |
 //! | `sha1sum sha256sum sha512sum adler32sum` | supported | hash of the bytes, lowercase hex (`adler32sum` in decimal) |
@@ -72,7 +72,7 @@
 //! renders `<no value>` where ESO's `missingkey=error` stops (maps from `fromJson`/`fromYaml` do
 //! stop), and `index` of a missing key in a `fromJson` map is `""` where Go prints `<no value>`;
 //! `toYaml`
-//! quotes ambiguous strings with single quotes (`'true'`) where Go writes `"true"`; `fromYaml`
+//! does not fold scalars longer than 80 columns as go-yaml v2 does; `fromYaml`
 //! reads YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`) — the same holds for a
 //! `KeysAndValues` result, so `key: yes` is accepted here where ESO refuses a boolean.
 
@@ -1105,16 +1105,275 @@ fn must_from_json(args: &[Value]) -> Result<Value, FuncError> {
     parse_json("mustFromJson", args)
 }
 
-/// ESO's `toYaml`: through JSON (so keys sorted), final newline trimmed, "" on error.
+/// ESO's `toYaml` (`sigs.k8s.io/yaml.Marshal`, i.e. JSON then go-yaml v2), final newline
+/// trimmed, "" on error.
 fn to_yaml(args: &[Value]) -> Result<Value, FuncError> {
     arity("toYaml", args, 1)?;
     let text = to_serde_json(&args[0])
-        .ok()
-        .and_then(|v| serde_yaml_ng::to_string(&v).ok())
+        .map(|v| go_yaml(&v))
         .unwrap_or_default();
     Ok(Value::String(
         text.strip_suffix('\n').unwrap_or(&text).to_owned(),
     ))
+}
+
+/// go-yaml v2's block style for a JSON value: maps with its key order, sequences under a key
+/// not indented, two-space indentation.
+fn go_yaml(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => yaml_map(m, 0, &mut out, false),
+        serde_json::Value::Array(a) if !a.is_empty() => yaml_seq(a, 0, &mut out, false),
+        other => {
+            out.push_str(&yaml_inline(other, 2));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn yaml_map(
+    m: &serde_json::Map<String, serde_json::Value>,
+    indent: usize,
+    out: &mut String,
+    first_inline: bool,
+) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort_by(|a, b| go_yaml_key_order(a, b));
+    for (i, k) in keys.into_iter().enumerate() {
+        if !(i == 0 && first_inline) {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(&yaml_key(k));
+        out.push(':');
+        match &m[k] {
+            serde_json::Value::Object(c) if !c.is_empty() => {
+                out.push('\n');
+                yaml_map(c, indent + 2, out, false);
+            }
+            serde_json::Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                yaml_seq(a, indent, out, false);
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&yaml_inline(other, indent + 2));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn yaml_seq(a: &[serde_json::Value], indent: usize, out: &mut String, first_inline: bool) {
+    for (i, item) in a.iter().enumerate() {
+        if !(i == 0 && first_inline) {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str("- ");
+        match item {
+            serde_json::Value::Object(c) if !c.is_empty() => yaml_map(c, indent + 2, out, true),
+            serde_json::Value::Array(x) if !x.is_empty() => yaml_seq(x, indent + 2, out, true),
+            other => {
+                out.push_str(&yaml_inline(other, indent + 2));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn yaml_inline(v: &serde_json::Value, content_indent: usize) -> String {
+    match v {
+        serde_json::Value::Null => "null".to_owned(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() => go_format_float(f),
+            _ => n.to_string(),
+        },
+        serde_json::Value::String(s) => yaml_string(s, content_indent),
+        serde_json::Value::Object(_) => "{}".to_owned(),
+        serde_json::Value::Array(_) => "[]".to_owned(),
+    }
+}
+
+fn go_double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn yaml_key(k: &str) -> String {
+    if k.contains('\n') {
+        return go_double_quoted(k);
+    }
+    yaml_string(k, 0)
+}
+
+/// A string scalar as go-yaml v2 writes it. A string that YAML 1.1 would read as something else
+/// is double-quoted; otherwise libyaml's own analysis picks plain, single-quoted, double-quoted
+/// or literal block, and serde_yaml_ng runs the same libyaml emitter for that part.
+fn yaml_string(s: &str, content_indent: usize) -> String {
+    if !s.contains('\n') && go_yaml_resolves_non_string(s) {
+        return go_double_quoted(s);
+    }
+    let text = serde_yaml_ng::to_string(s).unwrap_or_default();
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    if !text.starts_with('|') {
+        return text.to_owned();
+    }
+    // A literal block: serde_yaml_ng indents its content by 2 at top level; move it to this
+    // node's content indentation.
+    let mut lines = text.split('\n');
+    let mut out = lines.next().unwrap_or_default().to_owned();
+    for line in lines {
+        out.push('\n');
+        if let Some(content) = line.strip_prefix("  ") {
+            out.push_str(&" ".repeat(content_indent));
+            out.push_str(content);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// Whether go-yaml v2's resolver reads a plain scalar as something other than a string (bool,
+/// null, int, float, timestamp, merge key, or base-60 float).
+fn go_yaml_resolves_non_string(s: &str) -> bool {
+    const SPECIAL: &[&str] = &[
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N",
+        "no", "No", "NO", "off", "Off", "OFF", "true", "True", "TRUE", "false", "False", "FALSE",
+        ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+        "-.Inf", "-.INF", "<<",
+    ];
+    static FLOAT: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+            .expect("static regex")
+    });
+    static BASE60: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+            .expect("static regex")
+    });
+    static TIMESTAMP: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"^[0-9]{4}-(0?[1-9]|1[0-2])-(0?[1-9]|[12][0-9]|3[01])(([Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[-+][0-9]{2}:[0-9]{2}))|( [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?))?$",
+        )
+        .expect("static regex")
+    });
+    if SPECIAL.contains(&s) || BASE60.is_match(s) {
+        return true;
+    }
+    match s.as_bytes()[0] {
+        b'.' => s.parse::<f64>().is_ok(),
+        b'0'..=b'9' | b'+' | b'-' => {
+            let plain = s.replace('_', "");
+            TIMESTAMP.is_match(s) || go_parse_int(&plain) || FLOAT.is_match(&plain)
+        }
+        _ => false,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` syntax (range not checked: an out-of-range decimal still
+/// reads as a float).
+fn go_parse_int(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let digits =
+        |rest: &str, radix: u32| !rest.is_empty() && rest.chars().all(|c| c.is_digit(radix));
+    let lower = s.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("0x") {
+        digits(rest, 16)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        digits(rest, 8)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        digits(rest, 2)
+    } else if let Some(rest) = s.strip_prefix('0') {
+        rest.is_empty() || digits(rest, 8)
+    } else {
+        digits(s, 10)
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`: shortest digits, exponent form below 1e-4 or
+/// from 1e6 (Go's threshold for the shortest format), `e+06` style exponents.
+fn go_format_float(f: f64) -> String {
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        f.to_string()
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
+    }
+}
+
+/// go-yaml v2's map key order (`keyList.Less`): non-letters before letters, runs of digits
+/// compared as numbers, otherwise by character.
+fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let less = |a: &str, b: &str| -> bool {
+        let ar: Vec<char> = a.chars().collect();
+        let br: Vec<char> = b.chars().collect();
+        for i in 0..ar.len().min(br.len()) {
+            if ar[i] == br[i] {
+                continue;
+            }
+            let (al, bl) = (ar[i].is_alphabetic(), br[i].is_alphabetic());
+            if al && bl {
+                return ar[i] < br[i];
+            }
+            if al || bl {
+                return bl;
+            }
+            let (mut an, mut bn) = (0i64, 0i64);
+            if ar[i] == '0' || br[i] == '0' {
+                for j in (0..i).rev() {
+                    if !ar[j].is_ascii_digit() {
+                        break;
+                    }
+                    if ar[j] != '0' {
+                        an = 1;
+                        bn = 1;
+                        break;
+                    }
+                }
+            }
+            let number = |r: &[char], mut n: i64| {
+                let mut k = i;
+                while k < r.len() && r[k].is_ascii_digit() {
+                    n = n
+                        .wrapping_mul(10)
+                        .wrapping_add(i64::from(r[k] as u8 - b'0'));
+                    k += 1;
+                }
+                (n, k)
+            };
+            let (an, ai) = number(&ar, an);
+            let (bn, bi) = number(&br, bn);
+            if an != bn {
+                return an < bn;
+            }
+            if ai != bi {
+                return ai < bi;
+            }
+            return ar[i] < br[i];
+        }
+        ar.len() < br.len()
+    };
+    if less(a, b) {
+        Ordering::Less
+    } else if less(b, a) {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
 }
 
 /// ESO's `fromYaml`: a map; a document that is not one gives `{"Error": "..."}`.
@@ -2019,12 +2278,34 @@ mod tests {
                 d,
                 "a: |-\n  l1\n  l2",
             ),
-            // Known difference, pinned: Go's yaml.v2 double-quotes an ambiguous string
-            // (`a: "true"`), serde_yaml_ng single-quotes it; both read back as the string.
+            // go-yaml v2 double-quotes what YAML 1.1 would read as another type; libyaml's
+            // analysis single-quotes what cannot be plain.
             (
-                r#"{{ dict "a" "true" "b" "" | toYaml }}"#,
+                r#"{{ dict "a" "true" "b" "" "c" "yes" "d" "1_000" "e" "- x" "f" "plain" "g" "2024-01-02" "h" "0x1F" "i" "1:20" | toYaml }}"#,
                 d,
-                "a: 'true'\nb: ''",
+                "a: \"true\"\nb: \"\"\nc: \"yes\"\nd: \"1_000\"\ne: '- x'\nf: plain\ng: \"2024-01-02\"\nh: \"0x1F\"\ni: \"1:20\"",
+            ),
+            // keyList.Less: non-letters first, digit runs compared as numbers.
+            (
+                r#"{{ dict "a10" 1 "a2" 2 "B" 3 "_x" 4 | toYaml }}"#,
+                d,
+                "_x: 4\nB: 3\na2: 2\na10: 1",
+            ),
+            // "y" is a YAML 1.1 boolean, so go-yaml v2 quotes it even as a key.
+            (
+                r#"{{ dict "m" (dict "k" "v" "s" "l1\nl2") "l" (list "a" (dict "x" 1 "y" 2) (list 1 2)) "e" (dict) "z" (list) | toYaml }}"#,
+                d,
+                "e: {}\nl:\n- a\n- x: 1\n  \"y\": 2\n- - 1\n  - 2\nm:\n  k: v\n  s: |-\n    l1\n    l2\nz: []",
+            ),
+            (
+                r#"{{ dict "f" 1.5 "g" 1234567.5 "h" 0.00001 | toYaml }}"#,
+                d,
+                "f: 1.5\ng: 1.2345675e+06\nh: 1e-05",
+            ),
+            (
+                r#"{{ toYaml "x" }}|{{ toYaml (list) }}|{{ toYaml "true" }}"#,
+                d,
+                "x|[]|\"true\"",
             ),
             (r#"{{ atoi "42" | add 1 }}"#, d, "43"),
             (r#"{{ atoi "x" }}"#, d, "0"),
