@@ -338,3 +338,69 @@ async fn field_validation_strict_warn_ignore() {
         e.message
     );
 }
+
+#[tokio::test]
+async fn multi_version_crd_serves_every_version_and_watches_end_with_it() {
+    use futures::StreamExt;
+    let (_fake, client) = start().await;
+    namespace(&client, "crd-f").await;
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.example.org"},
+        "spec": {
+            "group": "example.org", "scope": "Namespaced",
+            "names": {"plural": "things", "singular": "thing", "kind": "Thing"},
+            "versions": [
+                {"name": "v1alpha1", "served": true, "storage": false,
+                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}},
+                {"name": "v1", "served": true, "storage": true,
+                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}},
+            ],
+        },
+    }))
+    .unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let ar = |v: &str| {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.org", v, "Thing"),
+            "things",
+        )
+    };
+    let old: Api<DynamicObject> = Api::namespaced_with(client.clone(), "crd-f", &ar("v1alpha1"));
+    let new: Api<DynamicObject> = Api::namespaced_with(client.clone(), "crd-f", &ar("v1"));
+    let mut w = new.watch(&Default::default(), "0").await.unwrap().boxed();
+    let t: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.org/v1alpha1", "kind": "Thing", "metadata": {"name": "t"}, "x": 1})).unwrap();
+    let created = old.create(&PostParams::default(), &t).await.unwrap();
+    assert_eq!(created.types.unwrap().api_version, "example.org/v1alpha1");
+    let via_v1 = new.get("t").await.unwrap();
+    assert_eq!(via_v1.types.unwrap().api_version, "example.org/v1");
+    assert_eq!(via_v1.data["x"], 1);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), w.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        kube::api::WatchEvent::Added(o) => {
+            assert_eq!(o.types.unwrap().api_version, "example.org/v1")
+        }
+        other => panic!("expected ADDED, got {other:?}"),
+    }
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let group = discovery.get("example.org").unwrap();
+    assert_eq!(group.preferred_version_or_latest(), "v1");
+    // Deleting the CRD deletes the object (DELETED event) and ends the watch.
+    crds.delete("things.example.org", &DeleteParams::default())
+        .await
+        .unwrap();
+    let rest: Vec<_> =
+        tokio::time::timeout(std::time::Duration::from_secs(5), w.collect::<Vec<_>>())
+            .await
+            .unwrap();
+    assert!(
+        rest.iter()
+            .any(|e| matches!(e, Ok(kube::api::WatchEvent::Deleted(_)))),
+        "{rest:?}"
+    );
+}
