@@ -41,7 +41,7 @@
 //!
 //! | Function | Status | Notes |
 //! |---|---|---|
-//! | Go builtins `and or not eq ne lt le gt ge len print printf println urlquery html js call` | supported | gtmpl-ng's |
+//! | Go builtins `and or not eq ne lt le gt ge len print printf println urlquery html js slice` | supported | gtmpl-ng's; `len` counts bytes; `slice` is Go's builtin (ESO's sprig `slice` takes only lists) |
 //! | `index` | supported | missing key of the data → `""` as Go; other maps → `<no value>` |
 //! | `b64enc b64dec` | supported | byte-exact; invalid input renders sprig's error text `illegal base64 data at input byte N` (N best effort for padding errors) |
 //! | `upper lower` | supported | Go's per-character mapping; a character whose uppercase is several characters (`ß`, ligatures) is kept, as Go keeps it |
@@ -66,14 +66,13 @@
 //! | sprig date functions (`now date toDate dateModify duration …`) | not supported | |
 //! | sprig crypto (`bcrypt htpasswd genPrivateKey derivePassword genCA genSelfSignedCert genSignedCert buildCustomCert encryptAES decryptAES randBytes`) | not supported | |
 //! | random (`randAlpha randAlphaNum randAscii randNumeric randInt uuidv4 shuffle`) | not supported | a synced Secret must not change on every refresh |
-//! | everything else in ESO's sprig map (`title untitle abbrev wrap plural snakecase camelcase kebabcase swapcase initials keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact slice chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
+//! | everything else in ESO's sprig map (`title untitle abbrev wrap plural snakecase camelcase kebabcase swapcase initials keys values pick omit merge pluck dig set unset append prepend concat uniq without has compact chunk until untilStep seq typeOf kindOf typeIs deepEqual semver semverCompare urlParse urlJoin base dir ext clean isAbs float64 addf …`) | not supported | a template using one fails with "function not defined" |
 //!
 //! Known differences from Go for supported functions: a missing key in a map made by `dict`
 //! renders `<no value>` where ESO's `missingkey=error` stops (maps from `fromJson`/`fromYaml` do
 //! stop), and `index` of a missing key in a `fromJson` map is `""` where Go prints `<no value>`;
-//! `toYaml`
-//! does not fold scalars longer than 80 columns as go-yaml v2 does; `fromYaml`
-//! reads YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`) — the same holds for a
+//! `toYaml` does not fold scalars longer than 80 columns as go-yaml v2 does; `fromYaml` reads
+//! YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`) — the same holds for a
 //! `KeysAndValues` result, so `key: yes` is accepted here where ESO refuses a boolean.
 
 use std::collections::{BTreeMap, HashMap};
@@ -566,6 +565,7 @@ static FUNCS: LazyLock<Vec<(&'static str, Func)>> = LazyLock::new(|| {
         .collect();
     funcs.extend_from_slice(&[
         ("index", index as Func),
+        ("len", len),
         ("b64enc", b64enc),
         ("b64dec", b64dec),
         ("upper", upper),
@@ -710,6 +710,14 @@ fn index(args: &[Value]) -> Result<Value, FuncError> {
         return Ok(m.get(k).cloned().unwrap_or_else(|| Value::from("")));
     }
     gtmpl_ng::funcs::index(args)
+}
+
+fn len(args: &[Value]) -> Result<Value, FuncError> {
+    // Go's len of a string counts bytes; a raw byte is one byte, not its escape character.
+    if let [Value::String(s)] = args {
+        return Ok(Value::from(tstr_to_bytes(s).len() as u64));
+    }
+    gtmpl_ng::funcs::len(args)
 }
 
 fn b64enc(args: &[Value]) -> Result<Value, FuncError> {
@@ -2051,6 +2059,33 @@ mod tests {
             (r#"{{ urlquery "a b&c" }}"#, d, "a+b%26c"),
             (r#"{{ html "<a>" }}"#, d, "&lt;a&gt;"),
         ]);
+    }
+
+    #[test]
+    fn go_builtins() {
+        let d: &[(&str, &str)] = &[("v", "x")];
+        check(&[
+            ("{{ and 1 0 }} {{ and 1 2 }}", d, "0 2"),
+            (r#"{{ or 0 "" "x" }}"#, d, "x"),
+            ("{{ not true }}", d, "false"),
+            // fmt.Sprint puts a space between operands only when neither is a string.
+            (r#"{{ print "a" 1 2 "b" }}"#, d, "a1 2b"),
+            (r#"{{ println "a" 1 }}"#, d, "a 1\n"),
+            (r#"{{ js "a'b" }}"#, d, r"a\'b"),
+            (r#"{{ slice "abcd" 1 3 }}"#, d, "bc"),
+            (
+                r#"{{ ne 1 2 }} {{ lt 1 2 }} {{ le 2 2 }} {{ gt 1 2 }} {{ ge 3 2 }}"#,
+                d,
+                "true true true false true",
+            ),
+            (
+                r#"{{ dict "a" 1 | mustToPrettyJson }}|{{ list "<" | mustToRawJson }}"#,
+                d,
+                "{\n  \"a\": 1\n}|[\"<\"]",
+            ),
+        ]);
+        let data = bytes_map(&[("bin", &[0xff, 0xfe, b'a'])]);
+        assert_eq!(render_bytes("{{ len .bin }}", data).unwrap(), b"3");
     }
 
     #[test]
