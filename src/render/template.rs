@@ -2614,6 +2614,28 @@ mod tests {
     }
 
     #[test]
+    fn template_from_to_labels_alone_still_replaces_the_data() {
+        // ESO's noTemplate test looks at data and templateFrom, not at their targets: a
+        // templateFrom that only writes labels leaves the Secret without the fetched keys.
+        let t = ExternalSecretTemplate {
+            template_from: vec![TemplateFrom {
+                literal: Some("team: a".into()),
+                target: TemplateTarget::Labels,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let out = apply_template(
+            Some(&t),
+            str_map(&[("k", "v")]),
+            &TemplateSources::default(),
+        )
+        .unwrap();
+        assert!(out.data.is_empty());
+        assert_eq!(out.labels["team"], "a");
+    }
+
+    #[test]
     fn metadata_is_templated() {
         let t = ExternalSecretTemplate {
             metadata: Some(ExternalSecretTemplateMetadata {
