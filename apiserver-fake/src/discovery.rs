@@ -110,6 +110,9 @@ fn subresources(t: &ResourceType) -> Vec<(&'static str, &'static str, Vec<&'stat
     if t.kind == "Namespace" {
         out.push(("finalize", "", vec!["update"]));
     }
+    if crate::scale::paths(t).is_some() {
+        out.push(("scale", "", vec!["get", "patch", "update"]));
+    }
     out
 }
 

@@ -160,7 +160,9 @@ fn route(cluster: &Cluster, path: &str) -> ApiResult<Target> {
         return Err(ApiError::no_route());
     }
     if let Some(s) = sub {
-        let ok = (s == "status" && rt.status) || (s == "finalize" && rt.kind == "Namespace");
+        let ok = (s == "status" && rt.status)
+            || (s == "finalize" && rt.kind == "Namespace")
+            || (s == "scale" && crate::scale::paths(&rt).is_some());
         if !ok {
             return Err(ApiError::no_route());
         }
@@ -417,6 +419,40 @@ async fn resource(
     let rt = r.rt.clone();
     let ns = r.namespace.as_deref();
     let sub = r.sub.as_deref();
+    if sub == Some("scale") {
+        let name = r.name.as_deref().unwrap_or_default();
+        return match verb {
+            "get" => Ok(json_response(200, &cluster.get_scale(&rt, ns, name)?)),
+            "update" => {
+                let o = write_opts(&q, ua)?;
+                let (ct, body) = read_body(req).await?;
+                let v = decode(ct.as_deref(), &body)?;
+                Ok(json_response(
+                    200,
+                    &cluster.update_scale(&rt, ns, name, &v, &o)?,
+                ))
+            }
+            "patch" => {
+                let o = write_opts(&q, ua)?;
+                let (ct, body) = read_body(req).await?;
+                let pt = PatchType::from_content_type(ct.as_deref().unwrap_or_default())
+                    .ok_or_else(|| {
+                        ApiError::unsupported_media_type(&[
+                            "application/json-patch+json",
+                            "application/merge-patch+json",
+                            "application/strategic-merge-patch+json",
+                        ])
+                    })?;
+                let patch: Value = serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                Ok(json_response(
+                    200,
+                    &cluster.patch_scale(&rt, ns, name, pt, &patch, &o)?,
+                ))
+            }
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
     match verb {
         "get" => {
             let obj = cluster.get(&rt, ns, r.name.as_deref().unwrap_or_default())?;

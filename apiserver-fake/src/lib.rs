@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod ops;
 pub mod protobuf;
 pub mod registry;
+pub mod scale;
 pub mod schema;
 pub mod selector;
 pub mod server;

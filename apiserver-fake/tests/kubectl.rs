@@ -201,6 +201,21 @@ fn apply_crds_then_custom_resources() {
         ]),
         "5 2"
     );
+    // kubectl scale goes through the CRD's scale subresource.
+    fake.ok(&["scale", "widget", "w1", "--replicas=4"]);
+    assert_eq!(
+        fake.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"]),
+        "4"
+    );
+    fake.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"size":5}}"#,
+    ]);
     // Schema validation errors come back as kubectl prints a 422.
     let bad = fake.write(
         "bad.yaml",

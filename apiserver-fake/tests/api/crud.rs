@@ -673,3 +673,40 @@ async fn metadata_api_deletecollection_and_exact_lists() {
         .collect();
     assert_eq!(left, vec!["m1", "m3"]);
 }
+
+#[tokio::test]
+async fn scale_subresource_of_deployments() {
+    let (_fake, client) = start().await;
+    namespace(&client, "crud-m").await;
+    let api: Api<Deployment> = Api::namespaced(client, "crud-m");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "d"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}}, "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+    })).unwrap();
+    api.create(&PostParams::default(), &d).await.unwrap();
+    let s = api.get_scale("d").await.unwrap();
+    assert_eq!(s.spec.unwrap().replicas, Some(1));
+    assert_eq!(s.status.unwrap().selector.as_deref(), Some("app=d"));
+    let s2 = api
+        .patch_scale(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s2.spec.unwrap().replicas, Some(5));
+    let d2 = api.get("d").await.unwrap();
+    assert_eq!(d2.spec.unwrap().replicas, Some(5));
+    assert_eq!(d2.metadata.generation, Some(2));
+    let e = api_err(
+        api.patch_scale(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": -1}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(e.code, 422);
+}
