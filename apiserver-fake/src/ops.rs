@@ -3,7 +3,6 @@
 //! status subresource rules, generation, managedFields, finalizers, dryRun, and the
 //! optimistic-concurrency retry loop around the store.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -1290,24 +1289,3 @@ fn decode_continue(tok: &str) -> ApiResult<(u64, (String, String))> {
 }
 
 pub use crate::convert::{needs_conversion, to_external, to_internal};
-
-/// Group objects by owner uid (used by the GC and tests).
-pub fn owner_uids(obj: &Value) -> Vec<String> {
-    obj["metadata"]["ownerReferences"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r["uid"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Counting helper for diagnostics: objects per storage.
-pub fn census(store: &Store) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for s in store.storages() {
-        out.insert(s.to_string(), store.list(&s, None).1.len());
-    }
-    out
-}
