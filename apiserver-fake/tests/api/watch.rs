@@ -250,7 +250,10 @@ async fn too_old_resource_version_is_410_in_stream_and_for_exact_list() {
     assert_eq!(e.code, 410);
     // Shrinking the window at run time compacts at once.
     fake.cluster().store.set_history_limit(1);
-    assert_eq!(fake.cluster().store.compacted_rv(), fake.cluster().store.current_rv() - 1);
+    assert_eq!(
+        fake.cluster().store.compacted_rv(),
+        fake.cluster().store.current_rv() - 1
+    );
     // compact() forces it for any older rv.
     let now = fake.cluster().store.current_rv();
     fake.cluster().store.compact();
