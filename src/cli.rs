@@ -45,7 +45,11 @@ pub struct RunArgs {
     #[arg(long, env = "STAGESYNC_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// Namespaces to watch (repeat or comma-separate); default: all namespaces.
-    #[arg(long = "namespace", env = "STAGESYNC_NAMESPACES", value_delimiter = ',')]
+    #[arg(
+        long = "namespace",
+        env = "STAGESYNC_NAMESPACES",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
     /// ExternalSecrets reconciled at once.
     #[arg(long, env = "STAGESYNC_CONCURRENCY", default_value_t = 4)]
@@ -111,7 +115,10 @@ pub async fn shutdown_signal() {
 }
 
 /// Runs the operator until `shutdown` resolves.
-pub async fn run_operator(args: RunArgs, shutdown: futures::future::BoxFuture<'static, ()>) -> anyhow::Result<()> {
+pub async fn run_operator(
+    args: RunArgs,
+    shutdown: futures::future::BoxFuture<'static, ()>,
+) -> anyhow::Result<()> {
     crate::telemetry::init(args.log_format);
     let client = kube_client(args.kubeconfig.as_deref()).await?;
     let allowed_roles = args
@@ -124,7 +131,11 @@ pub async fn run_operator(args: RunArgs, shutdown: futures::future::BoxFuture<'s
         allow_ambient_credentials_in_namespaced_stores: args.allow_ambient_credentials,
         allowed_roles,
         sts_endpoint: args.sts_endpoint.clone(),
-        timeouts: Timeouts { attempt: args.aws_timeout, operation: args.aws_timeout * 3, ..Timeouts::default() },
+        timeouts: Timeouts {
+            attempt: args.aws_timeout,
+            operation: args.aws_timeout * 3,
+            ..Timeouts::default()
+        },
         max_attempts: args.aws_max_attempts,
     };
     let config = ControllerConfig {
@@ -138,7 +149,11 @@ pub async fn run_operator(args: RunArgs, shutdown: futures::future::BoxFuture<'s
     let stores = StoreRegistry::new(client.clone(), policy, aws_backend_factory());
     let ctx = Arc::new(Context::new(client, stores, config, health.metrics.clone()));
     let shutdown = shutdown.shared();
-    let server = tokio::spawn(crate::http::serve(args.metrics_addr, health.clone(), shutdown.clone()));
+    let server = tokio::spawn(crate::http::serve(
+        args.metrics_addr,
+        health.clone(),
+        shutdown.clone(),
+    ));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?args.namespaces, "stagesync starting");
     health.ready.store(true, Ordering::Relaxed);
     crate::controller::run(ctx, shutdown.boxed()).await;

@@ -35,7 +35,10 @@ pub fn router(health: Arc<Health>) -> Router {
                 }
             }),
         )
-        .route("/metrics", get(|State(h): State<Arc<Health>>| async move { h.metrics.render() }))
+        .route(
+            "/metrics",
+            get(|State(h): State<Arc<Health>>| async move { h.metrics.render() }),
+        )
         .with_state(health)
 }
 
@@ -47,5 +50,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
-    axum::serve(listener, router(health)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(health))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

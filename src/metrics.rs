@@ -30,7 +30,9 @@ impl Metrics {
     /// Records one ExternalSecret sync.
     pub fn observe_reconcile(&self, failure: Option<Reason>, took: Duration) {
         let mut m = self.inner.lock().expect("metrics lock");
-        *m.reconciles.entry(failure.map_or("", Reason::as_str)).or_default() += 1;
+        *m.reconciles
+            .entry(failure.map_or("", Reason::as_str))
+            .or_default() += 1;
         let secs = took.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
@@ -48,17 +50,35 @@ impl Metrics {
         out.push_str("# HELP stagesync_syncs_total ExternalSecret syncs by result and reason.\n");
         out.push_str("# TYPE stagesync_syncs_total counter\n");
         for (reason, n) in &m.reconciles {
-            let result = if reason.is_empty() { "success" } else { "error" };
-            let _ = writeln!(out, "stagesync_syncs_total{{result=\"{result}\",reason=\"{reason}\"}} {n}");
+            let result = if reason.is_empty() {
+                "success"
+            } else {
+                "error"
+            };
+            let _ = writeln!(
+                out,
+                "stagesync_syncs_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
+            );
         }
         out.push_str("# HELP stagesync_sync_duration_seconds Duration of ExternalSecret syncs.\n");
         out.push_str("# TYPE stagesync_sync_duration_seconds histogram\n");
         for (bound, n) in BUCKETS.iter().zip(m.latency_buckets) {
-            let _ = writeln!(out, "stagesync_sync_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "stagesync_sync_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "stagesync_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}", m.latency_count);
+        let _ = writeln!(
+            out,
+            "stagesync_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            m.latency_count
+        );
         let _ = writeln!(out, "stagesync_sync_duration_seconds_sum {}", m.latency_sum);
-        let _ = writeln!(out, "stagesync_sync_duration_seconds_count {}", m.latency_count);
+        let _ = writeln!(
+            out,
+            "stagesync_sync_duration_seconds_count {}",
+            m.latency_count
+        );
         out
     }
 }
@@ -73,10 +93,25 @@ mod tests {
         m.observe_reconcile(None, Duration::from_millis(20));
         m.observe_reconcile(Some(Reason::AccessDenied), Duration::from_secs(3));
         let text = m.render();
-        assert!(text.contains("stagesync_syncs_total{result=\"success\",reason=\"\"} 1"), "{text}");
-        assert!(text.contains("stagesync_syncs_total{result=\"error\",reason=\"AccessDenied\"} 1"), "{text}");
-        assert!(text.contains("stagesync_sync_duration_seconds_bucket{le=\"0.05\"} 1"), "{text}");
-        assert!(text.contains("stagesync_sync_duration_seconds_bucket{le=\"5\"} 2"), "{text}");
-        assert!(text.contains("stagesync_sync_duration_seconds_count 2"), "{text}");
+        assert!(
+            text.contains("stagesync_syncs_total{result=\"success\",reason=\"\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stagesync_syncs_total{result=\"error\",reason=\"AccessDenied\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stagesync_sync_duration_seconds_bucket{le=\"0.05\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stagesync_sync_duration_seconds_bucket{le=\"5\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stagesync_sync_duration_seconds_count 2"),
+            "{text}"
+        );
     }
 }

@@ -15,7 +15,11 @@ use support::unique_name;
 use tokio::io::AsyncReadExt;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -35,14 +39,29 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
     let ns = cluster.namespace("binary").await;
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let key = unique_name("bin/db");
-    let v1 = aws.create_secret().name(&key).secret_string("binary-one").send().await.unwrap().version_id.unwrap();
+    let v1 = aws
+        .create_secret()
+        .name(&key)
+        .secret_string("binary-one")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
 
     let port = free_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
         .arg("run")
         .arg("--kubeconfig")
         .arg(&cluster.kubeconfig)
-        .args(["--namespace", &ns, "--log-format", "json", "--sts-endpoint", &m.endpoint])
+        .args([
+            "--namespace",
+            &ns,
+            "--log-format",
+            "json",
+            "--sts-endpoint",
+            &m.endpoint,
+        ])
         .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "info,stagesync=debug")
         .stdout(Stdio::null())
@@ -51,35 +70,80 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
         .spawn()
         .expect("stagesync starts");
 
-    create_es(&cluster.client, &ns, "db", json!({
-        "secretStoreRef": {"name": "aws"},
-        "refreshInterval": "1s",
-        "data": [{"secretKey": "password", "remoteRef": {"key": key}}],
-    }))
+    create_es(
+        &cluster.client,
+        &ns,
+        "db",
+        json!({
+            "secretStoreRef": {"name": "aws"},
+            "refreshInterval": "1s",
+            "data": [{"secretKey": "password", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
     wait_data(&cluster.client, &ns, "db", &[("password", "binary-one")]).await;
 
     // Rotation as AWS performs it: staged AWSPENDING, then promoted.
-    let v2 = aws.put_secret_value().secret_id(&key).secret_string("binary-two").version_stages("AWSPENDING").send().await.unwrap().version_id.unwrap();
-    aws.update_secret_version_stage().secret_id(&key).version_stage("AWSCURRENT").move_to_version_id(&v2).remove_from_version_id(&v1).send().await.unwrap();
+    let v2 = aws
+        .put_secret_value()
+        .secret_id(&key)
+        .secret_string("binary-two")
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    aws.update_secret_version_stage()
+        .secret_id(&key)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&v2)
+        .remove_from_version_id(&v1)
+        .send()
+        .await
+        .unwrap();
     wait_data(&cluster.client, &ns, "db", &[("password", "binary-two")]).await;
 
     let (code, _) = eventually(WAIT, "/readyz", || async { http_get(port, "/readyz") }).await;
     assert_eq!(code, 200);
     let (_, metrics) = http_get(port, "/metrics").unwrap();
-    assert!(metrics.contains("stagesync_syncs_total{result=\"success\""), "{metrics}");
+    assert!(
+        metrics.contains("stagesync_syncs_total{result=\"success\""),
+        "{metrics}"
+    );
 
     let pid = child.id().unwrap();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("stops within 15s").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("stops within 15s")
+        .unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
-    let lines: Vec<serde_json::Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert!(lines.iter().any(|l| l["message"] == "stagesync starting"), "JSON log lines: {logs}");
-    assert!(lines.iter().any(|l| l["message"] == "stagesync stopped"), "{logs}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .await
+        .unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "stagesync starting"),
+        "JSON log lines: {logs}"
+    );
+    assert!(
+        lines.iter().any(|l| l["message"] == "stagesync stopped"),
+        "{logs}"
+    );
     for value in ["binary-one", "binary-two"] {
         assert!(!logs.contains(value), "a secret value leaked into the logs");
     }

@@ -9,8 +9,17 @@ use serde_json::{Value, json};
 use stagesync::api::crds;
 
 fn schema_for(kind: &str) -> CrdSchema {
-    let (_, crd) = crds().into_iter().find(|(_, c)| c.spec.names.kind == kind).unwrap_or_else(|| panic!("no CRD for {kind}"));
-    let schema = crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
+    let (_, crd) = crds()
+        .into_iter()
+        .find(|(_, c)| c.spec.names.kind == kind)
+        .unwrap_or_else(|| panic!("no CRD for {kind}"));
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .unwrap()
+        .open_api_v3_schema
+        .as_ref()
+        .unwrap();
     CrdSchema::new(&serde_json::to_value(schema).unwrap()).expect("the generated schema compiles")
 }
 
@@ -38,12 +47,22 @@ fn pruned(original: &Value, admitted: &Value, path: &str, out: &mut Vec<String>)
 fn admit(doc: &Value) -> Result<Value, Vec<String>> {
     let schema = schema_for(doc["kind"].as_str().unwrap());
     let mut admitted = doc.clone();
-    schema
-        .admit(&mut admitted, None)
-        .map_err(|causes| causes.into_iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>())?;
+    schema.admit(&mut admitted, None).map_err(|causes| {
+        causes
+            .into_iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect::<Vec<_>>()
+    })?;
     let mut lost = Vec::new();
     pruned(doc, &admitted, "", &mut lost);
-    if lost.is_empty() { Ok(admitted) } else { Err(lost.into_iter().map(|p| format!("{p}: unknown field")).collect()) }
+    if lost.is_empty() {
+        Ok(admitted)
+    } else {
+        Err(lost
+            .into_iter()
+            .map(|p| format!("{p}: unknown field"))
+            .collect())
+    }
 }
 
 #[test]
@@ -58,7 +77,10 @@ fn every_example_manifest_is_valid() {
         let text = std::fs::read_to_string(&path).unwrap();
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
             let doc: Value = serde::Deserialize::deserialize(doc).unwrap();
-            if doc["apiVersion"].as_str().is_some_and(|v| v.starts_with("stagesync.io/")) {
+            if doc["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("stagesync.io/"))
+            {
                 if let Err(errors) = admit(&doc) {
                     panic!("{} is invalid: {errors:#?}", path.display());
                 }
@@ -66,7 +88,10 @@ fn every_example_manifest_is_valid() {
             }
         }
     }
-    assert!(checked >= 4, "expected the example stores and ExternalSecrets, checked {checked}");
+    assert!(
+        checked >= 4,
+        "expected the example stores and ExternalSecrets, checked {checked}"
+    );
 }
 
 fn es(remote_ref: Value) -> Value {
@@ -86,7 +111,10 @@ fn the_validator_catches_what_the_api_server_would() {
     assert_eq!(admitted["spec"]["secretStoreRef"]["kind"], "SecretStore");
     // CEL: versionStage and versionId are mutually exclusive.
     let errors = admit(&es(json!({"key": "a", "versionStage": "AWSCURRENT", "versionId": "0123456789abcdef0123456789abcdef"}))).unwrap_err();
-    assert!(errors.iter().any(|e| e.contains("mutually exclusive")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("mutually exclusive")),
+        "{errors:?}"
+    );
     // Enums, patterns, typos.
     assert!(admit(&es(json!({"key": "a", "decodingStrategy": "Base32"}))).is_err());
     let mut bad_interval = es(json!({"key": "a"}));

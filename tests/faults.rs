@@ -16,12 +16,21 @@ use support::unique_name;
 async fn secret_writes_failing_for_a_while_are_retried_until_they_land() {
     let m = moto();
     let cluster = TestCluster::start().await;
-    let Some(faults) = cluster.faults("secret_writes_failing_for_a_while_are_retried_until_they_land") else { return };
+    let Some(faults) =
+        cluster.faults("secret_writes_failing_for_a_while_are_retried_until_they_land")
+    else {
+        return;
+    };
     let ns = cluster.namespace("fault-write").await;
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let aws = m.admin_client().await;
     let key = unique_name("fault/write");
-    aws.create_secret().name(&key).secret_string("eventually-written").send().await.unwrap();
+    aws.create_secret()
+        .name(&key)
+        .secret_string("eventually-written")
+        .send()
+        .await
+        .unwrap();
     for status in [500, 503, 429] {
         faults.add(FaultRule {
             verb: Some("patch".into()),
@@ -33,10 +42,15 @@ async fn secret_writes_failing_for_a_while_are_retried_until_they_land() {
         });
     }
     let _operator = cluster.run_operator(test_policy(&m.endpoint));
-    create_es(&cluster.client, &ns, "w", json!({
-        "secretStoreRef": {"name": "aws"},
-        "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-    }))
+    create_es(
+        &cluster.client,
+        &ns,
+        "w",
+        json!({
+            "secretStoreRef": {"name": "aws"},
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
     wait_data(&cluster.client, &ns, "w", &[("v", "eventually-written")]).await;
     wait_reason(&cluster.client, &ns, "w", "SecretSynced").await;
@@ -46,17 +60,31 @@ async fn secret_writes_failing_for_a_while_are_retried_until_they_land() {
 async fn dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator() {
     let m = moto();
     let cluster = TestCluster::start().await;
-    let Some(faults) = cluster.faults("dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator") else { return };
+    let Some(faults) =
+        cluster.faults("dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator")
+    else {
+        return;
+    };
     let ns = cluster.namespace("fault-watch").await;
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let aws = m.admin_client().await;
     let key = unique_name("fault/watch");
-    aws.create_secret().name(&key).secret_string(r#"{"a":"1","b":"2"}"#).send().await.unwrap();
+    aws.create_secret()
+        .name(&key)
+        .secret_string(r#"{"a":"1","b":"2"}"#)
+        .send()
+        .await
+        .unwrap();
     let _operator = cluster.run_operator(test_policy(&m.endpoint));
-    create_es(&cluster.client, &ns, "w", json!({
-        "secretStoreRef": {"name": "aws"},
-        "data": [{"secretKey": "a", "remoteRef": {"key": key, "property": "a"}}],
-    }))
+    create_es(
+        &cluster.client,
+        &ns,
+        "w",
+        json!({
+            "secretStoreRef": {"name": "aws"},
+            "data": [{"secretKey": "a", "remoteRef": {"key": key, "property": "a"}}],
+        }),
+    )
     .await;
     wait_data(&cluster.client, &ns, "w", &[("a", "1")]).await;
 
@@ -80,13 +108,18 @@ async fn dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // A spec change made after all that is still seen and applied.
-    apply_es_spec(&cluster.client, &ns, "w", json!({
-        "secretStoreRef": {"name": "aws"},
-        "data": [
-            {"secretKey": "a", "remoteRef": {"key": key, "property": "a"}},
-            {"secretKey": "b", "remoteRef": {"key": key, "property": "b"}},
-        ],
-    }))
+    apply_es_spec(
+        &cluster.client,
+        &ns,
+        "w",
+        json!({
+            "secretStoreRef": {"name": "aws"},
+            "data": [
+                {"secretKey": "a", "remoteRef": {"key": key, "property": "a"}},
+                {"secretKey": "b", "remoteRef": {"key": key, "property": "b"}},
+            ],
+        }),
+    )
     .await;
     wait_data(&cluster.client, &ns, "w", &[("a", "1"), ("b", "2")]).await;
 }

@@ -37,11 +37,23 @@ async fn env(prefix: &str) -> Env {
     let ns = cluster.namespace(prefix).await;
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let operator = cluster.run_operator(test_policy(&m.endpoint));
-    Env { _operator: operator, ns, aws: m.admin_client().await, cluster }
+    Env {
+        _operator: operator,
+        ns,
+        aws: m.admin_client().await,
+        cluster,
+    }
 }
 
 async fn create_aws(aws: &Aws, name: &str, value: &str) -> String {
-    aws.create_secret().name(name).secret_string(value).send().await.unwrap().version_id.unwrap()
+    aws.create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap()
 }
 
 fn store_ref() -> serde_json::Value {
@@ -52,28 +64,57 @@ fn store_ref() -> serde_json::Value {
 async fn first_sync_writes_the_secret_status_and_an_event() {
     let e = env("first").await;
     let key = unique_name("app/db");
-    let version = create_aws(&e.aws, &key, r#"{"username":"admin","password":"first-sync-pw"}"#).await;
-    create_es(e.client(), &e.ns, "db", json!({
-        "secretStoreRef": store_ref(),
-        "data": [
-            {"secretKey": "username", "remoteRef": {"key": key, "property": "username"}},
-            {"secretKey": "password", "remoteRef": {"key": key, "property": "password"}},
-        ],
-    }))
+    let version = create_aws(
+        &e.aws,
+        &key,
+        r#"{"username":"admin","password":"first-sync-pw"}"#,
+    )
     .await;
-    let secret = wait_data(e.client(), &e.ns, "db", &[("username", "admin"), ("password", "first-sync-pw")]).await;
+    create_es(
+        e.client(),
+        &e.ns,
+        "db",
+        json!({
+            "secretStoreRef": store_ref(),
+            "data": [
+                {"secretKey": "username", "remoteRef": {"key": key, "property": "username"}},
+                {"secretKey": "password", "remoteRef": {"key": key, "property": "password"}},
+            ],
+        }),
+    )
+    .await;
+    let secret = wait_data(
+        e.client(),
+        &e.ns,
+        "db",
+        &[("username", "admin"), ("password", "first-sync-pw")],
+    )
+    .await;
     assert_eq!(secret.labels()["app.kubernetes.io/managed-by"], "stagesync");
     assert_eq!(secret.annotations()["stagesync.io/external-secret"], "db");
     assert_eq!(secret.annotations()["stagesync.io/data-hash"].len(), 64);
     assert_eq!(owner_name(&secret).as_deref(), Some("db"));
-    assert!(secret.managed_fields().iter().any(|f| f.manager.as_deref() == Some("stagesync") && f.operation.as_deref() == Some("Apply")));
+    assert!(
+        secret
+            .managed_fields()
+            .iter()
+            .any(|f| f.manager.as_deref() == Some("stagesync")
+                && f.operation.as_deref() == Some("Apply"))
+    );
 
     let (status, _) = wait_reason(e.client(), &e.ns, "db", "SecretSynced").await;
     assert_eq!(status, "True");
-    let es = Api::<ExternalSecret>::namespaced(e.client().clone(), &e.ns).get("db").await.unwrap();
+    let es = Api::<ExternalSecret>::namespaced(e.client().clone(), &e.ns)
+        .get("db")
+        .await
+        .unwrap();
     let st = es.status.unwrap();
     assert_eq!(st.synced_versions[&key].version_id, version);
-    assert!(st.synced_versions[&key].version_stages.contains(&"AWSCURRENT".to_owned()));
+    assert!(
+        st.synced_versions[&key]
+            .version_stages
+            .contains(&"AWSCURRENT".to_owned())
+    );
     assert!(st.refresh_time.is_some());
     assert_eq!(st.binding.unwrap().name, "db");
     let events = eventually(WAIT, "a Created event", || async {
@@ -81,7 +122,11 @@ async fn first_sync_writes_the_secret_status_and_an_event() {
         ev.iter().any(|(r, _)| r == "Created").then_some(ev)
     })
     .await;
-    assert!(events.iter().all(|(_, note)| !note.contains("first-sync-pw")));
+    assert!(
+        events
+            .iter()
+            .all(|(_, note)| !note.contains("first-sync-pw"))
+    );
 }
 
 #[tokio::test]
@@ -89,9 +134,19 @@ async fn property_extract_and_find_with_precedence() {
     let e = env("shapes").await;
     let root = unique_name("shapes");
     let config = format!("{root}/config");
-    create_aws(&e.aws, &config, r#"{"host":"db.internal","port":5432,"mode":"from-extract"}"#).await;
+    create_aws(
+        &e.aws,
+        &config,
+        r#"{"host":"db.internal","port":5432,"mode":"from-extract"}"#,
+    )
+    .await;
     for name in ["a", "b"] {
-        create_aws(&e.aws, &format!("{root}/certs/{name}"), &format!("cert-{name}")).await;
+        create_aws(
+            &e.aws,
+            &format!("{root}/certs/{name}"),
+            &format!("cert-{name}"),
+        )
+        .await;
     }
     create_es(e.client(), &e.ns, "shapes", json!({
         "secretStoreRef": store_ref(),
@@ -102,13 +157,18 @@ async fn property_extract_and_find_with_precedence() {
         "data": [{"secretKey": "mode", "remoteRef": {"key": config, "property": "host"}}],
     }))
     .await;
-    wait_data(e.client(), &e.ns, "shapes", &[
-        ("host", "db.internal"),
-        ("port", "5432"),
-        ("mode", "db.internal"),
-        ("cert-a", "cert-a"),
-        ("cert-b", "cert-b"),
-    ])
+    wait_data(
+        e.client(),
+        &e.ns,
+        "shapes",
+        &[
+            ("host", "db.internal"),
+            ("port", "5432"),
+            ("mode", "db.internal"),
+            ("cert-a", "cert-a"),
+            ("cert-b", "cert-b"),
+        ],
+    )
     .await;
 }
 
@@ -117,20 +177,49 @@ async fn follows_a_rotation_within_the_refresh_interval() {
     let e = env("rotation").await;
     let key = unique_name("app/rotating");
     let v1 = create_aws(&e.aws, &key, "rotation-one").await;
-    create_es(e.client(), &e.ns, "rot", json!({
-        "secretStoreRef": store_ref(),
-        "refreshInterval": "1s",
-        "data": [
-            {"secretKey": "current", "remoteRef": {"key": key}},
-            {"secretKey": "previous", "remoteRef": {"key": key, "versionStage": "AWSPREVIOUS"}},
-        ],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "rot",
+        json!({
+            "secretStoreRef": store_ref(),
+            "refreshInterval": "1s",
+            "data": [
+                {"secretKey": "current", "remoteRef": {"key": key}},
+                {"secretKey": "previous", "remoteRef": {"key": key, "versionStage": "AWSPREVIOUS"}},
+            ],
+        }),
+    )
     .await;
     // No AWSPREVIOUS before the first rotation: the reference cannot be read yet.
     wait_reason(e.client(), &e.ns, "rot", "VersionNotFound").await;
-    let v2 = e.aws.put_secret_value().secret_id(&key).secret_string("rotation-two").version_stages("AWSPENDING").send().await.unwrap().version_id.unwrap();
-    e.aws.update_secret_version_stage().secret_id(&key).version_stage("AWSCURRENT").move_to_version_id(&v2).remove_from_version_id(&v1).send().await.unwrap();
-    wait_data(e.client(), &e.ns, "rot", &[("current", "rotation-two"), ("previous", "rotation-one")]).await;
+    let v2 = e
+        .aws
+        .put_secret_value()
+        .secret_id(&key)
+        .secret_string("rotation-two")
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    e.aws
+        .update_secret_version_stage()
+        .secret_id(&key)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&v2)
+        .remove_from_version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    wait_data(
+        e.client(),
+        &e.ns,
+        "rot",
+        &[("current", "rotation-two"), ("previous", "rotation-one")],
+    )
+    .await;
     wait_reason(e.client(), &e.ns, "rot", "SecretSynced").await;
 }
 
@@ -140,11 +229,16 @@ async fn owner_secret_is_garbage_collected_orphan_secret_stays() {
     let key = unique_name("app/owned");
     create_aws(&e.aws, &key, "owned-value").await;
     for (name, policy) in [("owned", "Owner"), ("orphaned", "Orphan")] {
-        create_es(e.client(), &e.ns, name, json!({
-            "secretStoreRef": store_ref(),
-            "target": {"creationPolicy": policy},
-            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-        }))
+        create_es(
+            e.client(),
+            &e.ns,
+            name,
+            json!({
+                "secretStoreRef": store_ref(),
+                "target": {"creationPolicy": policy},
+                "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+            }),
+        )
         .await;
     }
     let orphan = wait_data(e.client(), &e.ns, "orphaned", &[("v", "owned-value")]).await;
@@ -154,7 +248,10 @@ async fn owner_secret_is_garbage_collected_orphan_secret_stays() {
     delete_es(e.client(), &e.ns, "orphaned").await;
     wait_secret_gone(e.client(), &e.ns, "owned").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(secret_data(e.client(), &e.ns, "orphaned").await.unwrap()["v"], "owned-value");
+    assert_eq!(
+        secret_data(e.client(), &e.ns, "orphaned").await.unwrap()["v"],
+        "owned-value"
+    );
 }
 
 #[tokio::test]
@@ -163,11 +260,16 @@ async fn merge_adds_keys_keeps_foreign_ones_and_removes_its_own_on_delete() {
     let key = unique_name("app/merge");
     create_aws(&e.aws, &key, "merged-value").await;
     // Merge never creates the Secret.
-    create_es(e.client(), &e.ns, "merger", json!({
-        "secretStoreRef": store_ref(),
-        "target": {"name": "shared", "creationPolicy": "Merge"},
-        "data": [{"secretKey": "from-aws", "remoteRef": {"key": key}}],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "merger",
+        json!({
+            "secretStoreRef": store_ref(),
+            "target": {"name": "shared", "creationPolicy": "Merge"},
+            "data": [{"secretKey": "from-aws", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
     let (status, _) = wait_reason(e.client(), &e.ns, "merger", "SecretMissing").await;
     assert_eq!(status, "False");
@@ -178,8 +280,17 @@ async fn merge_adds_keys_keeps_foreign_ones_and_removes_its_own_on_delete() {
         "stringData": {"foreign": "kept"},
     }))
     .unwrap();
-    Api::<Secret>::namespaced(e.client().clone(), &e.ns).create(&PostParams::default(), &shared).await.unwrap();
-    let merged = wait_data(e.client(), &e.ns, "shared", &[("foreign", "kept"), ("from-aws", "merged-value")]).await;
+    Api::<Secret>::namespaced(e.client().clone(), &e.ns)
+        .create(&PostParams::default(), &shared)
+        .await
+        .unwrap();
+    let merged = wait_data(
+        e.client(),
+        &e.ns,
+        "shared",
+        &[("foreign", "kept"), ("from-aws", "merged-value")],
+    )
+    .await;
     assert_eq!(owner_name(&merged), None);
     assert!(!merged.labels().contains_key("app.kubernetes.io/managed-by"));
 
@@ -192,50 +303,92 @@ async fn creation_policy_none_and_create_or_merge() {
     let e = env("policies").await;
     let key = unique_name("app/policies");
     create_aws(&e.aws, &key, "policy-value").await;
-    create_es(e.client(), &e.ns, "status-only", json!({
-        "secretStoreRef": store_ref(),
-        "target": {"creationPolicy": "None"},
-        "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "status-only",
+        json!({
+            "secretStoreRef": store_ref(),
+            "target": {"creationPolicy": "None"},
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
-    create_es(e.client(), &e.ns, "create-or-merge", json!({
-        "secretStoreRef": store_ref(),
-        "target": {"creationPolicy": "CreateOrMerge"},
-        "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "create-or-merge",
+        json!({
+            "secretStoreRef": store_ref(),
+            "target": {"creationPolicy": "CreateOrMerge"},
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
-    let created = wait_data(e.client(), &e.ns, "create-or-merge", &[("v", "policy-value")]).await;
-    assert_eq!(owner_name(&created), None, "CreateOrMerge creates without ownerReference");
+    let created = wait_data(
+        e.client(),
+        &e.ns,
+        "create-or-merge",
+        &[("v", "policy-value")],
+    )
+    .await;
+    assert_eq!(
+        owner_name(&created),
+        None,
+        "CreateOrMerge creates without ownerReference"
+    );
     let (status, _) = wait_reason(e.client(), &e.ns, "status-only", "SecretSynced").await;
     assert_eq!(status, "True");
-    assert!(secret_data(e.client(), &e.ns, "status-only").await.is_none());
+    assert!(
+        secret_data(e.client(), &e.ns, "status-only")
+            .await
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn deletion_policies_when_the_aws_secret_is_deleted() {
     let e = env("deletion").await;
     let mut keys = Vec::new();
-    for (name, policy) in [("retain", "Retain"), ("delete", "Delete"), ("merge", "Merge")] {
+    for (name, policy) in [
+        ("retain", "Retain"),
+        ("delete", "Delete"),
+        ("merge", "Merge"),
+    ] {
         let key = unique_name(&format!("app/del-{name}"));
         create_aws(&e.aws, &key, &format!("{name}-value")).await;
-        create_es(e.client(), &e.ns, name, json!({
-            "secretStoreRef": store_ref(),
-            "refreshInterval": "1s",
-            "target": {"deletionPolicy": policy},
-            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-        }))
+        create_es(
+            e.client(),
+            &e.ns,
+            name,
+            json!({
+                "secretStoreRef": store_ref(),
+                "refreshInterval": "1s",
+                "target": {"deletionPolicy": policy},
+                "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+            }),
+        )
         .await;
         wait_data(e.client(), &e.ns, name, &[("v", &format!("{name}-value"))]).await;
         keys.push(key);
     }
     for key in &keys {
-        e.aws.delete_secret().secret_id(key).force_delete_without_recovery(true).send().await.unwrap();
+        e.aws
+            .delete_secret()
+            .secret_id(key)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .unwrap();
     }
     // Retain: an error, and the Secret exactly as it was.
     let (status, message) = wait_reason(e.client(), &e.ns, "retain", "SecretNotFound").await;
     assert_eq!(status, "False");
     assert!(message.contains(&keys[0]), "{message}");
-    assert_eq!(secret_data(e.client(), &e.ns, "retain").await.unwrap()["v"], "retain-value");
+    assert_eq!(
+        secret_data(e.client(), &e.ns, "retain").await.unwrap()["v"],
+        "retain-value"
+    );
     // Delete: the Secret goes.
     wait_secret_gone(e.client(), &e.ns, "delete").await;
     wait_reason(e.client(), &e.ns, "delete", "SecretDeleted").await;
@@ -248,25 +401,35 @@ async fn template_renders_eso_v2_templates() {
     let e = env("template").await;
     let key = unique_name("app/template");
     create_aws(&e.aws, &key, r#"{"user":"admin","password":"tpl-pw"}"#).await;
-    create_es(e.client(), &e.ns, "tpl", json!({
-        "secretStoreRef": store_ref(),
-        "target": {"template": {
-            "type": "kubernetes.io/basic-auth",
-            "metadata": {"labels": {"team": "a"}, "annotations": {"owner": "team-a"}},
-            "data": {
-                "username": "{{ .user | upper }}",
-                "password": "{{ .password }}",
-                "dsn": "postgres://{{ .user }}:{{ .password | b64enc }}@db",
-            },
-        }},
-        "dataFrom": [{"extract": {"key": key}}],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "tpl",
+        json!({
+            "secretStoreRef": store_ref(),
+            "target": {"template": {
+                "type": "kubernetes.io/basic-auth",
+                "metadata": {"labels": {"team": "a"}, "annotations": {"owner": "team-a"}},
+                "data": {
+                    "username": "{{ .user | upper }}",
+                    "password": "{{ .password }}",
+                    "dsn": "postgres://{{ .user }}:{{ .password | b64enc }}@db",
+                },
+            }},
+            "dataFrom": [{"extract": {"key": key}}],
+        }),
+    )
     .await;
-    let s = wait_data(e.client(), &e.ns, "tpl", &[
-        ("username", "ADMIN"),
-        ("password", "tpl-pw"),
-        ("dsn", "postgres://admin:dHBsLXB3@db"),
-    ])
+    let s = wait_data(
+        e.client(),
+        &e.ns,
+        "tpl",
+        &[
+            ("username", "ADMIN"),
+            ("password", "tpl-pw"),
+            ("dsn", "postgres://admin:dHBsLXB3@db"),
+        ],
+    )
     .await;
     assert_eq!(s.type_.as_deref(), Some("kubernetes.io/basic-auth"));
     assert_eq!(s.labels()["team"], "a");
@@ -290,14 +453,24 @@ async fn drift_is_repaired_and_spec_changes_apply_at_once() {
     // Someone edits the managed key by hand: it is restored at once (the refresh is 1h).
     let secrets = Api::<Secret>::namespaced(e.client().clone(), &e.ns);
     secrets
-        .patch("drift", &PatchParams::default(), &Patch::Merge(json!({"data": {"a": "aGFja2Vk"}})))
+        .patch(
+            "drift",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"a": "aGFja2Vk"}})),
+        )
         .await
         .unwrap();
     wait_data(e.client(), &e.ns, "drift", &[("a", "value-a")]).await;
 
     // A key added to the spec appears; a key removed from the spec disappears.
     apply_es_spec(e.client(), &e.ns, "drift", spec(&["a", "b"])).await;
-    wait_data(e.client(), &e.ns, "drift", &[("a", "value-a"), ("b", "value-b")]).await;
+    wait_data(
+        e.client(),
+        &e.ns,
+        "drift",
+        &[("a", "value-a"), ("b", "value-b")],
+    )
+    .await;
     apply_es_spec(e.client(), &e.ns, "drift", spec(&["b"])).await;
     wait_data(e.client(), &e.ns, "drift", &[("b", "value-b")]).await;
 }
@@ -310,17 +483,33 @@ async fn store_problems_have_their_reasons() {
     create_aws(&e.aws, &key, "store-value").await;
     let data = json!([{"secretKey": "v", "remoteRef": {"key": key}}]);
 
-    create_es(e.client(), &e.ns, "no-store", json!({"secretStoreRef": {"name": "missing"}, "data": data})).await;
+    create_es(
+        e.client(),
+        &e.ns,
+        "no-store",
+        json!({"secretStoreRef": {"name": "missing"}, "data": data}),
+    )
+    .await;
     wait_reason(e.client(), &e.ns, "no-store", "StoreNotFound").await;
 
     // A ClusterSecretStore admitting only another namespace.
     let css = unique_name("css").replace('/', "-");
-    create_cluster_store(e.client(), &css, json!({
-        "provider": aws_provider(&m.endpoint, Some(&e.ns)),
-        "conditions": [{"namespaces": ["somewhere-else"]}],
-    }))
+    create_cluster_store(
+        e.client(),
+        &css,
+        json!({
+            "provider": aws_provider(&m.endpoint, Some(&e.ns)),
+            "conditions": [{"namespaces": ["somewhere-else"]}],
+        }),
+    )
     .await;
-    create_es(e.client(), &e.ns, "not-allowed", json!({"secretStoreRef": {"name": css, "kind": "ClusterSecretStore"}, "data": data})).await;
+    create_es(
+        e.client(),
+        &e.ns,
+        "not-allowed",
+        json!({"secretStoreRef": {"name": css, "kind": "ClusterSecretStore"}, "data": data}),
+    )
+    .await;
     wait_reason(e.client(), &e.ns, "not-allowed", "StoreNotAllowed").await;
 
     // A store whose credentials Secret does not exist.
@@ -333,8 +522,17 @@ async fn store_problems_have_their_reasons() {
                 "secretAccessKeySecretRef": {"name": "nope", "key": "k"}}}}}},
     });
     let store: stagesync::api::SecretStore = serde_json::from_value(store).unwrap();
-    Api::namespaced(e.client().clone(), &e.ns).create(&PostParams::default(), &store).await.unwrap();
-    create_es(e.client(), &e.ns, "no-creds", json!({"secretStoreRef": {"name": "no-creds"}, "data": data})).await;
+    Api::namespaced(e.client().clone(), &e.ns)
+        .create(&PostParams::default(), &store)
+        .await
+        .unwrap();
+    create_es(
+        e.client(),
+        &e.ns,
+        "no-creds",
+        json!({"secretStoreRef": {"name": "no-creds"}, "data": data}),
+    )
+    .await;
     wait_reason(e.client(), &e.ns, "no-creds", "CredentialsNotFound").await;
 
     // A namespaced store without auth would lend the operator's identity: refused.
@@ -344,14 +542,30 @@ async fn store_problems_have_their_reasons() {
         "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1", "endpoint": m.endpoint}}},
     }))
     .unwrap();
-    Api::namespaced(e.client().clone(), &e.ns).create(&PostParams::default(), &ambient).await.unwrap();
-    create_es(e.client(), &e.ns, "ambient", json!({"secretStoreRef": {"name": "ambient"}, "data": data})).await;
+    Api::namespaced(e.client().clone(), &e.ns)
+        .create(&PostParams::default(), &ambient)
+        .await
+        .unwrap();
+    create_es(
+        e.client(),
+        &e.ns,
+        "ambient",
+        json!({"secretStoreRef": {"name": "ambient"}, "data": data}),
+    )
+    .await;
     wait_reason(e.client(), &e.ns, "ambient", "AmbientCredentialsNotAllowed").await;
 
     // The stores themselves report readiness.
     eventually(WAIT, "store aws Ready", || async {
-        let s = Api::<stagesync::api::SecretStore>::namespaced(e.client().clone(), &e.ns).get("aws").await.ok()?;
-        s.status?.conditions.iter().find(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Valid")).map(|_| ())
+        let s = Api::<stagesync::api::SecretStore>::namespaced(e.client().clone(), &e.ns)
+            .get("aws")
+            .await
+            .ok()?;
+        s.status?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Valid"))
+            .map(|_| ())
     })
     .await;
 }
@@ -361,28 +575,48 @@ async fn aws_failures_leave_the_existing_secret_untouched() {
     let e = env("failures").await;
     let key = unique_name("app/fail");
     create_aws(&e.aws, &key, "good-value").await;
-    create_es(e.client(), &e.ns, "fail", json!({
-        "secretStoreRef": store_ref(),
-        "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "fail",
+        json!({
+            "secretStoreRef": store_ref(),
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
     let before = wait_data(e.client(), &e.ns, "fail", &[("v", "good-value")]).await;
 
     // Point the spec at a secret that does not exist: Ready=False, Secret unchanged.
     let missing = unique_name("app/never-created");
-    apply_es_spec(e.client(), &e.ns, "fail", json!({
-        "secretStoreRef": store_ref(),
-        "data": [{"secretKey": "v", "remoteRef": {"key": missing}}],
-    }))
+    apply_es_spec(
+        e.client(),
+        &e.ns,
+        "fail",
+        json!({
+            "secretStoreRef": store_ref(),
+            "data": [{"secretKey": "v", "remoteRef": {"key": missing}}],
+        }),
+    )
     .await;
     let (status, message) = wait_reason(e.client(), &e.ns, "fail", "SecretNotFound").await;
     assert_eq!(status, "False");
     assert!(message.contains(&missing));
-    let after = Api::<Secret>::namespaced(e.client().clone(), &e.ns).get("fail").await.unwrap();
+    let after = Api::<Secret>::namespaced(e.client().clone(), &e.ns)
+        .get("fail")
+        .await
+        .unwrap();
     assert_eq!(after.data, before.data);
-    assert_eq!(after.resource_version(), before.resource_version(), "not even rewritten");
+    assert_eq!(
+        after.resource_version(),
+        before.resource_version(),
+        "not even rewritten"
+    );
     let events = events_about(e.client(), &e.ns, "fail").await;
-    assert!(events.iter().any(|(r, _)| r == "SecretNotFound"), "{events:?}");
+    assert!(
+        events.iter().any(|(r, _)| r == "SecretNotFound"),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -395,11 +629,19 @@ async fn access_denied_is_reported() {
         "spec": {"provider": aws_provider(&guarded.endpoint, None)},
     }))
     .unwrap();
-    Api::namespaced(e.client().clone(), &e.ns).create(&PostParams::default(), &store).await.unwrap();
-    create_es(e.client(), &e.ns, "denied", json!({
-        "secretStoreRef": {"name": "guarded"},
-        "data": [{"secretKey": "v", "remoteRef": {"key": "anything"}}],
-    }))
+    Api::namespaced(e.client().clone(), &e.ns)
+        .create(&PostParams::default(), &store)
+        .await
+        .unwrap();
+    create_es(
+        e.client(),
+        &e.ns,
+        "denied",
+        json!({
+            "secretStoreRef": {"name": "guarded"},
+            "data": [{"secretKey": "v", "remoteRef": {"key": "anything"}}],
+        }),
+    )
     .await;
     let (status, _) = wait_reason(e.client(), &e.ns, "denied", "AccessDenied").await;
     assert_eq!(status, "False");
@@ -421,7 +663,10 @@ async fn a_second_external_secret_cannot_take_over_a_secret() {
     create_es(e.client(), &e.ns, "second", spec).await;
     let (_, message) = wait_reason(e.client(), &e.ns, "second", "SecretConflict").await;
     assert!(message.contains("first"), "{message}");
-    let after = Api::<Secret>::namespaced(e.client().clone(), &e.ns).get("contested").await.unwrap();
+    let after = Api::<Secret>::namespaced(e.client().clone(), &e.ns)
+        .get("contested")
+        .await
+        .unwrap();
     assert_eq!(after.annotations()["stagesync.io/external-secret"], "first");
     assert_eq!(after.resource_version(), before.resource_version());
 
@@ -431,14 +676,25 @@ async fn a_second_external_secret_cannot_take_over_a_secret() {
         "stringData": {"mine": "hands-off"},
     }))
     .unwrap();
-    Api::<Secret>::namespaced(e.client().clone(), &e.ns).create(&PostParams::default(), &manual).await.unwrap();
-    create_es(e.client(), &e.ns, "manual", json!({
-        "secretStoreRef": store_ref(),
-        "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-    }))
+    Api::<Secret>::namespaced(e.client().clone(), &e.ns)
+        .create(&PostParams::default(), &manual)
+        .await
+        .unwrap();
+    create_es(
+        e.client(),
+        &e.ns,
+        "manual",
+        json!({
+            "secretStoreRef": store_ref(),
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
     .await;
     wait_reason(e.client(), &e.ns, "manual", "SecretConflict").await;
-    assert_eq!(secret_data(e.client(), &e.ns, "manual").await.unwrap(), [("mine".to_owned(), "hands-off".to_owned())].into());
+    assert_eq!(
+        secret_data(e.client(), &e.ns, "manual").await.unwrap(),
+        [("mine".to_owned(), "hands-off".to_owned())].into()
+    );
 }
 
 #[tokio::test]
@@ -446,10 +702,15 @@ async fn invalid_keys_write_nothing() {
     let e = env("badkey").await;
     let key = unique_name("app/badkey");
     create_aws(&e.aws, &key, r#"{"ok":"1","not ok/key":"2"}"#).await;
-    create_es(e.client(), &e.ns, "badkey", json!({
-        "secretStoreRef": store_ref(),
-        "dataFrom": [{"extract": {"key": key}}],
-    }))
+    create_es(
+        e.client(),
+        &e.ns,
+        "badkey",
+        json!({
+            "secretStoreRef": store_ref(),
+            "dataFrom": [{"extract": {"key": key}}],
+        }),
+    )
     .await;
     let (_, message) = wait_reason(e.client(), &e.ns, "badkey", "InvalidKey").await;
     assert!(message.contains("not ok/key"), "{message}");
@@ -487,22 +748,51 @@ async fn secret_values_never_appear_in_logs_events_or_status() {
     let v = |tag: &str| format!("LEAK-{tag}-{}", unique_name("v").replace(['/', '-'], ""));
     let (ok_value, json_value, text_value) = (v("ok"), v("json"), v("text"));
     let json_key = unique_name("leak/json");
-    create_aws(&e.aws, &json_key, &format!(r#"{{"password":"{json_value}","ok":"{ok_value}"}}"#)).await;
+    create_aws(
+        &e.aws,
+        &json_key,
+        &format!(r#"{{"password":"{json_value}","ok":"{ok_value}"}}"#),
+    )
+    .await;
     let text_key = unique_name("leak/text");
     create_aws(&e.aws, &text_key, &text_value).await;
 
     let cases = [
         // Synced: the value is written, never shown.
-        ("synced", json!([{"secretKey": "ok", "remoteRef": {"key": json_key, "property": "ok"}}]), None, "SecretSynced"),
+        (
+            "synced",
+            json!([{"secretKey": "ok", "remoteRef": {"key": json_key, "property": "ok"}}]),
+            None,
+            "SecretSynced",
+        ),
         // A property that does not exist in a JSON value.
-        ("noprop", json!([{"secretKey": "x", "remoteRef": {"key": json_key, "property": "nope"}}]), None, "PropertyNotFound"),
+        (
+            "noprop",
+            json!([{"secretKey": "x", "remoteRef": {"key": json_key, "property": "nope"}}]),
+            None,
+            "PropertyNotFound",
+        ),
         // A property asked of a value that is not JSON.
-        ("notjson", json!([{"secretKey": "x", "remoteRef": {"key": text_key, "property": "a"}}]), None, "InvalidJSON"),
+        (
+            "notjson",
+            json!([{"secretKey": "x", "remoteRef": {"key": text_key, "property": "a"}}]),
+            None,
+            "InvalidJSON",
+        ),
         // Base64 decoding of a value that is not base64.
-        ("nob64", json!([{"secretKey": "x", "remoteRef": {"key": text_key, "decodingStrategy": "Base64"}}]), None, "DecodingFailed"),
+        (
+            "nob64",
+            json!([{"secretKey": "x", "remoteRef": {"key": text_key, "decodingStrategy": "Base64"}}]),
+            None,
+            "DecodingFailed",
+        ),
         // A template that fails on the value (mustFromJson of text).
-        ("tpl", json!([{"secretKey": "t", "remoteRef": {"key": text_key}}]),
-            Some(json!({"data": {"out": "{{ .t | mustFromJson }}"}})), "TemplateFailed"),
+        (
+            "tpl",
+            json!([{"secretKey": "t", "remoteRef": {"key": text_key}}]),
+            Some(json!({"data": {"out": "{{ .t | mustFromJson }}"}})),
+            "TemplateFailed",
+        ),
     ];
     for (name, data, template, _) in &cases {
         let mut spec = json!({"secretStoreRef": store_ref(), "data": data});
@@ -520,9 +810,15 @@ async fn secret_values_never_appear_in_logs_events_or_status() {
     for (name, ..) in &cases {
         visible.push_str(&visible_text(e.client(), &e.ns, name).await);
     }
-    assert!(visible.contains("PropertyNotFound") && visible.contains("sync failed"), "the scan must see the operator's output");
+    assert!(
+        visible.contains("PropertyNotFound") && visible.contains("sync failed"),
+        "the scan must see the operator's output"
+    );
     for value in [&ok_value, &json_value, &text_value] {
-        assert!(!visible.contains(value.as_str()), "a secret value leaked into logs, events or status");
+        assert!(
+            !visible.contains(value.as_str()),
+            "a secret value leaked into logs, events or status"
+        );
     }
 }
 
@@ -533,12 +829,16 @@ async fn roles_outside_the_operators_allow_list_are_refused() {
     let ns = cluster.namespace("roles").await;
     create_credentials(&cluster.client, &ns).await;
     let mut policy = test_policy(&m.endpoint);
-    policy.allowed_roles = Some(regex::Regex::new("^arn:aws:iam::123456789012:role/stagesync-.*$").unwrap());
+    policy.allowed_roles =
+        Some(regex::Regex::new("^arn:aws:iam::123456789012:role/stagesync-.*$").unwrap());
     let _operator = cluster.run_operator(policy);
     let aws = m.admin_client().await;
     let key = unique_name("app/roles");
     create_aws(&aws, &key, "role-value").await;
-    for (store, role) in [("allowed", "arn:aws:iam::123456789012:role/stagesync-reader"), ("denied", "arn:aws:iam::999999999999:role/admin")] {
+    for (store, role) in [
+        ("allowed", "arn:aws:iam::123456789012:role/stagesync-reader"),
+        ("denied", "arn:aws:iam::999999999999:role/admin"),
+    ] {
         let mut provider = aws_provider(&m.endpoint, None);
         provider["aws"]["role"] = json!(role);
         let s: stagesync::api::SecretStore = serde_json::from_value(json!({
@@ -547,11 +847,19 @@ async fn roles_outside_the_operators_allow_list_are_refused() {
             "spec": {"provider": provider},
         }))
         .unwrap();
-        Api::namespaced(cluster.client.clone(), &ns).create(&PostParams::default(), &s).await.unwrap();
-        create_es(&cluster.client, &ns, store, json!({
-            "secretStoreRef": {"name": store},
-            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
-        }))
+        Api::namespaced(cluster.client.clone(), &ns)
+            .create(&PostParams::default(), &s)
+            .await
+            .unwrap();
+        create_es(
+            &cluster.client,
+            &ns,
+            store,
+            json!({
+                "secretStoreRef": {"name": store},
+                "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+            }),
+        )
         .await;
     }
     // The allowed role is assumed (through moto's STS) and reads the secret.

@@ -17,7 +17,11 @@ pub struct Backoff {
 impl Backoff {
     /// Backoff doubling from `base` up to `cap`.
     pub fn new(base: Duration, cap: Duration) -> Self {
-        Self { base, cap, failures: Mutex::new(HashMap::new()) }
+        Self {
+            base,
+            cap,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records a failure of `key` and returns how long to wait before the next attempt, at least
@@ -29,7 +33,9 @@ impl Backoff {
             *n = n.saturating_add(1);
             *n
         };
-        let exp = self.base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
+        let exp = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
         let delay = jitter(exp.min(self.cap), 0.2).min(self.cap);
         delay.max(at_least.unwrap_or_default())
     }
@@ -57,10 +63,17 @@ mod tests {
         for (i, d) in delays.iter().enumerate().take(5) {
             let nominal = 2f64.powi(i as i32);
             let s = d.as_secs_f64();
-            assert!(s >= nominal * 0.8 - 1e-9 && s <= nominal * 1.2 + 1e-9, "attempt {i}: {s}");
+            assert!(
+                s >= nominal * 0.8 - 1e-9 && s <= nominal * 1.2 + 1e-9,
+                "attempt {i}: {s}"
+            );
         }
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(60)));
-        assert!(delays[9] >= Duration::from_secs(48), "capped region: {:?}", delays[9]);
+        assert!(
+            delays[9] >= Duration::from_secs(48),
+            "capped region: {:?}",
+            delays[9]
+        );
         // Another object has its own count.
         assert!(b.failed("ns/b", None) <= Duration::from_millis(1200));
         b.succeeded("ns/a");

@@ -85,10 +85,14 @@ impl SyncError {
     /// The least wait a backend asked for.
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Fetch(FetchError::Provider(crate::provider::ProviderError::Throttled { retry_after, .. }))
-            | Self::Store(StoreError::Provider(crate::provider::ProviderError::Throttled { retry_after, .. })) => {
-                *retry_after
-            }
+            Self::Fetch(FetchError::Provider(crate::provider::ProviderError::Throttled {
+                retry_after,
+                ..
+            }))
+            | Self::Store(StoreError::Provider(crate::provider::ProviderError::Throttled {
+                retry_after,
+                ..
+            })) => *retry_after,
             _ => None,
         }
     }
@@ -138,7 +142,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
     let started = std::time::Instant::now();
     let result = sync(&es, &ctx, &secrets, &target).await;
-    ctx.metrics.observe_reconcile(result.as_ref().err().map(SyncError::reason), started.elapsed());
+    ctx.metrics.observe_reconcile(
+        result.as_ref().err().map(SyncError::reason),
+        started.elapsed(),
+    );
     let previous = es.status.clone().unwrap_or_default();
     let mut status = previous.clone();
     let generation = es.metadata.generation;
@@ -147,29 +154,68 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         Ok(synced) => {
             ctx.backoff.succeeded(&key);
             let (reason, message) = match synced.outcome {
-                Outcome::Deleted => (Reason::SecretDeleted, format!("every AWS secret is gone; Secret {:?} was deleted (deletionPolicy Delete)", synced.target)),
-                Outcome::KeysRemoved => (Reason::SecretDeleted, format!("every AWS secret is gone; this ExternalSecret's keys were removed from Secret {:?} (deletionPolicy Merge)", synced.target)),
-                Outcome::NotWritten => (Reason::SecretSynced, "AWS secrets read; no Secret is written (creationPolicy None)".to_owned()),
-                _ => (Reason::SecretSynced, format!("Secret {:?} is synced", synced.target)),
+                Outcome::Deleted => (
+                    Reason::SecretDeleted,
+                    format!(
+                        "every AWS secret is gone; Secret {:?} was deleted (deletionPolicy Delete)",
+                        synced.target
+                    ),
+                ),
+                Outcome::KeysRemoved => (
+                    Reason::SecretDeleted,
+                    format!(
+                        "every AWS secret is gone; this ExternalSecret's keys were removed from Secret {:?} (deletionPolicy Merge)",
+                        synced.target
+                    ),
+                ),
+                Outcome::NotWritten => (
+                    Reason::SecretSynced,
+                    "AWS secrets read; no Secret is written (creationPolicy None)".to_owned(),
+                ),
+                _ => (
+                    Reason::SecretSynced,
+                    format!("Secret {:?} is synced", synced.target),
+                ),
             };
-            let ready = condition(&previous.conditions, CONDITION_READY, ConditionStatus::True, reason.as_str(), &message, generation);
+            let ready = condition(
+                &previous.conditions,
+                CONDITION_READY,
+                ConditionStatus::True,
+                reason.as_str(),
+                &message,
+                generation,
+            );
             set_condition(&mut status.conditions, ready);
             status.refresh_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
             status.synced_versions = synced.synced_versions;
             status.binding = match synced.outcome {
                 Outcome::Deleted | Outcome::NotWritten => None,
-                _ => Some(SecretBinding { name: synced.target.clone() }),
+                _ => Some(SecretBinding {
+                    name: synced.target.clone(),
+                }),
             };
             apply_status(&es_api, &name, &status).await?;
             let event = match synced.outcome {
-                Outcome::Created => Some(("Created", format!("created Secret {:?}", synced.target))),
-                Outcome::Updated => Some(("Updated", format!("updated Secret {:?}", synced.target))),
+                Outcome::Created => {
+                    Some(("Created", format!("created Secret {:?}", synced.target)))
+                }
+                Outcome::Updated => {
+                    Some(("Updated", format!("updated Secret {:?}", synced.target)))
+                }
                 Outcome::Deleted | Outcome::KeysRemoved => Some((reason.as_str(), message.clone())),
                 Outcome::Unchanged | Outcome::NotWritten => None,
             };
             if let Some((event_reason, note)) = event {
                 tracing::info!(externalsecret = %key, secret = %synced.target, reason = event_reason, "{note}");
-                publish(&ctx.recorder, &reference, false, event_reason, "Sync", &note).await;
+                publish(
+                    &ctx.recorder,
+                    &reference,
+                    false,
+                    event_reason,
+                    "Sync",
+                    &note,
+                )
+                .await;
             }
             Ok(next_refresh(&es, &ctx))
         }
@@ -177,10 +223,25 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             let reason = err.reason();
             let message = err.to_string();
             tracing::warn!(externalsecret = %key, reason = reason.as_str(), error = %message, "sync failed; the existing Secret is unchanged");
-            let ready = condition(&previous.conditions, CONDITION_READY, ConditionStatus::False, reason.as_str(), &message, generation);
+            let ready = condition(
+                &previous.conditions,
+                CONDITION_READY,
+                ConditionStatus::False,
+                reason.as_str(),
+                &message,
+                generation,
+            );
             set_condition(&mut status.conditions, ready);
             apply_status(&es_api, &name, &status).await?;
-            publish(&ctx.recorder, &reference, true, reason.as_str(), "Sync", &message).await;
+            publish(
+                &ctx.recorder,
+                &reference,
+                true,
+                reason.as_str(),
+                "Sync",
+                &message,
+            )
+            .await;
             Ok(Action::requeue(ctx.backoff.failed(&key, err.retry_after())))
         }
     }
@@ -194,11 +255,22 @@ pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context
 }
 
 /// The whole sync: nothing is written unless every step before the write succeeded.
-async fn sync(es: &ExternalSecret, ctx: &Context, secrets: &Api<Secret>, target: &str) -> Result<Synced, SyncError> {
+async fn sync(
+    es: &ExternalSecret,
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    target: &str,
+) -> Result<Synced, SyncError> {
     let namespace = es.namespace().unwrap_or_default();
     let spec = &es.spec;
-    let store = ctx.stores.for_external_secret(&namespace, &spec.secret_store_ref).await?;
-    let tolerate_missing = matches!(spec.target.deletion_policy, DeletionPolicy::Delete | DeletionPolicy::Merge);
+    let store = ctx
+        .stores
+        .for_external_secret(&namespace, &spec.secret_store_ref)
+        .await?;
+    let tolerate_missing = matches!(
+        spec.target.deletion_policy,
+        DeletionPolicy::Delete | DeletionPolicy::Merge
+    );
     let fetched = fetch_all(store.backend.as_ref(), spec, tolerate_missing).await?;
     let existing = secrets.get_opt(target).await?;
     let es_name = es.name_any();
@@ -211,12 +283,21 @@ async fn sync(es: &ExternalSecret, ctx: &Context, secrets: &Api<Secret>, target:
     let built = build_data(spec, &fetched)?;
     let sources = template_sources(es, ctx).await?;
     let rendered = apply_template(spec.target.template.as_ref(), built.data, &sources)?;
-    let invalid: Vec<String> = rendered.data.keys().filter(|k| !is_valid_secret_key(k)).cloned().collect();
+    let invalid: Vec<String> = rendered
+        .data
+        .keys()
+        .filter(|k| !is_valid_secret_key(k))
+        .cloned()
+        .collect();
     if !invalid.is_empty() {
         return Err(SyncError::InvalidKey(invalid));
     }
     let Some(mode) = write_mode(spec.target.creation_policy, &owner, target)? else {
-        return Ok(Synced { outcome: Outcome::NotWritten, synced_versions: built.synced_versions, target: target.to_owned() });
+        return Ok(Synced {
+            outcome: Outcome::NotWritten,
+            synced_versions: built.synced_versions,
+            target: target.to_owned(),
+        });
     };
     let content = DesiredContent {
         data: rendered.data,
@@ -232,7 +313,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context, secrets: &Api<Secret>, target:
     } else {
         let data_changed = existing.as_ref().is_none_or(|live| {
             let live_data = live.data.clone().unwrap_or_default();
-            content.data.iter().any(|(k, v)| live_data.get(k).map(|b| b.0.as_slice()) != Some(v.expose()))
+            content
+                .data
+                .iter()
+                .any(|(k, v)| live_data.get(k).map(|b| b.0.as_slice()) != Some(v.expose()))
         });
         crate::write::secret::apply(secrets, &desired, &manager).await?;
         match (existing.is_some(), data_changed) {
@@ -241,7 +325,11 @@ async fn sync(es: &ExternalSecret, ctx: &Context, secrets: &Api<Secret>, target:
             (true, false) => Outcome::Unchanged,
         }
     };
-    Ok(Synced { outcome, synced_versions: built.synced_versions, target: target.to_owned() })
+    Ok(Synced {
+        outcome,
+        synced_versions: built.synced_versions,
+        target: target.to_owned(),
+    })
 }
 
 /// Every referenced AWS secret is gone and the deletion policy tolerates it.
@@ -266,30 +354,59 @@ async fn deleted_upstream(
         (DeletionPolicy::Merge, Ownership::Ours) => {
             // Keep the Secret, drop our keys: apply our usual shape with no data.
             let desired = desired_secret(es, target, WriteMode::Own, &DesiredContent::default());
-            crate::write::secret::apply(secrets, &desired, &field_manager(WriteMode::Own, &es_name)).await?;
+            crate::write::secret::apply(
+                secrets,
+                &desired,
+                &field_manager(WriteMode::Own, &es_name),
+            )
+            .await?;
             Outcome::KeysRemoved
         }
         (DeletionPolicy::Merge, Ownership::Missing) => Outcome::KeysRemoved,
         (DeletionPolicy::Retain, _) => unreachable!("Retain never tolerates missing secrets"),
     };
-    Ok(Synced { outcome, synced_versions: BTreeMap::new(), target: target.to_owned() })
+    Ok(Synced {
+        outcome,
+        synced_versions: BTreeMap::new(),
+        target: target.to_owned(),
+    })
 }
 
 /// Reads the ConfigMaps and Secrets named by `template.templateFrom`.
-async fn template_sources(es: &ExternalSecret, ctx: &Context) -> Result<TemplateSources, SyncError> {
+async fn template_sources(
+    es: &ExternalSecret,
+    ctx: &Context,
+) -> Result<TemplateSources, SyncError> {
     let mut sources = TemplateSources::default();
-    let Some(template) = &es.spec.target.template else { return Ok(sources) };
+    let Some(template) = &es.spec.target.template else {
+        return Ok(sources);
+    };
     let namespace = es.namespace().unwrap_or_default();
     for from in &template.template_from {
         if let Some(cm) = &from.config_map {
-            let got = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace).get_opt(&cm.name).await?;
-            let got = got.ok_or_else(|| SyncError::InvalidSpec(format!("templateFrom ConfigMap {:?} not found", cm.name)))?;
-            sources.config_maps.insert(cm.name.clone(), got.data.unwrap_or_default());
+            let got = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
+                .get_opt(&cm.name)
+                .await?;
+            let got = got.ok_or_else(|| {
+                SyncError::InvalidSpec(format!("templateFrom ConfigMap {:?} not found", cm.name))
+            })?;
+            sources
+                .config_maps
+                .insert(cm.name.clone(), got.data.unwrap_or_default());
         }
         if let Some(s) = &from.secret {
-            let got = Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&s.name).await?;
-            let got = got.ok_or_else(|| SyncError::InvalidSpec(format!("templateFrom Secret {:?} not found", s.name)))?;
-            let data = got.data.unwrap_or_default().into_iter().map(|(k, v)| (k, SecretBytes::new(v.0))).collect();
+            let got = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+                .get_opt(&s.name)
+                .await?;
+            let got = got.ok_or_else(|| {
+                SyncError::InvalidSpec(format!("templateFrom Secret {:?} not found", s.name))
+            })?;
+            let data = got
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, SecretBytes::new(v.0)))
+                .collect();
             sources.secrets.insert(s.name.clone(), data);
         }
     }
@@ -298,7 +415,11 @@ async fn template_sources(es: &ExternalSecret, ctx: &Context) -> Result<Template
 
 /// refreshPolicy CreatedOnce / OnChange: once the Secret was synced for this generation, only a
 /// spec change (a new generation) syncs again.
-async fn skip_refresh(es: &ExternalSecret, secrets: &Api<Secret>, target: &str) -> Result<bool, kube::Error> {
+async fn skip_refresh(
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+    target: &str,
+) -> Result<bool, kube::Error> {
     let synced_this_generation = es.status.as_ref().is_some_and(|s| {
         s.conditions.iter().any(|c| {
             c.type_ == CONDITION_READY
@@ -308,14 +429,19 @@ async fn skip_refresh(es: &ExternalSecret, secrets: &Api<Secret>, target: &str) 
     });
     match es.spec.refresh_policy {
         Some(RefreshPolicy::OnChange) => Ok(synced_this_generation),
-        Some(RefreshPolicy::CreatedOnce) => Ok(synced_this_generation && secrets.get_opt(target).await?.is_some()),
+        Some(RefreshPolicy::CreatedOnce) => {
+            Ok(synced_this_generation && secrets.get_opt(target).await?.is_some())
+        }
         Some(RefreshPolicy::Periodic) | None => Ok(false),
     }
 }
 
 /// When to look at AWS again after a successful sync.
 fn next_refresh(es: &ExternalSecret, ctx: &Context) -> Action {
-    if matches!(es.spec.refresh_policy, Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange)) {
+    if matches!(
+        es.spec.refresh_policy,
+        Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange)
+    ) {
         return Action::await_change();
     }
     let interval = if es.spec.refresh_interval.is_empty() {
@@ -332,13 +458,21 @@ fn next_refresh(es: &ExternalSecret, ctx: &Context) -> Action {
 }
 
 /// Adds the cleanup finalizer to merging ExternalSecrets, removes it from the others.
-async fn ensure_finalizer(es: &ExternalSecret, api: &Api<ExternalSecret>) -> Result<(), kube::Error> {
+async fn ensure_finalizer(
+    es: &ExternalSecret,
+    api: &Api<ExternalSecret>,
+) -> Result<(), kube::Error> {
     let wants = es.spec.target.creation_policy == CreationPolicy::Merge;
     let has = es.finalizers().iter().any(|f| f == FINALIZER);
     if wants == has {
         return Ok(());
     }
-    let mut finalizers: Vec<String> = es.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    let mut finalizers: Vec<String> = es
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
     if wants {
         finalizers.push(FINALIZER.to_owned());
     }
@@ -362,7 +496,12 @@ async fn finalize(
             other => kube::Error::Service(other.to_string().into()),
         });
     }
-    let finalizers: Vec<String> = es.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    let finalizers: Vec<String> = es
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
     patch_finalizers(es, api, finalizers).await?;
     Ok(Action::await_change())
 }
@@ -374,7 +513,13 @@ async fn patch_finalizers(
     api: &Api<ExternalSecret>,
     finalizers: Vec<String>,
 ) -> Result<(), kube::Error> {
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
-    api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
+    api.patch(
+        &es.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
     Ok(())
 }

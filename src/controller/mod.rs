@@ -76,7 +76,12 @@ pub struct Context {
 
 impl Context {
     /// A context for the controllers.
-    pub fn new(client: Client, stores: StoreRegistry, config: ControllerConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        client: Client,
+        stores: StoreRegistry,
+        config: ControllerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let reporter = Reporter {
             controller: "stagesync".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -107,17 +112,28 @@ pub async fn run(ctx: Arc<Context>, shutdown: BoxFuture<'static, ()>) {
         controllers.push(
             Controller::new(stores, watcher::Config::default().any_semantic())
                 .graceful_shutdown_on(shutdown.clone())
-                .run(store::reconcile_secret_store, store::error_policy, ctx.clone())
+                .run(
+                    store::reconcile_secret_store,
+                    store::error_policy,
+                    ctx.clone(),
+                )
                 .for_each(log_result)
                 .boxed(),
         );
     }
     controllers.push(
-        Controller::new(Api::<ClusterSecretStore>::all(ctx.client.clone()), watcher::Config::default().any_semantic())
-            .graceful_shutdown_on(shutdown.clone())
-            .run(store::reconcile_cluster_secret_store, store::error_policy, ctx.clone())
-            .for_each(log_result)
-            .boxed(),
+        Controller::new(
+            Api::<ClusterSecretStore>::all(ctx.client.clone()),
+            watcher::Config::default().any_semantic(),
+        )
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            store::reconcile_cluster_secret_store,
+            store::error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
+        .boxed(),
     );
     futures::future::join_all(controllers).await;
 }
@@ -132,7 +148,9 @@ where
     }
 }
 
-async fn log_result<K: Resource, E: std::fmt::Display>(result: Result<(ObjectRef<K>, kube::runtime::controller::Action), E>) {
+async fn log_result<K: Resource, E: std::fmt::Display>(
+    result: Result<(ObjectRef<K>, kube::runtime::controller::Action), E>,
+) {
     if let Err(err) = result {
         tracing::debug!(error = %err, "controller event");
     }
@@ -160,11 +178,14 @@ async fn external_secrets(
 ) {
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store::<ExternalSecret>();
-    let trigger = watcher(scoped::<ExternalSecret>(&client, namespace.as_deref()), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(external_secret_trigger, Default::default());
+    let trigger = watcher(
+        scoped::<ExternalSecret>(&client, namespace.as_deref()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(external_secret_trigger, Default::default());
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
     let store_generations: Arc<Mutex<StoreGenerations>> = Arc::default();
     let by_store = |kind: StoreKind| {
@@ -174,7 +195,12 @@ async fn external_secrets(
             // Stores write their own status; only a spec change matters to ExternalSecrets.
             let key = (kind, store_ns.clone(), store_name.clone());
             let generation = generation.unwrap_or_default();
-            if seen.lock().expect("generations lock").insert(key, generation) == Some(generation) {
+            if seen
+                .lock()
+                .expect("generations lock")
+                .insert(key, generation)
+                == Some(generation)
+            {
                 return Vec::new();
             }
             referencing(&reader, kind, store_ns.as_deref(), &store_name)
@@ -183,13 +209,21 @@ async fn external_secrets(
     let namespaced_stores = by_store(StoreKind::SecretStore);
     let cluster_stores = by_store(StoreKind::ClusterSecretStore);
     Controller::for_stream(trigger, reader.clone())
-        .watches(scoped::<Secret>(&client, namespace.as_deref()), managed, secret_to_external_secrets)
-        .watches(scoped::<SecretStore>(&client, namespace.as_deref()), watcher::Config::default(), move |s| {
-            namespaced_stores(s.namespace(), s.name_any(), s.metadata.generation)
-        })
-        .watches(Api::<ClusterSecretStore>::all(client.clone()), watcher::Config::default(), move |s| {
-            cluster_stores(None, s.name_any(), s.metadata.generation)
-        })
+        .watches(
+            scoped::<Secret>(&client, namespace.as_deref()),
+            managed,
+            secret_to_external_secrets,
+        )
+        .watches(
+            scoped::<SecretStore>(&client, namespace.as_deref()),
+            watcher::Config::default(),
+            move |s| namespaced_stores(s.namespace(), s.name_any(), s.metadata.generation),
+        )
+        .watches(
+            Api::<ClusterSecretStore>::all(client.clone()),
+            watcher::Config::default(),
+            move |s| cluster_stores(None, s.name_any(), s.metadata.generation),
+        )
         .with_config(ControllerRuntimeConfig::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(externalsecret::reconcile, externalsecret::error_policy, ctx)
@@ -200,14 +234,20 @@ async fn external_secrets(
 /// The ExternalSecrets that wrote a managed Secret: its owner, and every ExternalSecret merging
 /// into it.
 fn secret_to_external_secrets(secret: Secret) -> Vec<ObjectRef<ExternalSecret>> {
-    let Some(ns) = secret.namespace() else { return Vec::new() };
+    let Some(ns) = secret.namespace() else {
+        return Vec::new();
+    };
     let owner = secret.annotations().get(ANNOTATION_OWNER).cloned();
     let merged = secret
         .annotations()
         .iter()
         .filter(|(k, _)| k.starts_with(ANNOTATION_MERGED_PREFIX))
         .map(|(_, v)| v.clone());
-    owner.into_iter().chain(merged).map(|name| ObjectRef::new(&name).within(&ns)).collect()
+    owner
+        .into_iter()
+        .chain(merged)
+        .map(|name| ObjectRef::new(&name).within(&ns))
+        .collect()
 }
 
 /// The ExternalSecrets (from the controller's cache) that reference a store.
@@ -223,7 +263,8 @@ fn referencing(
         .filter(|es| {
             es.spec.secret_store_ref.kind == kind
                 && es.spec.secret_store_ref.name == store_name
-                && (kind == StoreKind::ClusterSecretStore || es.namespace().as_deref() == store_namespace)
+                && (kind == StoreKind::ClusterSecretStore
+                    || es.namespace().as_deref() == store_namespace)
         })
         .map(|es| ObjectRef::from_obj(es.as_ref()))
         .collect()

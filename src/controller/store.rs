@@ -18,11 +18,20 @@ use crate::write::events::publish;
 use crate::write::status::{apply_status, condition, set_condition};
 
 /// Reconciles a namespaced SecretStore.
-pub async fn reconcile_secret_store(store: Arc<SecretStore>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+pub async fn reconcile_secret_store(
+    store: Arc<SecretStore>,
+    ctx: Arc<Context>,
+) -> Result<Action, kube::Error> {
     let namespace = store.namespace().unwrap_or_default();
     let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), &namespace);
     let interval = refresh(store.spec.refresh_interval, &ctx);
-    let checked = check(&ctx, StoreKind::SecretStore, Some(&namespace), &store.name_any()).await;
+    let checked = check(
+        &ctx,
+        StoreKind::SecretStore,
+        Some(&namespace),
+        &store.name_any(),
+    )
+    .await;
     report(&*store, &api, store.status.clone(), checked, interval, &ctx).await
 }
 
@@ -38,8 +47,17 @@ pub async fn reconcile_cluster_secret_store(
 }
 
 /// Called when a store reconcile itself failed (the status write).
-pub fn error_policy<K: Resource<DynamicType = ()>>(store: Arc<K>, err: &kube::Error, ctx: Arc<Context>) -> Action {
-    let key = format!("{}/{}/{}", K::kind(&()), store.meta().namespace.as_deref().unwrap_or(""), store.name_any());
+pub fn error_policy<K: Resource<DynamicType = ()>>(
+    store: Arc<K>,
+    err: &kube::Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        store.meta().namespace.as_deref().unwrap_or(""),
+        store.name_any()
+    );
     tracing::warn!(store = %key, error = %err, "store reconcile failed; retrying with backoff");
     Action::requeue(ctx.backoff.failed(&key, None))
 }
@@ -51,7 +69,12 @@ fn refresh(seconds: i32, ctx: &Context) -> std::time::Duration {
     }
 }
 
-async fn check(ctx: &Context, kind: StoreKind, namespace: Option<&str>, name: &str) -> Result<(), StoreError> {
+async fn check(
+    ctx: &Context,
+    kind: StoreKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<(), StoreError> {
     let handle = ctx.stores.for_store(kind, namespace, name).await?;
     handle.backend.check_credentials().await?;
     Ok(())
@@ -68,30 +91,68 @@ async fn report<K>(
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let key = format!("{}/{}/{}", K::kind(&()), store.meta().namespace.as_deref().unwrap_or(""), store.name_any());
+    let key = format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        store.meta().namespace.as_deref().unwrap_or(""),
+        store.name_any()
+    );
     let previous = previous.unwrap_or_default();
     let generation = store.meta().generation;
     let (status, reason, message) = match &checked {
-        Ok(()) => (ConditionStatus::True, Reason::StoreValid, "store validated: credentials accepted".to_owned()),
+        Ok(()) => (
+            ConditionStatus::True,
+            Reason::StoreValid,
+            "store validated: credentials accepted".to_owned(),
+        ),
         Err(e) => (ConditionStatus::False, e.reason(), e.to_string()),
     };
     let mut next = previous.clone();
-    set_condition(&mut next.conditions, condition(&previous.conditions, CONDITION_READY, status, reason.as_str(), &message, generation));
+    set_condition(
+        &mut next.conditions,
+        condition(
+            &previous.conditions,
+            CONDITION_READY,
+            status,
+            reason.as_str(),
+            &message,
+            generation,
+        ),
+    );
     if next != previous {
         apply_status(api, &store.name_any(), &next).await?;
     }
-    let was_ready = previous.conditions.iter().any(|c| c.type_ == CONDITION_READY && c.status == ConditionStatus::True);
+    let was_ready = previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == CONDITION_READY && c.status == ConditionStatus::True);
     match checked {
         Ok(()) => {
             ctx.backoff.succeeded(&key);
             if !was_ready {
-                publish(&ctx.recorder, &store.object_ref(&()), false, reason.as_str(), "Validate", &message).await;
+                publish(
+                    &ctx.recorder,
+                    &store.object_ref(&()),
+                    false,
+                    reason.as_str(),
+                    "Validate",
+                    &message,
+                )
+                .await;
             }
             Ok(Action::requeue(super::backoff::jitter(interval, 0.05)))
         }
         Err(err) => {
             tracing::warn!(store = %key, reason = reason.as_str(), error = %err, "store is not ready");
-            publish(&ctx.recorder, &store.object_ref(&()), true, reason.as_str(), "Validate", &message).await;
+            publish(
+                &ctx.recorder,
+                &store.object_ref(&()),
+                true,
+                reason.as_str(),
+                "Validate",
+                &message,
+            )
+            .await;
             Ok(Action::requeue(ctx.backoff.failed(&key, None)))
         }
     }

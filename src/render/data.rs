@@ -11,7 +11,9 @@ use super::keys::convert_key;
 use super::property::get_property;
 use super::rewrite::rewrite_keys;
 use super::tags::tags_value;
-use crate::api::externalsecret::{ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy, SyncedVersion};
+use crate::api::externalsecret::{
+    ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy, SyncedVersion,
+};
 use crate::resolve::FetchedValues;
 use crate::value::SecretBytes;
 
@@ -26,7 +28,10 @@ pub struct BuiltData {
 
 /// Builds the data. References whose secret is missing (tolerated by the deletion policy) are
 /// skipped.
-pub fn build_data(spec: &ExternalSecretSpec, fetched: &FetchedValues) -> Result<BuiltData, RenderError> {
+pub fn build_data(
+    spec: &ExternalSecretSpec,
+    fetched: &FetchedValues,
+) -> Result<BuiltData, RenderError> {
     let mut out = BuiltData::default();
     for (index, entry) in spec.data_from.iter().enumerate() {
         let mut produced = BTreeMap::new();
@@ -43,7 +48,12 @@ pub fn build_data(spec: &ExternalSecretSpec, fetched: &FetchedValues) -> Result<
         }
         if let Some(find) = &entry.find {
             for secret in fetched.finds.get(&index).into_iter().flatten() {
-                record_version(&mut out.synced_versions, &secret.name, &secret.version_id, &secret.version_stages);
+                record_version(
+                    &mut out.synced_versions,
+                    &secret.name,
+                    &secret.version_id,
+                    &secret.version_stages,
+                );
                 // Found secrets are named by their path (`team/db`); without a rewrite the names
                 // are made valid keys with the conversion strategy, as ESO does.
                 let key = if entry.rewrite.is_empty() {
@@ -51,7 +61,11 @@ pub fn build_data(spec: &ExternalSecretSpec, fetched: &FetchedValues) -> Result<
                 } else {
                     secret.name.clone()
                 };
-                let value = decode(&secret.name, secret.payload.bytes().clone(), find.decoding_strategy)?;
+                let value = decode(
+                    &secret.name,
+                    secret.payload.bytes().clone(),
+                    find.decoding_strategy,
+                )?;
                 produced.insert(key, value);
             }
         }
@@ -59,7 +73,9 @@ pub fn build_data(spec: &ExternalSecretSpec, fetched: &FetchedValues) -> Result<
         out.data.extend(produced);
     }
     for d in &spec.data {
-        if let Some(value) = referenced_value(&d.remote_ref, fetched, true, &mut out.synced_versions)? {
+        if let Some(value) =
+            referenced_value(&d.remote_ref, fetched, true, &mut out.synced_versions)?
+        {
             let value = match d.remote_ref.property.as_deref().filter(|p| !p.is_empty()) {
                 Some(p) if d.remote_ref.metadata_policy == MetadataPolicy::None => {
                     get_property(&d.remote_ref.key, value.expose(), p)?
@@ -89,15 +105,29 @@ fn referenced_value(
         })),
         MetadataPolicy::Fetch => fetched
             .metadata(&r.key)
-            .map(|meta| tags_value(&r.key, &meta.tags, r.property.as_deref().filter(|_| tag_property)))
+            .map(|meta| {
+                tags_value(
+                    &r.key,
+                    &meta.tags,
+                    r.property.as_deref().filter(|_| tag_property),
+                )
+            })
             .transpose(),
     }
 }
 
-fn record_version(synced: &mut BTreeMap<String, SyncedVersion>, key: &str, version_id: &str, stages: &[String]) {
+fn record_version(
+    synced: &mut BTreeMap<String, SyncedVersion>,
+    key: &str,
+    version_id: &str,
+    stages: &[String],
+) {
     synced.insert(
         key.to_owned(),
-        SyncedVersion { version_id: version_id.to_owned(), version_stages: stages.to_vec() },
+        SyncedVersion {
+            version_id: version_id.to_owned(),
+            version_stages: stages.to_vec(),
+        },
     );
 }
 
@@ -107,7 +137,9 @@ mod tests {
 
     use super::*;
     use crate::api::VersionSelector;
-    use crate::api::externalsecret::{ExternalSecretData, ExternalSecretDataFromRemoteRef, SecretStoreRef};
+    use crate::api::externalsecret::{
+        ExternalSecretData, ExternalSecretDataFromRemoteRef, SecretStoreRef,
+    };
     use crate::provider::{Payload, RemoteSecret, SecretMetadata};
 
     fn remote(name: &str, version: &str, value: &str) -> Arc<RemoteSecret> {
@@ -121,12 +153,21 @@ mod tests {
     }
 
     fn reference(key: &str) -> ExternalSecretDataRemoteRef {
-        ExternalSecretDataRemoteRef { key: key.into(), ..Default::default() }
+        ExternalSecretDataRemoteRef {
+            key: key.into(),
+            ..Default::default()
+        }
     }
 
-    fn spec(data: Vec<ExternalSecretData>, data_from: Vec<ExternalSecretDataFromRemoteRef>) -> ExternalSecretSpec {
+    fn spec(
+        data: Vec<ExternalSecretData>,
+        data_from: Vec<ExternalSecretDataFromRemoteRef>,
+    ) -> ExternalSecretSpec {
         ExternalSecretSpec {
-            secret_store_ref: SecretStoreRef { name: "s".into(), kind: Default::default() },
+            secret_store_ref: SecretStoreRef {
+                name: "s".into(),
+                kind: Default::default(),
+            },
             target: Default::default(),
             refresh_policy: None,
             refresh_interval: "1h".into(),
@@ -143,29 +184,56 @@ mod tests {
     fn data_wins_over_data_from_and_later_data_from_wins() {
         let mut fetched = FetchedValues::default();
         let cur = VersionSelector::default();
-        fetched.values.insert(("a".into(), cur.clone()), Some(remote("a", "va", r#"{"x":"from-a","y":"a-y"}"#)));
-        fetched.values.insert(("b".into(), cur.clone()), Some(remote("b", "vb", r#"{"x":"from-b"}"#)));
-        fetched.values.insert(("c".into(), cur), Some(remote("c", "vc", r#"{"p":"prop"}"#)));
-        let extract = |k: &str| ExternalSecretDataFromRemoteRef { extract: Some(reference(k)), ..Default::default() };
+        fetched.values.insert(
+            ("a".into(), cur.clone()),
+            Some(remote("a", "va", r#"{"x":"from-a","y":"a-y"}"#)),
+        );
+        fetched.values.insert(
+            ("b".into(), cur.clone()),
+            Some(remote("b", "vb", r#"{"x":"from-b"}"#)),
+        );
+        fetched.values.insert(
+            ("c".into(), cur),
+            Some(remote("c", "vc", r#"{"p":"prop"}"#)),
+        );
+        let extract = |k: &str| ExternalSecretDataFromRemoteRef {
+            extract: Some(reference(k)),
+            ..Default::default()
+        };
         let mut by_prop = reference("c");
         by_prop.property = Some("p".into());
         let s = spec(
-            vec![ExternalSecretData { secret_key: "y".into(), remote_ref: by_prop }],
+            vec![ExternalSecretData {
+                secret_key: "y".into(),
+                remote_ref: by_prop,
+            }],
             vec![extract("a"), extract("b")],
         );
         let built = build_data(&s, &fetched).unwrap();
         assert_eq!(text(&built, "x"), "from-b");
         assert_eq!(text(&built, "y"), "prop");
         assert_eq!(built.data.len(), 2);
-        let versions: Vec<_> = built.synced_versions.iter().map(|(k, v)| (k.as_str(), v.version_id.as_str())).collect();
+        let versions: Vec<_> = built
+            .synced_versions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.version_id.as_str()))
+            .collect();
         assert_eq!(versions, [("a", "va"), ("b", "vb"), ("c", "vc")]);
     }
 
     #[test]
     fn missing_tolerated_secrets_are_skipped() {
         let mut fetched = FetchedValues::default();
-        fetched.values.insert(("gone".into(), VersionSelector::default()), None);
-        let s = spec(vec![ExternalSecretData { secret_key: "k".into(), remote_ref: reference("gone") }], vec![]);
+        fetched
+            .values
+            .insert(("gone".into(), VersionSelector::default()), None);
+        let s = spec(
+            vec![ExternalSecretData {
+                secret_key: "k".into(),
+                remote_ref: reference("gone"),
+            }],
+            vec![],
+        );
         let built = build_data(&s, &fetched).unwrap();
         assert!(built.data.is_empty());
         assert!(fetched.all_missing());
@@ -179,18 +247,33 @@ mod tests {
             ..Default::default()
         };
         fetched.metadata.insert("m".into(), Some(Arc::new(meta)));
-        fetched.finds.insert(0, vec![remote("team/db-password", "v1", "pw")]);
+        fetched
+            .finds
+            .insert(0, vec![remote("team/db-password", "v1", "pw")]);
         let mut tag_ref = reference("m");
         tag_ref.metadata_policy = MetadataPolicy::Fetch;
         tag_ref.property = Some("owner".into());
         let find = ExternalSecretDataFromRemoteRef {
-            find: Some(crate::api::externalsecret::ExternalSecretFind { path: Some("team/".into()), ..Default::default() }),
+            find: Some(crate::api::externalsecret::ExternalSecretFind {
+                path: Some("team/".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        let s = spec(vec![ExternalSecretData { secret_key: "owner".into(), remote_ref: tag_ref }], vec![find]);
+        let s = spec(
+            vec![ExternalSecretData {
+                secret_key: "owner".into(),
+                remote_ref: tag_ref,
+            }],
+            vec![find],
+        );
         let built = build_data(&s, &fetched).unwrap();
         assert_eq!(text(&built, "owner"), "team-a");
-        assert_eq!(text(&built, "team_db-password"), "pw", "find keys are converted to valid Secret keys");
+        assert_eq!(
+            text(&built, "team_db-password"),
+            "pw",
+            "find keys are converted to valid Secret keys"
+        );
         assert_eq!(built.synced_versions["team/db-password"].version_id, "v1");
     }
 }

@@ -33,7 +33,9 @@ pub struct FetchedValues {
 impl FetchedValues {
     /// The value a reference reads (`Ok(None)`: the secret is missing and that is tolerated).
     pub fn value(&self, r: &ExternalSecretDataRemoteRef) -> Option<&Arc<RemoteSecret>> {
-        self.values.get(&(r.key.clone(), r.version_selector())).and_then(Option::as_ref)
+        self.values
+            .get(&(r.key.clone(), r.version_selector()))
+            .and_then(Option::as_ref)
     }
 
     /// The metadata a reference reads.
@@ -58,7 +60,9 @@ pub enum FetchError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// A `find` sets no criterion; it would copy every secret of the account.
-    #[error("dataFrom[{index}].find sets none of name.regexp, path or tags; refusing to copy every secret of the account")]
+    #[error(
+        "dataFrom[{index}].find sets none of name.regexp, path or tags; refusing to copy every secret of the account"
+    )]
     UnboundedFind {
         /// Index of the dataFrom entry.
         index: usize,
@@ -78,7 +82,9 @@ impl FetchError {
     pub fn reason(&self) -> crate::api::Reason {
         match self {
             Self::Provider(e) => e.reason(),
-            Self::UnboundedFind { .. } | Self::InvalidRegexp { .. } => crate::api::Reason::InvalidSpec,
+            Self::UnboundedFind { .. } | Self::InvalidRegexp { .. } => {
+                crate::api::Reason::InvalidSpec
+            }
         }
     }
 }
@@ -135,10 +141,17 @@ pub async fn fetch_all(
     for (index, entry) in spec.data_from.iter().enumerate() {
         let Some(find) = &entry.find else { continue };
         let name_regexp = match find.name.as_ref().and_then(|n| n.regexp.as_deref()) {
-            Some(re) => Some(Regex::new(re).map_err(|e| FetchError::InvalidRegexp { index, detail: e.to_string() })?),
+            Some(re) => Some(Regex::new(re).map_err(|e| FetchError::InvalidRegexp {
+                index,
+                detail: e.to_string(),
+            })?),
             None => None,
         };
-        let query = FindQuery { name_regexp, path: find.path.clone().filter(|p| !p.is_empty()), tags: find.tags.clone() };
+        let query = FindQuery {
+            name_regexp,
+            path: find.path.clone().filter(|p| !p.is_empty()),
+            tags: find.tags.clone(),
+        };
         if query.name_regexp.is_none() && query.path.is_none() && query.tags.is_empty() {
             return Err(FetchError::UnboundedFind { index });
         }
@@ -147,16 +160,24 @@ pub async fn fetch_all(
         // as a later listing would.
         let values: Vec<Option<Arc<RemoteSecret>>> = stream::iter(listed)
             .map(|meta| async move {
-                match backend.get_secret(&meta.arn, &VersionSelector::default()).await {
+                match backend
+                    .get_secret(&meta.arn, &VersionSelector::default())
+                    .await
+                {
                     Ok(v) => Ok(Some(Arc::new(v))),
-                    Err(ProviderError::SecretNotFound { .. } | ProviderError::ScheduledForDeletion { .. }) => Ok(None),
+                    Err(
+                        ProviderError::SecretNotFound { .. }
+                        | ProviderError::ScheduledForDeletion { .. },
+                    ) => Ok(None),
                     Err(e) => Err(e),
                 }
             })
             .buffered(FETCH_CONCURRENCY)
             .try_collect()
             .await?;
-        fetched.finds.insert(index, values.into_iter().flatten().collect());
+        fetched
+            .finds
+            .insert(index, values.into_iter().flatten().collect());
     }
     Ok(fetched)
 }

@@ -19,11 +19,13 @@ pub fn namespace_admitted(
         return true;
     }
     conditions.iter().any(|c| {
-        c.namespace_selector.as_ref().is_some_and(|s| selector_matches(s, labels))
+        c.namespace_selector
+            .as_ref()
+            .is_some_and(|s| selector_matches(s, labels))
             || c.namespaces.iter().any(|n| n == namespace)
-            || c.namespace_regexes.iter().any(|re| {
-                Regex::new(&format!("^(?:{re})$")).is_ok_and(|re| re.is_match(namespace))
-            })
+            || c.namespace_regexes
+                .iter()
+                .any(|re| Regex::new(&format!("^(?:{re})$")).is_ok_and(|re| re.is_match(namespace)))
     })
 }
 
@@ -56,7 +58,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn by_names(names: &[&str]) -> ClusterSecretStoreCondition {
@@ -91,17 +96,34 @@ mod tests {
         let conditions = [by_names(&["ci"]), selector, regex];
         let none = BTreeMap::new();
         assert!(namespace_admitted(&conditions, "ci", &none));
-        assert!(namespace_admitted(&conditions, "pay", &labels(&[("tenant", "payments")])));
-        assert!(!namespace_admitted(&conditions, "pay", &labels(&[("tenant", "payments"), ("env", "sandbox")])));
+        assert!(namespace_admitted(
+            &conditions,
+            "pay",
+            &labels(&[("tenant", "payments")])
+        ));
+        assert!(!namespace_admitted(
+            &conditions,
+            "pay",
+            &labels(&[("tenant", "payments"), ("env", "sandbox")])
+        ));
         assert!(namespace_admitted(&conditions, "team-a", &none));
-        assert!(!namespace_admitted(&conditions, "evil-team-a", &none), "regexes are anchored");
-        assert!(!namespace_admitted(&conditions, "team-a-evil", &none), "regexes are anchored");
+        assert!(
+            !namespace_admitted(&conditions, "evil-team-a", &none),
+            "regexes are anchored"
+        );
+        assert!(
+            !namespace_admitted(&conditions, "team-a-evil", &none),
+            "regexes are anchored"
+        );
         assert!(!namespace_admitted(&conditions, "other", &none));
     }
 
     #[test]
     fn unusable_criteria_admit_nothing() {
-        let bad_regex = ClusterSecretStoreCondition { namespace_regexes: vec!["(".into()], ..Default::default() };
+        let bad_regex = ClusterSecretStoreCondition {
+            namespace_regexes: vec!["(".into()],
+            ..Default::default()
+        };
         assert!(!namespace_admitted(&[bad_regex], "(", &BTreeMap::new()));
         let bad_operator = ClusterSecretStoreCondition {
             namespace_selector: Some(LabelSelector {
@@ -114,7 +136,15 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert!(!namespace_admitted(&[bad_operator], "x", &labels(&[("a", "b")])));
-        assert!(!namespace_admitted(&[ClusterSecretStoreCondition::default()], "x", &BTreeMap::new()));
+        assert!(!namespace_admitted(
+            &[bad_operator],
+            "x",
+            &labels(&[("a", "b")])
+        ));
+        assert!(!namespace_admitted(
+            &[ClusterSecretStoreCondition::default()],
+            "x",
+            &BTreeMap::new()
+        ));
     }
 }

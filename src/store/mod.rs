@@ -72,7 +72,9 @@ pub enum StoreError {
         namespace: Option<String>,
     },
     /// The ClusterSecretStore does not admit the namespace.
-    #[error("ClusterSecretStore {store:?} does not admit namespace {namespace:?} (see its spec.conditions)")]
+    #[error(
+        "ClusterSecretStore {store:?} does not admit namespace {namespace:?} (see its spec.conditions)"
+    )]
     NotAllowed {
         /// Name of the ClusterSecretStore.
         store: String,
@@ -114,7 +116,9 @@ pub enum StoreError {
 }
 
 fn in_namespace(ns: &Option<String>) -> String {
-    ns.as_ref().map(|n| format!(" in namespace {n:?}")).unwrap_or_default()
+    ns.as_ref()
+        .map(|n| format!(" in namespace {n:?}"))
+        .unwrap_or_default()
 }
 
 impl StoreError {
@@ -198,7 +202,12 @@ struct StoreObject {
 impl StoreRegistry {
     /// A registry reading stores through `client`.
     pub fn new(client: Client, policy: StorePolicy, factory: BackendFactory) -> Self {
-        Self { client, policy, factory, cache: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            policy,
+            factory,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The operator's store policy.
@@ -212,9 +221,13 @@ impl StoreRegistry {
         namespace: &str,
         store_ref: &SecretStoreRef,
     ) -> Result<StoreHandle, StoreError> {
-        let store = self.load(store_ref.kind, Some(namespace), &store_ref.name).await?;
+        let store = self
+            .load(store_ref.kind, Some(namespace), &store_ref.name)
+            .await?;
         if store.kind == StoreKind::ClusterSecretStore {
-            let ns = Api::<Namespace>::all(self.client.clone()).get_opt(namespace).await?;
+            let ns = Api::<Namespace>::all(self.client.clone())
+                .get_opt(namespace)
+                .await?;
             let labels = ns.as_ref().map(|n| n.labels().clone()).unwrap_or_default();
             if !namespace_admitted(&store.conditions, namespace, &labels) {
                 return Err(StoreError::NotAllowed {
@@ -239,7 +252,11 @@ impl StoreRegistry {
 
     /// Drops the cached backend of a deleted store.
     pub fn forget(&self, kind: StoreKind, namespace: Option<&str>, name: &str) {
-        let key = StoreKey { kind, namespace: namespace.map(str::to_owned), name: name.to_owned() };
+        let key = StoreKey {
+            kind,
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        };
         self.cache.lock().expect("store cache lock").remove(&key);
     }
 
@@ -252,7 +269,9 @@ impl StoreRegistry {
         let not_found = || StoreError::NotFound {
             kind,
             name: name.to_owned(),
-            namespace: namespace.filter(|_| kind == StoreKind::SecretStore).map(str::to_owned),
+            namespace: namespace
+                .filter(|_| kind == StoreKind::SecretStore)
+                .map(str::to_owned),
         };
         match kind {
             StoreKind::SecretStore => {
@@ -292,30 +311,51 @@ impl StoreRegistry {
     async fn handle(&self, store: StoreObject) -> Result<StoreHandle, StoreError> {
         let (config, credentials_version) = self.client_config(&store).await?;
         let fingerprint = format!("{}/{}/{}", store.uid, store.generation, credentials_version);
-        let key = StoreKey { kind: store.kind, namespace: store.namespace.clone(), name: store.name.clone() };
+        let key = StoreKey {
+            kind: store.kind,
+            namespace: store.namespace.clone(),
+            name: store.name.clone(),
+        };
         if let Some(cached) = self.cache.lock().expect("store cache lock").get(&key)
             && cached.fingerprint == fingerprint
         {
-            return Ok(StoreHandle { kind: store.kind, name: store.name, backend: cached.backend.clone() });
+            return Ok(StoreHandle {
+                kind: store.kind,
+                name: store.name,
+                backend: cached.backend.clone(),
+            });
         }
         let backend = (self.factory)(config).await?;
-        self.cache
-            .lock()
-            .expect("store cache lock")
-            .insert(key, CachedBackend { fingerprint, backend: backend.clone() });
-        Ok(StoreHandle { kind: store.kind, name: store.name, backend })
+        self.cache.lock().expect("store cache lock").insert(
+            key,
+            CachedBackend {
+                fingerprint,
+                backend: backend.clone(),
+            },
+        );
+        Ok(StoreHandle {
+            kind: store.kind,
+            name: store.name,
+            backend,
+        })
     }
 
     /// Client settings for a store, after the tenancy checks, with a version string of the
     /// credentials it read (so a changed credential Secret rebuilds the client).
-    async fn client_config(&self, store: &StoreObject) -> Result<(AwsClientConfig, String), StoreError> {
+    async fn client_config(
+        &self,
+        store: &StoreObject,
+    ) -> Result<(AwsClientConfig, String), StoreError> {
         let aws = &store.aws;
         if let (Some(role), Some(allowed)) = (&aws.role, &self.policy.allowed_roles)
             && !allowed.is_match(role)
         {
             return Err(StoreError::RoleNotAllowed { role: role.clone() });
         }
-        let auth = aws.auth.as_ref().filter(|a| a.secret_ref.is_some() || a.jwt.is_some());
+        let auth = aws
+            .auth
+            .as_ref()
+            .filter(|a| a.secret_ref.is_some() || a.jwt.is_some());
         let (credentials, credentials_version) = match auth {
             None => {
                 if store.kind == StoreKind::SecretStore
@@ -331,24 +371,39 @@ impl StoreRegistry {
             Some(auth) => match (&auth.secret_ref, &auth.jwt) {
                 (Some(secret_ref), None) => {
                     let mut versions = Vec::new();
-                    let access_key_id = self.read_key(store, &secret_ref.access_key_id, &mut versions).await?;
-                    let secret_access_key =
-                        self.read_key(store, &secret_ref.secret_access_key_secret_ref, &mut versions).await?;
+                    let access_key_id = self
+                        .read_key(store, &secret_ref.access_key_id, &mut versions)
+                        .await?;
+                    let secret_access_key = self
+                        .read_key(
+                            store,
+                            &secret_ref.secret_access_key_secret_ref,
+                            &mut versions,
+                        )
+                        .await?;
                     let session_token = match &secret_ref.session_token_secret_ref {
                         Some(sel) => Some(self.read_key(store, sel, &mut versions).await?),
                         None => None,
                     };
                     let access_key_id = String::from_utf8(access_key_id.into_exposed())
-                        .map_err(|_| StoreError::InvalidConfig("the access key id is not valid UTF-8".into()))?
+                        .map_err(|_| {
+                            StoreError::InvalidConfig("the access key id is not valid UTF-8".into())
+                        })?
                         .trim()
                         .to_owned();
                     (
-                        CredentialSource::Static { access_key_id, secret_access_key, session_token },
+                        CredentialSource::Static {
+                            access_key_id,
+                            secret_access_key,
+                            session_token,
+                        },
                         versions.join(","),
                     )
                 }
                 (Some(_), Some(_)) => {
-                    return Err(StoreError::InvalidConfig("auth sets both secretRef and jwt; set one".into()));
+                    return Err(StoreError::InvalidConfig(
+                        "auth sets both secretRef and jwt; set one".into(),
+                    ));
                 }
                 (None, _) => {
                     return Err(StoreError::InvalidConfig(
@@ -367,7 +422,11 @@ impl StoreRegistry {
         config.assume_role = aws.role.as_ref().map(|role| AssumeRole {
             role_arn: role.clone(),
             external_id: aws.external_id.clone(),
-            session_tags: aws.session_tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+            session_tags: aws
+                .session_tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
             session_name: session_name(store),
         });
         Ok((config, credentials_version))
@@ -404,9 +463,14 @@ impl StoreRegistry {
             })?;
         versions.push(secret.resource_version().unwrap_or_default());
         let data: BTreeMap<_, _> = secret.data.unwrap_or_default();
-        let value = data.get(&selector.key).ok_or_else(|| StoreError::CredentialsNotFound {
-            what: format!("key {:?} of Secret {:?} in namespace {namespace:?}", selector.key, selector.name),
-        })?;
+        let value = data
+            .get(&selector.key)
+            .ok_or_else(|| StoreError::CredentialsNotFound {
+                what: format!(
+                    "key {:?} of Secret {:?} in namespace {namespace:?}",
+                    selector.key, selector.name
+                ),
+            })?;
         Ok(SecretBytes::new(value.0.clone()))
     }
 }
@@ -419,7 +483,13 @@ fn session_name(store: &StoreObject) -> String {
         None => format!("stagesync-{}", store.name),
     };
     raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect()
 }

@@ -20,7 +20,11 @@ pub async fn publish(
     note: &str,
 ) {
     let event = Event {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
         reason: reason.to_owned(),
         note: Some(truncate(note, MAX_NOTE)),
         action: action.to_owned(),

@@ -52,7 +52,9 @@ pub enum Ownership {
 
 /// Decides who owns a live Secret.
 pub fn ownership(existing: Option<&Secret>, es_name: &str) -> Ownership {
-    let Some(secret) = existing else { return Ownership::Missing };
+    let Some(secret) = existing else {
+        return Ownership::Missing;
+    };
     match secret.annotations().get(ANNOTATION_OWNER) {
         Some(owner) if owner == es_name => Ownership::Ours,
         Some(owner) => Ownership::Foreign(format!("ExternalSecret {owner:?}")),
@@ -80,7 +82,9 @@ pub enum WriteMode {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The Secret belongs to something else; it was left untouched.
-    #[error("Secret {secret:?} already exists and belongs to {owner}; it was left untouched (use creationPolicy Merge to add keys to it)")]
+    #[error(
+        "Secret {secret:?} already exists and belongs to {owner}; it was left untouched (use creationPolicy Merge to add keys to it)"
+    )]
     Conflict {
         /// The Secret's name.
         secret: String,
@@ -111,12 +115,19 @@ pub fn write_mode(
     ownership: &Ownership,
     secret: &str,
 ) -> Result<Option<WriteMode>, WriteError> {
-    let conflict = |owner: &String| WriteError::Conflict { secret: secret.to_owned(), owner: owner.clone() };
+    let conflict = |owner: &String| WriteError::Conflict {
+        secret: secret.to_owned(),
+        owner: owner.clone(),
+    };
     match (policy, ownership) {
         (CreationPolicy::None, _) => Ok(None),
-        (CreationPolicy::Owner | CreationPolicy::Orphan, Ownership::Foreign(owner)) => Err(conflict(owner)),
+        (CreationPolicy::Owner | CreationPolicy::Orphan, Ownership::Foreign(owner)) => {
+            Err(conflict(owner))
+        }
         (CreationPolicy::Owner | CreationPolicy::Orphan, _) => Ok(Some(WriteMode::Own)),
-        (CreationPolicy::Merge, Ownership::Missing) => Err(WriteError::Missing { secret: secret.to_owned() }),
+        (CreationPolicy::Merge, Ownership::Missing) => Err(WriteError::Missing {
+            secret: secret.to_owned(),
+        }),
         (CreationPolicy::Merge, _) => Ok(Some(WriteMode::Merge)),
         (CreationPolicy::CreateOrMerge, Ownership::Foreign(_)) => Ok(Some(WriteMode::Merge)),
         (CreationPolicy::CreateOrMerge, _) => Ok(Some(WriteMode::Own)),
@@ -168,7 +179,12 @@ pub fn data_hash(salt: &str, data: &BTreeMap<String, SecretBytes>) -> String {
 }
 
 /// The Secret as the ExternalSecret wants it (the apply configuration).
-pub fn desired_secret(es: &ExternalSecret, target: &str, mode: WriteMode, content: &DesiredContent) -> Secret {
+pub fn desired_secret(
+    es: &ExternalSecret,
+    target: &str,
+    mode: WriteMode,
+    content: &DesiredContent,
+) -> Secret {
     let es_name = es.name_any();
     let hash = data_hash(&es.uid().unwrap_or_default(), &content.data);
     let mut labels = content.labels.clone();
@@ -203,7 +219,13 @@ pub fn desired_secret(es: &ExternalSecret, target: &str, mode: WriteMode, conten
             owner_references,
             ..Default::default()
         },
-        data: Some(content.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec()))).collect()),
+        data: Some(
+            content
+                .data
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
+                .collect(),
+        ),
         type_,
         immutable,
         ..Default::default()
@@ -214,8 +236,13 @@ pub fn desired_secret(es: &ExternalSecret, target: &str, mode: WriteMode, conten
 /// missing or different, or the manager still owns a data key, label or annotation it no longer
 /// wants (the apply would remove it).
 pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -> bool {
-    let Some(existing) = existing else { return true };
-    let (Ok(live), Ok(want)) = (serde_json::to_value(existing), serde_json::to_value(desired)) else {
+    let Some(existing) = existing else {
+        return true;
+    };
+    let (Ok(live), Ok(want)) = (
+        serde_json::to_value(existing),
+        serde_json::to_value(desired),
+    ) else {
         return true;
     };
     if !is_subset(&want, &live) {
@@ -227,7 +254,9 @@ pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -
         for p in path {
             v = &v[*p];
         }
-        v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     };
     owned.data != wanted(&["data"])
         || owned.labels != wanted(&["metadata", "labels"])
@@ -238,9 +267,9 @@ pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -
 /// scalars as wholes).
 fn is_subset(want: &Value, live: &Value) -> bool {
     match (want, live) {
-        (Value::Object(w), Value::Object(l)) => {
-            w.iter().all(|(k, v)| l.get(k).is_some_and(|lv| is_subset(v, lv)))
-        }
+        (Value::Object(w), Value::Object(l)) => w
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| is_subset(v, lv))),
         (w, l) => w == l,
     }
 }
@@ -257,41 +286,73 @@ fn owned_fields(secret: &Secret, manager: &str) -> OwnedFields {
     let mut owned = OwnedFields::default();
     let keys = |v: &Value| -> BTreeSet<String> {
         v.as_object()
-            .map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_owned).collect())
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.strip_prefix("f:"))
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     for entry in secret.metadata.managed_fields.iter().flatten() {
-        if entry.manager.as_deref() != Some(manager) || entry.operation.as_deref() != Some("Apply") {
+        if entry.manager.as_deref() != Some(manager) || entry.operation.as_deref() != Some("Apply")
+        {
             continue;
         }
-        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else { continue };
+        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else {
+            continue;
+        };
         owned.data.extend(keys(&fields["f:data"]));
         owned.labels.extend(keys(&fields["f:metadata"]["f:labels"]));
-        owned.annotations.extend(keys(&fields["f:metadata"]["f:annotations"]));
+        owned
+            .annotations
+            .extend(keys(&fields["f:metadata"]["f:annotations"]));
     }
     owned
 }
 
 /// Applies the desired Secret (forcing: fields someone else changed in a Secret we own or merge
 /// into are taken back — that is drift repair).
-pub async fn apply(api: &Api<Secret>, desired: &Secret, manager: &str) -> Result<Secret, WriteError> {
+pub async fn apply(
+    api: &Api<Secret>,
+    desired: &Secret,
+    manager: &str,
+) -> Result<Secret, WriteError> {
     let name = desired.name_any();
-    api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(desired))
-        .await
-        .map_err(|source| WriteError::Kube { secret: name, source })
+    api.patch(
+        &name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(desired),
+    )
+    .await
+    .map_err(|source| WriteError::Kube {
+        secret: name,
+        source,
+    })
 }
 
 /// Removes everything a merging ExternalSecret applied to a Secret (its keys, label and
 /// annotation), by applying an empty configuration with its field manager.
-pub async fn remove_merged(api: &Api<Secret>, secret: &str, es_name: &str) -> Result<(), WriteError> {
+pub async fn remove_merged(
+    api: &Api<Secret>,
+    secret: &str,
+    es_name: &str,
+) -> Result<(), WriteError> {
     let empty = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}});
     match api
-        .patch(secret, &PatchParams::apply(&field_manager(WriteMode::Merge, es_name)).force(), &Patch::Apply(&empty))
+        .patch(
+            secret,
+            &PatchParams::apply(&field_manager(WriteMode::Merge, es_name)).force(),
+            &Patch::Apply(&empty),
+        )
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(source) => Err(WriteError::Kube { secret: secret.to_owned(), source }),
+        Err(source) => Err(WriteError::Kube {
+            secret: secret.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -300,7 +361,10 @@ pub async fn delete_owned(api: &Api<Secret>, secret: &str) -> Result<(), WriteEr
     match api.delete(secret, &Default::default()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(source) => Err(WriteError::Kube { secret: secret.to_owned(), source }),
+        Err(source) => Err(WriteError::Kube {
+            secret: secret.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -315,7 +379,10 @@ mod tests {
         let mut es = ExternalSecret::new(
             name,
             ExternalSecretSpec {
-                secret_store_ref: SecretStoreRef { name: "s".into(), kind: Default::default() },
+                secret_store_ref: SecretStoreRef {
+                    name: "s".into(),
+                    kind: Default::default(),
+                },
                 target: Default::default(),
                 refresh_policy: None,
                 refresh_interval: "1h".into(),
@@ -331,7 +398,10 @@ mod tests {
 
     fn content(pairs: &[(&str, &str)]) -> DesiredContent {
         DesiredContent {
-            data: pairs.iter().map(|(k, v)| ((*k).to_owned(), SecretBytes::from((*v).to_owned()))).collect(),
+            data: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), SecretBytes::from((*v).to_owned())))
+                .collect(),
             ..Default::default()
         }
     }
@@ -353,20 +423,52 @@ mod tests {
         let unmanaged = Secret::default();
         assert_eq!(ownership(None, "app"), Ownership::Missing);
         assert_eq!(ownership(Some(&ours), "app"), Ownership::Ours);
-        assert!(matches!(ownership(Some(&theirs), "app"), Ownership::Foreign(o) if o.contains("other")));
-        assert!(matches!(ownership(Some(&unmanaged), "app"), Ownership::Foreign(_)));
+        assert!(
+            matches!(ownership(Some(&theirs), "app"), Ownership::Foreign(o) if o.contains("other"))
+        );
+        assert!(matches!(
+            ownership(Some(&unmanaged), "app"),
+            Ownership::Foreign(_)
+        ));
 
         use CreationPolicy::{CreateOrMerge, Merge, Orphan, Owner};
         let foreign = Ownership::Foreign("x".into());
-        assert!(matches!(write_mode(Owner, &foreign, "s"), Err(WriteError::Conflict { .. })));
-        assert!(matches!(write_mode(Orphan, &foreign, "s"), Err(WriteError::Conflict { .. })));
-        assert_eq!(write_mode(Owner, &Ownership::Missing, "s").unwrap(), Some(WriteMode::Own));
-        assert_eq!(write_mode(Owner, &Ownership::Ours, "s").unwrap(), Some(WriteMode::Own));
-        assert!(matches!(write_mode(Merge, &Ownership::Missing, "s"), Err(WriteError::Missing { .. })));
-        assert_eq!(write_mode(Merge, &foreign, "s").unwrap(), Some(WriteMode::Merge));
-        assert_eq!(write_mode(CreateOrMerge, &Ownership::Missing, "s").unwrap(), Some(WriteMode::Own));
-        assert_eq!(write_mode(CreateOrMerge, &foreign, "s").unwrap(), Some(WriteMode::Merge));
-        assert_eq!(write_mode(CreationPolicy::None, &foreign, "s").unwrap(), None);
+        assert!(matches!(
+            write_mode(Owner, &foreign, "s"),
+            Err(WriteError::Conflict { .. })
+        ));
+        assert!(matches!(
+            write_mode(Orphan, &foreign, "s"),
+            Err(WriteError::Conflict { .. })
+        ));
+        assert_eq!(
+            write_mode(Owner, &Ownership::Missing, "s").unwrap(),
+            Some(WriteMode::Own)
+        );
+        assert_eq!(
+            write_mode(Owner, &Ownership::Ours, "s").unwrap(),
+            Some(WriteMode::Own)
+        );
+        assert!(matches!(
+            write_mode(Merge, &Ownership::Missing, "s"),
+            Err(WriteError::Missing { .. })
+        ));
+        assert_eq!(
+            write_mode(Merge, &foreign, "s").unwrap(),
+            Some(WriteMode::Merge)
+        );
+        assert_eq!(
+            write_mode(CreateOrMerge, &Ownership::Missing, "s").unwrap(),
+            Some(WriteMode::Own)
+        );
+        assert_eq!(
+            write_mode(CreateOrMerge, &foreign, "s").unwrap(),
+            Some(WriteMode::Merge)
+        );
+        assert_eq!(
+            write_mode(CreationPolicy::None, &foreign, "s").unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -381,10 +483,18 @@ mod tests {
         assert_eq!(s.annotations()[ANNOTATION_DATA_HASH].len(), 64);
         assert_eq!(s.type_.as_deref(), Some("Opaque"));
         let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("ExternalSecret", "app", "uid-1"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("ExternalSecret", "app", "uid-1")
+        );
         assert_eq!(owner.controller, Some(true));
 
-        let orphan = desired_secret(&es("app", CreationPolicy::Orphan), "t", WriteMode::Own, &content(&[]));
+        let orphan = desired_secret(
+            &es("app", CreationPolicy::Orphan),
+            "t",
+            WriteMode::Own,
+            &content(&[]),
+        );
         assert!(orphan.metadata.owner_references.is_none());
     }
 
@@ -411,7 +521,10 @@ mod tests {
         assert_ne!(data_hash("uid-1", &a), data_hash("uid-2", &a));
         assert_eq!(data_hash("uid", &a), data_hash("uid", &a));
         // Length-prefixing keeps ("ab","c") and ("a","bc") apart.
-        assert_ne!(data_hash("u", &content(&[("ab", "c")]).data), data_hash("u", &content(&[("a", "bc")]).data));
+        assert_ne!(
+            data_hash("u", &content(&[("ab", "c")]).data),
+            data_hash("u", &content(&[("a", "bc")]).data)
+        );
     }
 
     #[test]
@@ -421,11 +534,20 @@ mod tests {
         assert!(needs_apply(None, &desired, "stagesync"));
         let mut live = desired.clone();
         let managed = |data_keys: &[&str]| {
-            let data: serde_json::Map<String, Value> = data_keys.iter().map(|k| (format!("f:{k}"), json!({}))).collect();
-            let labels: serde_json::Map<String, Value> =
-                desired.labels().keys().map(|k| (format!("f:{k}"), json!({}))).collect();
-            let annotations: serde_json::Map<String, Value> =
-                desired.annotations().keys().map(|k| (format!("f:{k}"), json!({}))).collect();
+            let data: serde_json::Map<String, Value> = data_keys
+                .iter()
+                .map(|k| (format!("f:{k}"), json!({})))
+                .collect();
+            let labels: serde_json::Map<String, Value> = desired
+                .labels()
+                .keys()
+                .map(|k| (format!("f:{k}"), json!({})))
+                .collect();
+            let annotations: serde_json::Map<String, Value> = desired
+                .annotations()
+                .keys()
+                .map(|k| (format!("f:{k}"), json!({})))
+                .collect();
             vec![ManagedFieldsEntry {
                 manager: Some("stagesync".into()),
                 operation: Some("Apply".into()),
@@ -438,16 +560,31 @@ mod tests {
         };
         live.metadata.managed_fields = Some(managed(&["a"]));
         live.metadata.resource_version = Some("7".into());
-        assert!(!needs_apply(Some(&live), &desired, "stagesync"), "identical: no write");
+        assert!(
+            !needs_apply(Some(&live), &desired, "stagesync"),
+            "identical: no write"
+        );
 
         let changed = desired_secret(&e, "t", WriteMode::Own, &content(&[("a", "2")]));
-        assert!(needs_apply(Some(&live), &changed, "stagesync"), "a value changed");
+        assert!(
+            needs_apply(Some(&live), &changed, "stagesync"),
+            "a value changed"
+        );
 
         live.metadata.managed_fields = Some(managed(&["a", "gone"]));
-        live.data.as_mut().unwrap().insert("gone".into(), ByteString(b"x".to_vec()));
-        assert!(needs_apply(Some(&live), &desired, "stagesync"), "a key we own must be removed");
+        live.data
+            .as_mut()
+            .unwrap()
+            .insert("gone".into(), ByteString(b"x".to_vec()));
+        assert!(
+            needs_apply(Some(&live), &desired, "stagesync"),
+            "a key we own must be removed"
+        );
 
         live.metadata.managed_fields = Some(managed(&["a"]));
-        assert!(!needs_apply(Some(&live), &desired, "stagesync"), "someone else's extra key is left alone");
+        assert!(
+            !needs_apply(Some(&live), &desired, "stagesync"),
+            "someone else's extra key is left alone"
+        );
     }
 }

@@ -72,7 +72,12 @@ where
         "metadata": {"name": name},
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -91,10 +96,24 @@ mod tests {
             last_transition_time: Some(old_time.clone()),
             observed_generation: Some(1),
         }];
-        let same = condition(&previous, "Ready", ConditionStatus::False, "AccessDenied", "x", Some(2));
+        let same = condition(
+            &previous,
+            "Ready",
+            ConditionStatus::False,
+            "AccessDenied",
+            "x",
+            Some(2),
+        );
         assert_eq!(same.last_transition_time, Some(old_time.clone()));
         assert_eq!(same.reason.as_deref(), Some("AccessDenied"));
-        let flipped = condition(&previous, "Ready", ConditionStatus::True, "SecretSynced", "ok", Some(2));
+        let flipped = condition(
+            &previous,
+            "Ready",
+            ConditionStatus::True,
+            "SecretSynced",
+            "ok",
+            Some(2),
+        );
         assert_ne!(flipped.last_transition_time, Some(old_time));
 
         let mut all = previous.clone();

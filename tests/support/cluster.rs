@@ -41,7 +41,11 @@ impl TestCluster {
             let kubeconfig = PathBuf::from(path);
             let client = client_from(&kubeconfig).await;
             install_crds(&client).await;
-            return Self { client, kubeconfig, fake: None };
+            return Self {
+                client,
+                kubeconfig,
+                fake: None,
+            };
         }
         let fake = FakeApiServer::start(Options {
             token: Some(format!("token-{}", unique_name("t"))),
@@ -56,7 +60,11 @@ impl TestCluster {
             .expect("the API server fake serves HTTPS");
         assert!(endpoint.url.starts_with("https://"));
         let client = client_from(&endpoint.kubeconfig).await;
-        Self { client, kubeconfig: endpoint.kubeconfig, fake: Some(fake) }
+        Self {
+            client,
+            kubeconfig: endpoint.kubeconfig,
+            fake: Some(fake),
+        }
     }
 
     /// The fake's fault injection, or `None` on a real cluster — the caller then returns early;
@@ -65,7 +73,9 @@ impl TestCluster {
         match &self.fake {
             Some(f) => Some(f.faults()),
             None => {
-                eprintln!("SKIPPED {test}: needs the API server fake's fault injection, not available on a real cluster");
+                eprintln!(
+                    "SKIPPED {test}: needs the API server fake's fault injection, not available on a real cluster"
+                );
                 None
             }
         }
@@ -74,8 +84,17 @@ impl TestCluster {
     /// Creates a namespace unique to this test run.
     pub async fn namespace(&self, prefix: &str) -> String {
         let name = unique_name(prefix).replace('/', "-");
-        let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
-        Api::<Namespace>::all(self.client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
         name
     }
 
@@ -91,7 +110,10 @@ impl TestCluster {
         let ctx = Arc::new(Context::new(self.client.clone(), stores, config, metrics));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(stagesync::controller::run(ctx, stopped.map(|_| ()).boxed()));
-        OperatorHandle { stop: Some(stop), task: Some(task) }
+        OperatorHandle {
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 }
 
@@ -145,7 +167,9 @@ impl Drop for OperatorHandle {
 
 async fn client_from(kubeconfig: &std::path::Path) -> Client {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("read kubeconfig");
-    let config = Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kubeconfig is usable");
+    let config = Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kubeconfig is usable");
     Client::try_from(config).expect("client")
 }
 
@@ -156,10 +180,18 @@ async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for (_, crd) in stagesync::api::crds() {
         let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("stagesync-tests").force(), &Patch::Apply(&crd))
-            .await
-            .expect("apply CRD");
-        let established = kube::runtime::wait::await_condition(api.clone(), &name, kube::runtime::wait::conditions::is_crd_established());
+        api.patch(
+            &name,
+            &PatchParams::apply("stagesync-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply CRD");
+        let established = kube::runtime::wait::await_condition(
+            api.clone(),
+            &name,
+            kube::runtime::wait::conditions::is_crd_established(),
+        );
         let _ = tokio::time::timeout(Duration::from_secs(30), established).await;
     }
 }

@@ -24,7 +24,10 @@ pub async fn create_credentials(client: &Client, ns: &str) {
         "stringData": {"access-key-id": "testing", "secret-access-key": "testing"},
     }))
     .unwrap();
-    Api::<Secret>::namespaced(client.clone(), ns).create(&PostParams::default(), &secret).await.unwrap();
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
 }
 
 /// The `provider.aws` block of a store reading moto at `endpoint` with the credentials Secret.
@@ -56,7 +59,10 @@ pub async fn create_store(client: &Client, ns: &str, endpoint: &str) {
         "spec": {"provider": aws_provider(endpoint, None)},
     }))
     .unwrap();
-    Api::<SecretStore>::namespaced(client.clone(), ns).create(&PostParams::default(), &store).await.unwrap();
+    Api::<SecretStore>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &store)
+        .await
+        .unwrap();
 }
 
 /// Creates a ClusterSecretStore.
@@ -67,7 +73,10 @@ pub async fn create_cluster_store(client: &Client, name: &str, spec: Value) {
         "spec": spec,
     }))
     .unwrap();
-    Api::<ClusterSecretStore>::all(client.clone()).create(&PostParams::default(), &store).await.unwrap();
+    Api::<ClusterSecretStore>::all(client.clone())
+        .create(&PostParams::default(), &store)
+        .await
+        .unwrap();
 }
 
 /// Creates an ExternalSecret from its spec.
@@ -78,7 +87,10 @@ pub async fn create_es(client: &Client, ns: &str, name: &str, spec: Value) -> Ex
         "spec": spec,
     }))
     .unwrap();
-    Api::<ExternalSecret>::namespaced(client.clone(), ns).create(&PostParams::default(), &es).await.unwrap()
+    Api::<ExternalSecret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &es)
+        .await
+        .unwrap()
 }
 
 /// Replaces an ExternalSecret's spec (as a GitOps tool would, by server-side apply).
@@ -89,33 +101,66 @@ pub async fn apply_es_spec(client: &Client, ns: &str, name: &str, spec: Value) {
         "spec": spec,
     });
     Api::<ExternalSecret>::namespaced(client.clone(), ns)
-        .patch(name, &PatchParams::apply("gitops").force(), &Patch::Apply(&patch))
+        .patch(
+            name,
+            &PatchParams::apply("gitops").force(),
+            &Patch::Apply(&patch),
+        )
         .await
         .unwrap();
 }
 
 /// The Ready condition's (status, reason, message), once it was computed for the current spec.
 pub async fn ready(client: &Client, ns: &str, name: &str) -> Option<(String, String, String)> {
-    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
-    let c = es.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .ok()??;
+    let c = es
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")?;
     if c.observed_generation != es.metadata.generation {
         return None;
     }
-    let status = serde_json::to_value(c.status).unwrap().as_str().unwrap().to_owned();
-    Some((status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+    let status = serde_json::to_value(c.status)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Some((
+        status,
+        c.reason.unwrap_or_default(),
+        c.message.unwrap_or_default(),
+    ))
 }
 
 /// Waits until Ready has `reason` (for the current generation); returns (status, message).
 pub async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) -> (String, String) {
-    eventually(WAIT, &format!("{ns}/{name} Ready reason {reason}"), || async {
-        ready(client, ns, name).await.filter(|(_, r, _)| r == reason).map(|(s, _, m)| (s, m))
-    })
+    eventually(
+        WAIT,
+        &format!("{ns}/{name} Ready reason {reason}"),
+        || async {
+            ready(client, ns, name)
+                .await
+                .filter(|(_, r, _)| r == reason)
+                .map(|(s, _, m)| (s, m))
+        },
+    )
     .await
 }
 
 /// A Secret's data as text.
-pub async fn secret_data(client: &Client, ns: &str, name: &str) -> Option<BTreeMap<String, String>> {
-    let s = Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
+pub async fn secret_data(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Option<BTreeMap<String, String>> {
+    let s = Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .ok()??;
     Some(
         s.data
             .unwrap_or_default()
@@ -127,22 +172,38 @@ pub async fn secret_data(client: &Client, ns: &str, name: &str) -> Option<BTreeM
 
 /// Waits until a Secret's data equals `want`.
 pub async fn wait_data(client: &Client, ns: &str, name: &str, want: &[(&str, &str)]) -> Secret {
-    let want: BTreeMap<String, String> = want.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    eventually(WAIT, &format!("Secret {ns}/{name} data {:?}", want.keys().collect::<Vec<_>>()), || async {
-        let got = secret_data(client, ns, name).await?;
-        if got == want {
-            Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.ok()?
-        } else {
-            None
-        }
-    })
+    let want: BTreeMap<String, String> = want
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    eventually(
+        WAIT,
+        &format!(
+            "Secret {ns}/{name} data {:?}",
+            want.keys().collect::<Vec<_>>()
+        ),
+        || async {
+            let got = secret_data(client, ns, name).await?;
+            if got == want {
+                Api::<Secret>::namespaced(client.clone(), ns)
+                    .get_opt(name)
+                    .await
+                    .ok()?
+            } else {
+                None
+            }
+        },
+    )
     .await
 }
 
 /// Waits until a Secret is gone.
 pub async fn wait_secret_gone(client: &Client, ns: &str, name: &str) {
     eventually(WAIT, &format!("Secret {ns}/{name} deleted"), || async {
-        match Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await {
+        match Api::<Secret>::namespaced(client.clone(), ns)
+            .get_opt(name)
+            .await
+        {
             Ok(None) => Some(()),
             _ => None,
         }
@@ -154,12 +215,16 @@ pub async fn wait_secret_gone(client: &Client, ns: &str, name: &str) {
 pub async fn delete_es(client: &Client, ns: &str, name: &str) {
     let api = Api::<ExternalSecret>::namespaced(client.clone(), ns);
     api.delete(name, &Default::default()).await.unwrap();
-    eventually(WAIT, &format!("ExternalSecret {ns}/{name} deleted"), || async {
-        match api.get_opt(name).await {
-            Ok(None) => Some(()),
-            _ => None,
-        }
-    })
+    eventually(
+        WAIT,
+        &format!("ExternalSecret {ns}/{name} deleted"),
+        || async {
+            match api.get_opt(name).await {
+                Ok(None) => Some(()),
+                _ => None,
+            }
+        },
+    )
     .await
 }
 
@@ -179,8 +244,13 @@ pub async fn events_about(client: &Client, ns: &str, name: &str) -> Vec<(String,
 
 /// Everything an ExternalSecret shows the world, as text: status and events.
 pub async fn visible_text(client: &Client, ns: &str, name: &str) -> String {
-    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns).get_opt(name).await.unwrap();
-    let status = es.map(|e| serde_json::to_string(&e.status).unwrap()).unwrap_or_default();
+    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .unwrap();
+    let status = es
+        .map(|e| serde_json::to_string(&e.status).unwrap())
+        .unwrap_or_default();
     let events = events_about(client, ns, name).await;
     format!("{status}\n{events:?}")
 }

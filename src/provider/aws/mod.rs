@@ -5,7 +5,9 @@
 mod client;
 mod errors;
 
-pub use client::{AssumeRole, AwsClientConfig, AwsClients, CredentialSource, Timeouts, build_client};
+pub use client::{
+    AssumeRole, AwsClientConfig, AwsClients, CredentialSource, Timeouts, build_client,
+};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -35,7 +37,10 @@ pub struct AwsBackend {
 impl AwsBackend {
     /// Wraps clients built by [`build_client`].
     pub fn new(clients: AwsClients) -> Self {
-        Self { client: clients.secrets_manager, sts: clients.sts }
+        Self {
+            client: clients.secrets_manager,
+            sts: clients.sts,
+        }
     }
 
     /// Builds the client from a store's settings.
