@@ -590,6 +590,28 @@ fn imperative_create_commands_send_protobuf() {
 }
 
 #[test]
+fn faults_file_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!(
+        "apiserver-fake-faults-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let faults = dir.join("faults.yaml");
+    std::fs::write(
+        &faults,
+        "- verb: get\n  resource: configmaps\n  name: boom\n  status: 500\n  message: injected by the test\n  times: 1\n",
+    )
+    .unwrap();
+    let fake = Fake::start(&["--faults", faults.to_str().unwrap()]);
+    let err = fake.fails(&["get", "configmap", "boom"]);
+    assert!(err.contains("injected by the test"), "{err}");
+    let err = fake.fails(&["get", "configmap", "boom"]);
+    assert!(err.contains("NotFound"), "the rule was spent: {err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn binary_exits_cleanly_on_sigterm() {
     let mut fake = Fake::start(&[]);
     let pid = fake.child.id().to_string();
