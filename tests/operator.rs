@@ -6,59 +6,15 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::Client as Aws;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::json;
 use stagesync::api::externalsecret::ExternalSecret;
-use support::cluster::{OperatorHandle, TestCluster, eventually, test_policy};
+use support::cluster::{TestCluster, env, eventually, test_policy};
 use support::moto::{moto, moto_enforcing_auth};
 use support::objects::*;
 use support::unique_name;
-
-struct Env {
-    cluster: TestCluster,
-    _operator: OperatorHandle,
-    ns: String,
-    aws: Aws,
-}
-
-impl Env {
-    fn client(&self) -> &Client {
-        &self.cluster.client
-    }
-}
-
-/// A cluster, a namespace with a SecretStore `aws` on moto, and the operator running.
-async fn env(prefix: &str) -> Env {
-    let m = moto();
-    let cluster = TestCluster::start().await;
-    let ns = cluster.namespace(prefix).await;
-    create_store(&cluster.client, &ns, &m.endpoint).await;
-    let operator = cluster.run_operator(test_policy(&m.endpoint));
-    Env {
-        _operator: operator,
-        ns,
-        aws: m.admin_client().await,
-        cluster,
-    }
-}
-
-async fn create_aws(aws: &Aws, name: &str, value: &str) -> String {
-    aws.create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap()
-        .version_id
-        .unwrap()
-}
-
-fn store_ref() -> serde_json::Value {
-    json!({"name": "aws", "kind": "SecretStore"})
-}
 
 #[tokio::test]
 async fn first_sync_writes_the_secret_status_and_an_event() {
@@ -715,111 +671,6 @@ async fn invalid_keys_write_nothing() {
     let (_, message) = wait_reason(e.client(), &e.ns, "badkey", "InvalidKey").await;
     assert!(message.contains("not ok/key"), "{message}");
     assert!(secret_data(e.client(), &e.ns, "badkey").await.is_none());
-}
-
-/// Collects the log lines of the operator running in this test's (single-threaded) runtime.
-#[derive(Clone, Default)]
-struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Secret values never reach a log line, an event, a status or an error message, whatever goes
-/// wrong: each failure below is made with values that would show if anything echoed them.
-#[tokio::test(flavor = "current_thread")]
-async fn secret_values_never_appear_in_logs_events_or_status() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("info,stagesync=trace")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let e = env("leak").await;
-    let v = |tag: &str| format!("LEAK-{tag}-{}", unique_name("v").replace(['/', '-'], ""));
-    let (ok_value, json_value, text_value) = (v("ok"), v("json"), v("text"));
-    let json_key = unique_name("leak/json");
-    create_aws(
-        &e.aws,
-        &json_key,
-        &format!(r#"{{"password":"{json_value}","ok":"{ok_value}"}}"#),
-    )
-    .await;
-    let text_key = unique_name("leak/text");
-    create_aws(&e.aws, &text_key, &text_value).await;
-
-    let cases = [
-        // Synced: the value is written, never shown.
-        (
-            "synced",
-            json!([{"secretKey": "ok", "remoteRef": {"key": json_key, "property": "ok"}}]),
-            None,
-            "SecretSynced",
-        ),
-        // A property that does not exist in a JSON value.
-        (
-            "noprop",
-            json!([{"secretKey": "x", "remoteRef": {"key": json_key, "property": "nope"}}]),
-            None,
-            "PropertyNotFound",
-        ),
-        // A property asked of a value that is not JSON.
-        (
-            "notjson",
-            json!([{"secretKey": "x", "remoteRef": {"key": text_key, "property": "a"}}]),
-            None,
-            "InvalidJSON",
-        ),
-        // Base64 decoding of a value that is not base64.
-        (
-            "nob64",
-            json!([{"secretKey": "x", "remoteRef": {"key": text_key, "decodingStrategy": "Base64"}}]),
-            None,
-            "DecodingFailed",
-        ),
-        // A template that fails on the value (mustFromJson of text).
-        (
-            "tpl",
-            json!([{"secretKey": "t", "remoteRef": {"key": text_key}}]),
-            Some(json!({"data": {"out": "{{ .t | mustFromJson }}"}})),
-            "TemplateFailed",
-        ),
-    ];
-    for (name, data, template, _) in &cases {
-        let mut spec = json!({"secretStoreRef": store_ref(), "data": data});
-        if let Some(t) = template {
-            spec["target"] = json!({"template": t});
-        }
-        create_es(e.client(), &e.ns, name, spec).await;
-    }
-    for (name, _, _, reason) in &cases {
-        wait_reason(e.client(), &e.ns, name, reason).await;
-    }
-    wait_data(e.client(), &e.ns, "synced", &[("ok", &ok_value)]).await;
-
-    let mut visible = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    for (name, ..) in &cases {
-        visible.push_str(&visible_text(e.client(), &e.ns, name).await);
-    }
-    assert!(
-        visible.contains("PropertyNotFound") && visible.contains("sync failed"),
-        "the scan must see the operator's output"
-    );
-    for value in [&ok_value, &json_value, &text_value] {
-        assert!(
-            !visible.contains(value.as_str()),
-            "a secret value leaked into logs, events or status"
-        );
-    }
 }
 
 #[tokio::test]

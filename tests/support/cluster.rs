@@ -213,3 +213,37 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The usual scenario: a cluster, a namespace with a SecretStore `aws` on moto, the operator
+/// running, and an AWS admin client.
+pub struct Env {
+    /// The cluster.
+    pub cluster: TestCluster,
+    _operator: OperatorHandle,
+    /// The test's namespace.
+    pub ns: String,
+    /// AWS (moto) as its administrator.
+    pub aws: aws_sdk_secretsmanager::Client,
+}
+
+impl Env {
+    /// The test's Kubernetes client.
+    pub fn client(&self) -> &Client {
+        &self.cluster.client
+    }
+}
+
+/// Sets up the usual scenario.
+pub async fn env(prefix: &str) -> Env {
+    let m = super::moto::moto();
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namespace(prefix).await;
+    super::objects::create_store(&cluster.client, &ns, &m.endpoint).await;
+    let operator = cluster.run_operator(test_policy(&m.endpoint));
+    Env {
+        _operator: operator,
+        ns,
+        aws: m.admin_client().await,
+        cluster,
+    }
+}

@@ -259,3 +259,20 @@ pub async fn visible_text(client: &Client, ns: &str, name: &str) -> String {
 pub fn owner_name(secret: &Secret) -> Option<String> {
     secret.owner_references().first().map(|o| o.name.clone())
 }
+
+/// Creates an AWS secret with a string value; returns its version id.
+pub async fn create_aws(aws: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
+    aws.create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap()
+}
+
+/// A reference to the scenario's SecretStore `aws`.
+pub fn store_ref() -> Value {
+    json!({"name": "aws", "kind": "SecretStore"})
+}
