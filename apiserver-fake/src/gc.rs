@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::crd::CLEANUP_FINALIZER;
@@ -198,19 +198,16 @@ impl Graph {
         let fins = finalizers(&obj);
         if fins.iter().any(|f| f == "orphan") {
             for (ds, dk) in &deps {
-                let Some(dep) = c.store.get(ds, dk) else {
-                    continue;
-                };
                 let Some(drt) = c.registry.by_storage(ds) else {
                     continue;
                 };
-                let mut new = to_external(&drt, &dep);
-                let refs: Vec<Value> = owner_refs(&dep)
-                    .into_iter()
-                    .filter(|r| r["uid"].as_str() != Some(uid.as_str()))
-                    .collect();
-                set_refs(&mut new, refs);
-                let _ = update(c, &drt, &dep, new);
+                modify(c, &drt, dk, |o| {
+                    let refs: Vec<Value> = owner_refs(o)
+                        .into_iter()
+                        .filter(|r| r["uid"].as_str() != Some(uid.as_str()))
+                        .collect();
+                    set_refs(o, refs);
+                });
             }
             let remaining = deps.iter().any(|(ds, dk)| {
                 c.store.get(ds, dk).is_some_and(|d| {
@@ -220,7 +217,7 @@ impl Graph {
                 })
             });
             if !remaining {
-                remove_finalizer(c, &rt, &obj, "orphan");
+                remove_finalizer(c, &rt, key, "orphan");
             }
             return;
         }
@@ -241,7 +238,7 @@ impl Graph {
                 }
             }
             if !blocking {
-                remove_finalizer(c, &rt, &obj, "foregroundDeletion");
+                remove_finalizer(c, &rt, key, "foregroundDeletion");
             }
         }
     }
@@ -257,21 +254,33 @@ fn set_refs(obj: &mut Value, refs: Vec<Value>) {
     }
 }
 
-fn update(c: &Cluster, rt: &Arc<ResourceType>, cur: &Value, new: Value) -> bool {
-    let name = cur["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let ns = cur["metadata"]["namespace"].as_str().map(String::from);
-    c.update(rt, ns.as_deref(), &name, new, None, &sys_opts())
-        .is_ok()
+/// Read-modify-write of one object as the garbage collector, retried on conflicts.
+fn modify(c: &Cluster, rt: &Arc<ResourceType>, key: &ObjKey, f: impl Fn(&mut Value)) -> bool {
+    let ns = (!key.0.is_empty()).then_some(key.0.as_str());
+    for _ in 0..5 {
+        let Some(cur) = c.store.get(&rt.storage, key) else {
+            return false;
+        };
+        let before = to_external(rt, &cur);
+        let mut new = before.clone();
+        f(&mut new);
+        if new == before {
+            return true;
+        }
+        match c.update(rt, ns, &key.1, new, None, &sys_opts()) {
+            Ok(_) => return true,
+            Err(e) if e.code == 409 => continue,
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
-fn remove_finalizer(c: &Cluster, rt: &Arc<ResourceType>, obj: &Value, fin: &str) {
-    let mut new = to_external(rt, obj);
-    let fins: Vec<String> = finalizers(obj).into_iter().filter(|f| f != fin).collect();
-    crate::ops::set_finalizers(&mut new, &fins);
-    let _ = update(c, rt, obj, new);
+fn remove_finalizer(c: &Cluster, rt: &Arc<ResourceType>, key: &ObjKey, fin: &str) {
+    modify(c, rt, key, |o| {
+        let fins: Vec<String> = finalizers(o).into_iter().filter(|f| f != fin).collect();
+        crate::ops::set_finalizers(o, &fins);
+    });
 }
 
 enum OwnerState {
@@ -332,13 +341,13 @@ fn attempt_to_delete(c: &Cluster, storage: &Arc<str>, key: &ObjKey) {
         if dangling.is_empty() && waiting.is_empty() {
             return;
         }
-        let mut new = to_external(&rt, &obj);
-        let keep: Vec<Value> = refs
-            .into_iter()
-            .filter(|r| !dangling.contains(&r["uid"]) && !waiting.contains(&r["uid"]))
-            .collect();
-        set_refs(&mut new, keep);
-        let _ = update(c, &rt, &obj, new);
+        modify(c, &rt, key, |o| {
+            let keep: Vec<Value> = owner_refs(o)
+                .into_iter()
+                .filter(|r| !dangling.contains(&r["uid"]) && !waiting.contains(&r["uid"]))
+                .collect();
+            set_refs(o, keep);
+        });
         return;
     }
     if deleting(&obj) {
@@ -404,26 +413,26 @@ fn namespace_cleanup(c: &Cluster, name: &str) {
     if left > 0 {
         return;
     }
-    let Some(ns_obj) = c
-        .store
-        .get("namespaces", &(String::new(), name.to_string()))
-    else {
-        return;
-    };
     let Some(rt) = c.registry.find("", "v1", "namespaces") else {
         return;
     };
-    let mut new = (*ns_obj).clone();
-    new["spec"]["finalizers"] = json!([]);
-    if new
-        .get("spec")
-        .is_some_and(|s| s.as_object().is_some_and(|m| m.len() == 1))
-    {
-        new.as_object_mut()
-            .expect("object")
-            .insert("spec".into(), json!({}));
-    }
-    let _ = update(c, &rt, &ns_obj, new);
+    // What the namespace controller's `finalize` call does: drop `kubernetes`.
+    modify(c, &rt, &(String::new(), name.to_string()), |o| {
+        let left: Vec<Value> = o["spec"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f != "kubernetes")
+            .collect();
+        if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
+            if left.is_empty() {
+                spec.remove("finalizers");
+            } else {
+                spec.insert("finalizers".into(), Value::Array(left));
+            }
+        }
+    });
 }
 
 /// Delete every custom resource of a terminating CRD, then drop its finalizer.
@@ -463,5 +472,10 @@ fn crd_cleanup(c: &Cluster, name: &str) {
     else {
         return;
     };
-    remove_finalizer(c, &rt, &crd, CLEANUP_FINALIZER);
+    remove_finalizer(
+        c,
+        &rt,
+        &(String::new(), name.to_string()),
+        CLEANUP_FINALIZER,
+    );
 }
