@@ -469,19 +469,10 @@ async fn store_problems_have_their_reasons() {
     wait_reason(e.client(), &e.ns, "not-allowed", "StoreNotAllowed").await;
 
     // A store whose credentials Secret does not exist.
-    let store = json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-        "metadata": {"name": "no-creds", "namespace": e.ns},
-        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1", "endpoint": m.endpoint,
-            "auth": {"secretRef": {
-                "accessKeyIDSecretRef": {"name": "nope", "key": "k"},
-                "secretAccessKeySecretRef": {"name": "nope", "key": "k"}}}}}},
-    });
-    let store: stagesync::api::SecretStore = serde_json::from_value(store).unwrap();
-    Api::namespaced(e.client().clone(), &e.ns)
-        .create(&PostParams::default(), &store)
-        .await
-        .unwrap();
+    let mut no_creds = aws_provider(&m.endpoint, None);
+    no_creds["aws"]["auth"]["secretRef"]["accessKeyIDSecretRef"]["name"] = json!("nope");
+    no_creds["aws"]["auth"]["secretRef"]["secretAccessKeySecretRef"]["name"] = json!("nope");
+    create_store_with(e.client(), &e.ns, "no-creds", no_creds).await;
     create_es(
         e.client(),
         &e.ns,
@@ -492,16 +483,9 @@ async fn store_problems_have_their_reasons() {
     wait_reason(e.client(), &e.ns, "no-creds", "CredentialsNotFound").await;
 
     // A namespaced store without auth would lend the operator's identity: refused.
-    let ambient: stagesync::api::SecretStore = serde_json::from_value(json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-        "metadata": {"name": "ambient", "namespace": e.ns},
-        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1", "endpoint": m.endpoint}}},
-    }))
-    .unwrap();
-    Api::namespaced(e.client().clone(), &e.ns)
-        .create(&PostParams::default(), &ambient)
-        .await
-        .unwrap();
+    let mut ambient = aws_provider(&m.endpoint, None);
+    ambient["aws"].as_object_mut().unwrap().remove("auth");
+    create_store_with(e.client(), &e.ns, "ambient", ambient).await;
     create_es(
         e.client(),
         &e.ns,
@@ -579,16 +563,13 @@ async fn aws_failures_leave_the_existing_secret_untouched() {
 async fn access_denied_is_reported() {
     let e = env("denied").await;
     let guarded = moto_enforcing_auth();
-    let store: stagesync::api::SecretStore = serde_json::from_value(json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-        "metadata": {"name": "guarded", "namespace": e.ns},
-        "spec": {"provider": aws_provider(&guarded.endpoint, None)},
-    }))
-    .unwrap();
-    Api::namespaced(e.client().clone(), &e.ns)
-        .create(&PostParams::default(), &store)
-        .await
-        .unwrap();
+    create_store_with(
+        e.client(),
+        &e.ns,
+        "guarded",
+        aws_provider(&guarded.endpoint, None),
+    )
+    .await;
     create_es(
         e.client(),
         &e.ns,
@@ -692,16 +673,7 @@ async fn roles_outside_the_operators_allow_list_are_refused() {
     ] {
         let mut provider = aws_provider(&m.endpoint, None);
         provider["aws"]["role"] = json!(role);
-        let s: stagesync::api::SecretStore = serde_json::from_value(json!({
-            "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-            "metadata": {"name": store, "namespace": ns},
-            "spec": {"provider": provider},
-        }))
-        .unwrap();
-        Api::namespaced(cluster.client.clone(), &ns)
-            .create(&PostParams::default(), &s)
-            .await
-            .unwrap();
+        create_store_with(&cluster.client, &ns, store, provider).await;
         create_es(
             &cluster.client,
             &ns,

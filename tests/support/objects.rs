@@ -53,10 +53,15 @@ pub fn aws_provider(endpoint: &str, credentials_ns: Option<&str>) -> Value {
 /// Creates the credentials and a SecretStore `aws` in `ns` pointing at moto.
 pub async fn create_store(client: &Client, ns: &str, endpoint: &str) {
     create_credentials(client, ns).await;
+    create_store_with(client, ns, "aws", aws_provider(endpoint, None)).await;
+}
+
+/// Creates a SecretStore with the given `spec.provider`.
+pub async fn create_store_with(client: &Client, ns: &str, name: &str, provider: Value) {
     let store: SecretStore = serde_json::from_value(json!({
         "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-        "metadata": {"name": "aws", "namespace": ns},
-        "spec": {"provider": aws_provider(endpoint, None)},
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"provider": provider},
     }))
     .unwrap();
     Api::<SecretStore>::namespaced(client.clone(), ns)
