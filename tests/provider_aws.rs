@@ -161,6 +161,16 @@ async fn properties_nested_properties_and_extract() {
     assert_eq!(db["host"].expose(), b"db.internal");
 }
 
+/// Reads `name` at a stage and checks which version and value came back.
+async fn reads(backend: &AwsBackend, name: &str, stage_label: &str, version: &str, value: &str) {
+    let got = backend.get_secret(name, &stage(stage_label)).await.unwrap();
+    assert_eq!(
+        (got.version_id.as_str(), text(&got.payload).as_str()),
+        (version, value),
+        "{stage_label}"
+    );
+}
+
 #[tokio::test]
 async fn follows_stages_through_a_rotation() {
     let m = moto();
@@ -171,47 +181,16 @@ async fn follows_stages_through_a_rotation() {
 
     // Step 1 of a rotation: the new version is staged AWSPENDING; AWSCURRENT does not move.
     let v2 = stage_pending(&admin, &name, "password-two").await;
-    let current = backend
-        .get_secret(&name, &stage("AWSCURRENT"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (current.version_id.as_str(), text(&current.payload).as_str()),
-        (v1.as_str(), "password-one")
-    );
-    let pending = backend
-        .get_secret(&name, &stage("AWSPENDING"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (pending.version_id.as_str(), text(&pending.payload).as_str()),
-        (v2.as_str(), "password-two")
-    );
+    reads(&backend, &name, "AWSCURRENT", &v1, "password-one").await;
+    reads(&backend, &name, "AWSPENDING", &v2, "password-two").await;
     let meta = backend.describe_secret(&name).await.unwrap();
     assert_eq!(meta.version_id_for(&stage("AWSCURRENT")), Some(v1.as_str()));
     assert_eq!(meta.version_id_for(&stage("AWSPENDING")), Some(v2.as_str()));
 
     // Last step: AWSCURRENT moves to the new version; the old one becomes AWSPREVIOUS.
     promote(&admin, &name, &v1, &v2).await;
-    let current = backend
-        .get_secret(&name, &stage("AWSCURRENT"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (current.version_id.as_str(), text(&current.payload).as_str()),
-        (v2.as_str(), "password-two")
-    );
-    let previous = backend
-        .get_secret(&name, &stage("AWSPREVIOUS"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            previous.version_id.as_str(),
-            text(&previous.payload).as_str()
-        ),
-        (v1.as_str(), "password-one")
-    );
+    reads(&backend, &name, "AWSCURRENT", &v2, "password-two").await;
+    reads(&backend, &name, "AWSPREVIOUS", &v1, "password-one").await;
     let meta = backend.describe_secret(&name).await.unwrap();
     assert_eq!(meta.version_id_for(&stage("AWSCURRENT")), Some(v2.as_str()));
     assert_eq!(
