@@ -62,7 +62,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
+        // Handlers first: a signal right after the "listening" line must not kill us.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let fake = FakeApiServer::start(Options {
             token: cli.token.clone(),
             crd_dirs: cli.crds.clone(),
@@ -79,12 +82,14 @@ fn main() -> anyhow::Result<()> {
             writeln!(out, "listening on {}", ep.url)?;
             out.flush()?;
         }
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
         fake.shutdown();
         anyhow::Ok(())
-    })
+    });
+    // Do not wait on connection tasks still unwinding.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
