@@ -502,7 +502,16 @@ fn validate_crd(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
             if v["name"].as_str().is_none_or(str::is_empty) {
                 causes.push(Cause::required(&format!("spec.versions[{i}].name")));
             }
-            if let Some(s) = v["schema"]["openAPIV3Schema"].as_object()
+            let root = &v["schema"]["openAPIV3Schema"];
+            if root.is_object() {
+                structural(
+                    root,
+                    &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                    true,
+                    causes,
+                );
+            }
+            if let Some(s) = root.as_object()
                 && let Err(e) = crate::schema::CrdSchema::new(&Value::Object(s.clone()))
             {
                 causes.push(Cause::new(
@@ -531,9 +540,134 @@ fn validate_crd(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
     }
 }
 
+/// The structural-schema rules upstream enforces on CRD schemas (a subset: types
+/// everywhere, array items, forbidden keywords, properties/additionalProperties, metadata).
+fn structural(node: &Value, path: &str, root: bool, causes: &mut Vec<Cause>) {
+    let Some(m) = node.as_object() else {
+        return;
+    };
+    let preserve = m.get("x-kubernetes-preserve-unknown-fields");
+    let int_or_string = m.get("x-kubernetes-int-or-string") == Some(&json!(true));
+    let embedded = m.get("x-kubernetes-embedded-resource") == Some(&json!(true));
+    if preserve == Some(&json!(false)) {
+        causes.push(Cause::invalid(
+            &format!("{path}.x-kubernetes-preserve-unknown-fields"),
+            &json!(false),
+            "must be true or undefined",
+        ));
+    }
+    let ty = m.get("type").and_then(Value::as_str).unwrap_or_default();
+    if ty.is_empty() && !int_or_string && preserve != Some(&json!(true)) && !embedded {
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            &format!("{path}.type"),
+            "Required value: must not be empty for specified object fields",
+        ));
+    }
+    if root && !ty.is_empty() && ty != "object" {
+        causes.push(Cause::invalid(
+            &format!("{path}.type"),
+            &json!(ty),
+            "must be object at the root",
+        ));
+    }
+    if ty == "array" && m.get("items").is_none() {
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            &format!("{path}.items"),
+            "Required value: must be specified",
+        ));
+    }
+    if m.contains_key("properties")
+        && m.get("additionalProperties")
+            .is_some_and(|a| a != &json!(false))
+    {
+        causes.push(Cause::forbidden(
+            &format!("{path}.additionalProperties"),
+            "additionalProperties and properties are mutual exclusive",
+        ));
+    }
+    if m.get("uniqueItems") == Some(&json!(true)) {
+        causes.push(Cause::forbidden(
+            &format!("{path}.uniqueItems"),
+            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+        ));
+    }
+    for k in [
+        "$ref",
+        "additionalItems",
+        "patternProperties",
+        "dependencies",
+        "definitions",
+        "id",
+        "$schema",
+    ] {
+        if m.contains_key(k) {
+            causes.push(Cause::forbidden(
+                &format!("{path}.{k}"),
+                &format!("{k} is not supported"),
+            ));
+        }
+    }
+    if let Some(props) = m.get("properties").and_then(Value::as_object) {
+        for (k, sub) in props {
+            let p = format!("{path}.properties[{k}]");
+            if root && k == "metadata" {
+                let extra = sub["properties"]
+                    .as_object()
+                    .is_some_and(|mp| mp.keys().any(|f| f != "name" && f != "generateName"))
+                    || sub.as_object().is_some_and(|sm| {
+                        sm.keys()
+                            .any(|f| !matches!(f.as_str(), "type" | "properties" | "description"))
+                    });
+                if extra {
+                    causes.push(Cause::forbidden(
+                        &p,
+                        "must not specify anything other than name and generateName, but metadata is implicitly specified",
+                    ));
+                }
+                continue;
+            }
+            structural(sub, &p, false, causes);
+        }
+    }
+    if let Some(items) = m.get("items") {
+        structural(items, &format!("{path}.items"), false, causes);
+    }
+    if let Some(ap) = m.get("additionalProperties").filter(|a| a.is_object()) {
+        structural(ap, &format!("{path}.additionalProperties"), false, causes);
+    }
+    // allOf/anyOf/oneOf/not hold value validations only: no types are required inside.
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structural_schema_rules() {
+        let mut causes = Vec::new();
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "metadata": {"type": "object", "properties": {"labels": {"type": "object"}}},
+                "spec": {"properties": {"list": {"type": "array"}, "u": {"type": "array", "items": {"type": "string"}, "uniqueItems": true}}},
+                "ok": {"x-kubernetes-int-or-string": true},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            }
+        });
+        structural(&schema, "s", true, &mut causes);
+        let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "s.properties[metadata]",
+                "s.properties[spec].type",
+                "s.properties[spec].properties[list].items",
+                "s.properties[spec].properties[u].uniqueItems",
+            ]
+        );
+    }
 
     #[test]
     fn names() {

@@ -404,3 +404,29 @@ async fn multi_version_crd_serves_every_version_and_watches_end_with_it() {
         "{rest:?}"
     );
 }
+
+#[tokio::test]
+async fn non_structural_crd_is_rejected() {
+    let (_fake, client) = start().await;
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "bads.example.org"},
+        "spec": {
+            "group": "example.org", "scope": "Namespaced",
+            "names": {"plural": "bads", "singular": "bad", "kind": "Bad"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"properties": {"n": {"type": "integer"}}}}}}}],
+        },
+    }))
+    .unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let e = api_err(crds.create(&PostParams::default(), &crd).await.unwrap_err());
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message.contains(
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value"
+        ),
+        "{}",
+        e.message
+    );
+}
