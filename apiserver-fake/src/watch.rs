@@ -108,6 +108,10 @@ pub fn start(
             }
         };
         let mut sent = 0usize;
+        if req.drop_after == Some(0) {
+            // Fault: dropped before any event.
+            return;
+        }
         let deadline = req.timeout.map(|t| tokio::time::Instant::now() + t);
         let backlog = std::mem::take(&mut sub.backlog);
         for msg in backlog {
@@ -187,18 +191,15 @@ async fn emit(
             let Some((ty, obj)) = transition(req, ch) else {
                 return true;
             };
-            if let Some(limit) = req.drop_after
-                && *sent >= limit
-            {
-                return false;
-            }
             let obj = to_external(&req.rt, &obj);
             let obj = req.presentation.render_one(&req.rt, obj);
             let mut line =
                 serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
             line.push(b'\n');
             *sent += 1;
+            // Fault: the stream ends right after its Nth event.
             out.send(Bytes::from(line)).await.is_ok()
+                && req.drop_after.is_none_or(|limit| *sent < limit)
         }
     }
 }

@@ -137,3 +137,59 @@ async fn refuse_rule_in_process() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     api.list(&Default::default()).await.unwrap();
 }
+
+#[tokio::test]
+async fn dropped_watch_ends_right_after_n_events() {
+    use futures::StreamExt;
+    let (fake, client) = start().await;
+    namespace(&client, "f-d").await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "f-d");
+    for i in 0..3 {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("c{i}")}})).unwrap();
+        api.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    fake.faults().add(FaultRule {
+        verb: Some("watch".into()),
+        drop_watch_after_events: Some(0),
+        times: Some(1),
+        ..Default::default()
+    });
+    fake.faults().add(FaultRule {
+        verb: Some("watch".into()),
+        drop_watch_after_events: Some(2),
+        times: Some(1),
+        ..Default::default()
+    });
+    let collect = |s| {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            futures::StreamExt::collect::<Vec<_>>(s),
+        )
+    };
+    // First watch: both rules match, the later one wins (2 events).
+    let first = collect(api.watch(&Default::default(), "0").await.unwrap())
+        .await
+        .expect("ends by itself");
+    assert_eq!(first.len(), 2);
+    fake.faults().clear();
+    fake.faults().add(FaultRule {
+        verb: Some("watch".into()),
+        drop_watch_after_events: Some(0),
+        times: Some(1),
+        ..Default::default()
+    });
+    let none = collect(api.watch(&Default::default(), "0").await.unwrap())
+        .await
+        .expect("ends at once");
+    assert!(none.is_empty());
+    // Spent: the next watch streams normally.
+    let mut s = api.watch(&Default::default(), "0").await.unwrap().boxed();
+    for _ in 0..3 {
+        tokio::time::timeout(Duration::from_secs(3), s.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
