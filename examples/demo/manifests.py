@@ -1,11 +1,11 @@
-"""Prints the example manifests as JSON, pointed at the demo's moto and sped up for a demo."""
+"""Writes the example manifests into a directory, pointed at the demo's moto and sped up for a
+demo, one file each (kubectl then validates each against the API server's OpenAPI v3)."""
 import json
 import sys
 
 import yaml
 
-root, endpoint = sys.argv[1], sys.argv[2]
-items = []
+root, endpoint, out = sys.argv[1], sys.argv[2], sys.argv[3]
 for name in ["aws-credentials.yaml", "secretstore.yaml", "externalsecret.yaml"]:
     with open(f"{root}/examples/{name}") as f:
         doc = yaml.safe_load(f)
@@ -13,5 +13,5 @@ for name in ["aws-credentials.yaml", "secretstore.yaml", "externalsecret.yaml"]:
         doc["spec"]["provider"]["aws"]["endpoint"] = endpoint  # moto instead of AWS
     if doc["kind"] == "ExternalSecret":
         doc["spec"]["refreshInterval"] = "5s"  # 15m in the example; a demo cannot wait that long
-    items.append(doc)
-print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    with open(f"{out}/{name.replace('.yaml', '.json')}", "w") as f:
+        json.dump(doc, f)

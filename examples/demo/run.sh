@@ -46,7 +46,9 @@ say "stagesync run started (logs: $work/stagesync.log)"
 
 say "kubectl apply: examples/aws-credentials.yaml, secretstore.yaml, externalsecret.yaml"
 kubectl create namespace team-a
-python "$root/examples/demo/manifests.py" "$root" "$moto" | kubectl apply -f -
+mkdir "$work/manifests"
+python "$root/examples/demo/manifests.py" "$root" "$moto" "$work/manifests"
+kubectl apply -f "$work/manifests"
 
 password() { kubectl get secret app-db -n team-a -o jsonpath='{.data.password}' 2>/dev/null | base64 -d 2>/dev/null || true; }
 wait_for() {
