@@ -31,6 +31,34 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
+/// Starts `stagesync run` on the cluster's kubeconfig, watching `ns`, logging JSON to a pipe.
+fn spawn_operator(
+    cluster: &TestCluster,
+    ns: &str,
+    moto_endpoint: &str,
+    port: u16,
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args([
+            "--namespace",
+            ns,
+            "--log-format",
+            "json",
+            "--sts-endpoint",
+            moto_endpoint,
+        ])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "info,stagesync=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("stagesync starts")
+}
+
 #[tokio::test]
 async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigterm() {
     let m = moto();
@@ -50,25 +78,7 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
         .unwrap();
 
     let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args([
-            "--namespace",
-            &ns,
-            "--log-format",
-            "json",
-            "--sts-endpoint",
-            &m.endpoint,
-        ])
-        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "info,stagesync=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("stagesync starts");
+    let mut child = spawn_operator(&cluster, &ns, &m.endpoint, port);
 
     create_es(
         &cluster.client,
@@ -147,6 +157,47 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
     for value in ["binary-one", "binary-two"] {
         assert!(!logs.contains(value), "a secret value leaked into the logs");
     }
+}
+
+#[tokio::test]
+async fn stagesync_run_keeps_the_secret_and_reports_when_aws_loses_it() {
+    let m = moto();
+    let aws = m.admin_client().await;
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namespace("binary-fail").await;
+    create_store(&cluster.client, &ns, &m.endpoint).await;
+    let key = unique_name("bin/lost");
+    create_aws(&aws, &key, "kept-value").await;
+    let _child = spawn_operator(&cluster, &ns, &m.endpoint, free_port());
+    create_es(
+        &cluster.client,
+        &ns,
+        "lost",
+        json!({
+            "secretStoreRef": store_ref(),
+            "refreshInterval": "1s",
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
+    .await;
+    wait_data(&cluster.client, &ns, "lost", &[("v", "kept-value")]).await;
+    aws.delete_secret()
+        .secret_id(&key)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let (status, message) = wait_reason(&cluster.client, &ns, "lost", "SecretNotFound").await;
+    assert_eq!(status, "False");
+    assert!(message.contains(&key), "{message}");
+    let events = eventually(WAIT, "a SecretNotFound event", || async {
+        let ev = events_about(&cluster.client, &ns, "lost").await;
+        ev.iter().any(|(r, _)| r == "SecretNotFound").then_some(ev)
+    })
+    .await;
+    assert!(events.iter().all(|(_, note)| !note.contains("kept-value")));
+    let after = secret_data(&cluster.client, &ns, "lost").await.unwrap();
+    assert_eq!(after["v"], "kept-value", "the Secret is kept as it was");
 }
 
 #[tokio::test]
