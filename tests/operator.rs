@@ -690,3 +690,93 @@ async fn roles_outside_the_operators_allow_list_are_refused() {
     let (_, message) = wait_reason(&cluster.client, &ns, "denied", "RoleNotAllowed").await;
     assert!(message.contains("999999999999"), "{message}");
 }
+
+#[tokio::test]
+async fn deleting_a_merging_external_secret_never_recreates_a_deleted_secret() {
+    let e = env("merge-gone").await;
+    let key = unique_name("app/merge-gone");
+    create_aws(&e.aws, &key, "merged").await;
+    let shared: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "shared", "namespace": e.ns},
+        "stringData": {"foreign": "kept"},
+    }))
+    .unwrap();
+    let secrets = Api::<Secret>::namespaced(e.client().clone(), &e.ns);
+    secrets
+        .create(&PostParams::default(), &shared)
+        .await
+        .unwrap();
+    create_es(
+        e.client(),
+        &e.ns,
+        "merger",
+        json!({
+            "secretStoreRef": store_ref(),
+            "target": {"name": "shared", "creationPolicy": "Merge"},
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
+    .await;
+    wait_data(
+        e.client(),
+        &e.ns,
+        "shared",
+        &[("foreign", "kept"), ("v", "merged")],
+    )
+    .await;
+    secrets.delete("shared", &Default::default()).await.unwrap();
+    delete_es(e.client(), &e.ns, "merger").await;
+    assert!(secret_data(e.client(), &e.ns, "shared").await.is_none());
+}
+
+#[tokio::test]
+async fn a_missing_template_source_is_a_template_failure_that_names_it() {
+    let e = env("tplsrc").await;
+    let key = unique_name("app/tplsrc");
+    create_aws(&e.aws, &key, "v").await;
+    create_es(
+        e.client(),
+        &e.ns,
+        "tplsrc",
+        json!({
+            "secretStoreRef": store_ref(),
+            "target": {"template": {"templateFrom": [{"configMap": {"name": "templates", "items": [{"key": "config"}]}}]}},
+            "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+        }),
+    )
+    .await;
+    let (status, message) = wait_reason(e.client(), &e.ns, "tplsrc", "TemplateFailed").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("templates"), "{message}");
+    assert!(secret_data(e.client(), &e.ns, "tplsrc").await.is_none());
+}
+
+/// The race behind the test above, made deterministic: the Secret a merge read is deleted
+/// before the apply lands. The apply creates a new Secret; the merge deletes it again and
+/// reports the Secret missing.
+#[tokio::test]
+async fn a_merge_racing_a_deletion_undoes_the_secret_it_created() {
+    use stagesync::write::secret::{WriteError, apply_merge};
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namespace("merge-race").await;
+    let secrets = Api::<Secret>::namespaced(cluster.client.clone(), &ns);
+    let desired: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "gone", "namespace": ns},
+        "stringData": {"k": "v"},
+    }))
+    .unwrap();
+    let result = apply_merge(
+        &secrets,
+        &desired,
+        "stagesync:racer",
+        "uid-of-the-deleted-secret",
+    )
+    .await;
+    assert!(
+        matches!(result, Err(WriteError::Missing { .. })),
+        "{result:?}"
+    );
+    assert!(secrets.get_opt("gone").await.unwrap().is_none());
+}

@@ -318,7 +318,15 @@ async fn sync(
                 .iter()
                 .any(|(k, v)| live_data.get(k).map(|b| b.0.as_slice()) != Some(v.expose()))
         });
-        crate::write::secret::apply(secrets, &desired, &manager).await?;
+        match mode {
+            WriteMode::Own => {
+                crate::write::secret::apply(secrets, &desired, &manager).await?;
+            }
+            WriteMode::Merge => {
+                let uid = existing.as_ref().and_then(|s| s.uid()).unwrap_or_default();
+                crate::write::secret::apply_merge(secrets, &desired, &manager, &uid).await?;
+            }
+        }
         match (existing.is_some(), data_changed) {
             (false, _) => Outcome::Created,
             (true, true) => Outcome::Updated,
@@ -348,7 +356,12 @@ async fn deleted_upstream(
         (DeletionPolicy::Delete, Ownership::Missing) => Outcome::Deleted,
         // A Secret we do not own is never deleted; our keys are removed from it instead.
         (DeletionPolicy::Delete | DeletionPolicy::Merge, Ownership::Foreign(_)) => {
-            remove_merged(secrets, target, &es_name).await?;
+            remove_merged(secrets, target, &es_name)
+                .await
+                .map_err(|source| WriteError::Kube {
+                    secret: target.to_owned(),
+                    source,
+                })?;
             Outcome::KeysRemoved
         }
         (DeletionPolicy::Merge, Ownership::Ours) => {
@@ -372,7 +385,8 @@ async fn deleted_upstream(
     })
 }
 
-/// Reads the ConfigMaps and Secrets named by `template.templateFrom`.
+/// Reads the ConfigMaps and Secrets named by `template.templateFrom`. A missing one is left out:
+/// the template engine then reports it (`TemplateFailed`, naming the object).
 async fn template_sources(
     es: &ExternalSecret,
     ctx: &Context,
@@ -383,24 +397,20 @@ async fn template_sources(
     };
     let namespace = es.namespace().unwrap_or_default();
     for from in &template.template_from {
-        if let Some(cm) = &from.config_map {
-            let got = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
+        if let Some(cm) = &from.config_map
+            && let Some(got) = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
                 .get_opt(&cm.name)
-                .await?;
-            let got = got.ok_or_else(|| {
-                SyncError::InvalidSpec(format!("templateFrom ConfigMap {:?} not found", cm.name))
-            })?;
+                .await?
+        {
             sources
                 .config_maps
                 .insert(cm.name.clone(), got.data.unwrap_or_default());
         }
-        if let Some(s) = &from.secret {
-            let got = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+        if let Some(s) = &from.secret
+            && let Some(got) = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
                 .get_opt(&s.name)
-                .await?;
-            let got = got.ok_or_else(|| {
-                SyncError::InvalidSpec(format!("templateFrom Secret {:?} not found", s.name))
-            })?;
+                .await?
+        {
             let data = got
                 .data
                 .unwrap_or_default()
@@ -489,13 +499,7 @@ async fn finalize(
     if !es.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
-    if let Err(err) = remove_merged(secrets, target, &es.name_any()).await {
-        tracing::warn!(externalsecret = %es.name_any(), error = %err, "removing merged keys failed; retrying");
-        return Err(match err {
-            WriteError::Kube { source, .. } => source,
-            other => kube::Error::Service(other.to_string().into()),
-        });
-    }
+    remove_merged(secrets, target, &es.name_any()).await?;
     let finalizers: Vec<String> = es
         .finalizers()
         .iter()

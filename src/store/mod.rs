@@ -250,16 +250,6 @@ impl StoreRegistry {
         self.handle(store).await
     }
 
-    /// Drops the cached backend of a deleted store.
-    pub fn forget(&self, kind: StoreKind, namespace: Option<&str>, name: &str) {
-        let key = StoreKey {
-            kind,
-            namespace: namespace.map(str::to_owned),
-            name: name.to_owned(),
-        };
-        self.cache.lock().expect("store cache lock").remove(&key);
-    }
-
     async fn load(
         &self,
         kind: StoreKind,

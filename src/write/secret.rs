@@ -331,28 +331,73 @@ pub async fn apply(
     })
 }
 
+/// Applies a merge into a Secret that existed (with `uid`) when the reconcile read it. Merge
+/// never creates a Secret, but an apply creates what is missing: see [`undo_creation`].
+pub async fn apply_merge(
+    api: &Api<Secret>,
+    desired: &Secret,
+    manager: &str,
+    uid: &str,
+) -> Result<Secret, WriteError> {
+    let applied = apply(api, desired, manager).await?;
+    let name = desired.name_any();
+    match undo_creation(api, &applied, uid).await {
+        Ok(false) => Ok(applied),
+        Ok(true) => Err(WriteError::Missing { secret: name }),
+        Err(source) => Err(WriteError::Kube {
+            secret: name,
+            source,
+        }),
+    }
+}
+
 /// Removes everything a merging ExternalSecret applied to a Secret (its keys, label and
-/// annotation), by applying an empty configuration with its field manager.
+/// annotation), by applying an empty configuration with its field manager. A missing Secret has
+/// nothing left to remove.
 pub async fn remove_merged(
     api: &Api<Secret>,
     secret: &str,
     es_name: &str,
-) -> Result<(), WriteError> {
+) -> Result<(), kube::Error> {
+    let Some(uid) = api.get_opt(secret).await?.and_then(|s| s.uid()) else {
+        return Ok(());
+    };
     let empty = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}});
+    let params = PatchParams::apply(&field_manager(WriteMode::Merge, es_name)).force();
+    match api.patch(secret, &params, &Patch::Apply(&empty)).await {
+        Ok(applied) => undo_creation(api, &applied, &uid).await.map(|_| ()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// An apply creates the object when it is missing. When a Secret that was read (with `uid`) is
+/// deleted before the apply lands, the apply creates a new one — which a merging ExternalSecret
+/// must never do. Deletes such a Secret again at once (only the one just created, by uid) and
+/// returns whether it did.
+async fn undo_creation(
+    api: &Api<Secret>,
+    applied: &Secret,
+    uid: &str,
+) -> Result<bool, kube::Error> {
+    let Some(created) = applied.uid().filter(|u| u != uid) else {
+        return Ok(false);
+    };
+    let only_the_one_we_created = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some(created),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
     match api
-        .patch(
-            secret,
-            &PatchParams::apply(&field_manager(WriteMode::Merge, es_name)).force(),
-            &Patch::Apply(&empty),
-        )
+        .delete(&applied.name_any(), &only_the_one_we_created)
         .await
     {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(source) => Err(WriteError::Kube {
-            secret: secret.to_owned(),
-            source,
-        }),
+        Ok(_) => Ok(true),
+        // Gone already, or replaced by someone else's Secret: nothing of ours left to undo.
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(true),
+        Err(err) => Err(err),
     }
 }
 
