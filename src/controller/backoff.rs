@@ -4,14 +4,19 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Above this many tracked objects, entries not refreshed for two caps are dropped: an object
+/// still failing fails again within one cap, so only deleted objects age out.
+const PRUNE_ABOVE: usize = 1024;
 
 /// Per-object failure counts.
 #[derive(Debug)]
 pub struct Backoff {
     base: Duration,
     cap: Duration,
-    failures: Mutex<HashMap<String, u32>>,
+    /// key → (consecutive failures, time of the last one).
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl Backoff {
@@ -29,15 +34,26 @@ impl Backoff {
     pub fn failed(&self, key: &str, at_least: Option<Duration>) -> Duration {
         let attempt = {
             let mut failures = self.failures.lock().expect("backoff lock");
-            let n = failures.entry(key.to_owned()).or_insert(0);
-            *n = n.saturating_add(1);
-            *n
+            let now = Instant::now();
+            let entry = failures.entry(key.to_owned()).or_insert((0, now));
+            *entry = (entry.0.saturating_add(1), now);
+            let attempt = entry.0;
+            if failures.len() > PRUNE_ABOVE {
+                let horizon = self.cap * 2;
+                failures.retain(|_, (_, last)| now.duration_since(*last) <= horizon);
+            }
+            attempt
         };
         let exp = self
             .base
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
         let delay = jitter(exp.min(self.cap), 0.2).min(self.cap);
         delay.max(at_least.unwrap_or_default())
+    }
+
+    /// How many objects are being backed off.
+    pub fn tracked(&self) -> usize {
+        self.failures.lock().expect("backoff lock").len()
     }
 
     /// Forgets the failures of `key`.
@@ -78,6 +94,18 @@ mod tests {
         assert!(b.failed("ns/b", None) <= Duration::from_millis(1200));
         b.succeeded("ns/a");
         assert!(b.failed("ns/a", None) <= Duration::from_millis(1200));
+    }
+
+    #[test]
+    fn entries_of_objects_that_stopped_failing_age_out() {
+        let b = Backoff::new(Duration::from_millis(1), Duration::from_millis(5));
+        for i in 0..PRUNE_ABOVE {
+            b.failed(&format!("deleted/{i}"), None);
+        }
+        assert_eq!(b.tracked(), PRUNE_ABOVE);
+        std::thread::sleep(Duration::from_millis(20));
+        b.failed("still/failing", None);
+        assert_eq!(b.tracked(), 1, "only the object failing now is kept");
     }
 
     #[test]
