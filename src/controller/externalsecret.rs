@@ -376,7 +376,9 @@ async fn deleted_upstream(
             Outcome::KeysRemoved
         }
         (DeletionPolicy::Merge, Ownership::Missing) => Outcome::KeysRemoved,
-        (DeletionPolicy::Retain, _) => unreachable!("Retain never tolerates missing secrets"),
+        // Retain does not tolerate missing secrets, so it never gets here; should it, keeping
+        // the Secret as it is is what Retain means.
+        (DeletionPolicy::Retain, _) => Outcome::Unchanged,
     };
     Ok(Synced {
         outcome,
