@@ -120,6 +120,9 @@ pub async fn run_operator(
     shutdown: futures::future::BoxFuture<'static, ()>,
 ) -> anyhow::Result<()> {
     crate::telemetry::init(args.log_format);
+    let listener = crate::http::bind(args.metrics_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("--metrics-addr {}: {e}", args.metrics_addr))?;
     let client = kube_client(args.kubeconfig.as_deref()).await?;
     let allowed_roles = args
         .allowed_roles
@@ -150,7 +153,7 @@ pub async fn run_operator(
     let ctx = Arc::new(Context::new(client, stores, config, health.metrics.clone()));
     let shutdown = shutdown.shared();
     let server = tokio::spawn(crate::http::serve(
-        args.metrics_addr,
+        listener,
         health.clone(),
         shutdown.clone(),
     ));

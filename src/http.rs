@@ -42,13 +42,17 @@ pub fn router(health: Arc<Health>) -> Router {
         .with_state(health)
 }
 
+/// Binds the endpoints' address (before anything else starts, so a taken port fails at once).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
 /// Serves the endpoints until `shutdown` resolves.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     health: Arc<Health>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
     axum::serve(listener, router(health))
         .with_graceful_shutdown(shutdown)

@@ -218,3 +218,22 @@ async fn stagesync_run_refuses_a_bad_kubeconfig_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Error"), "{stderr}");
 }
+
+#[tokio::test]
+async fn stagesync_run_fails_at_once_when_the_metrics_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
+            .args(["run", "--metrics-addr", &addr])
+            .env("KUBECONFIG", "/nonexistent")
+            .output(),
+    )
+    .await
+    .expect("exits at once")
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--metrics-addr"), "{stderr}");
+}
