@@ -230,16 +230,7 @@ async fn merge_adds_keys_keeps_foreign_ones_and_removes_its_own_on_delete() {
     let (status, _) = wait_reason(e.client(), &e.ns, "merger", "SecretMissing").await;
     assert_eq!(status, "False");
 
-    let shared: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "shared", "namespace": e.ns},
-        "stringData": {"foreign": "kept"},
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(e.client().clone(), &e.ns)
-        .create(&PostParams::default(), &shared)
-        .await
-        .unwrap();
+    create_secret(e.client(), &e.ns, "shared", json!({"foreign": "kept"})).await;
     let merged = wait_data(
         e.client(),
         &e.ns,
@@ -608,15 +599,7 @@ async fn a_second_external_secret_cannot_take_over_a_secret() {
     assert_eq!(after.resource_version(), before.resource_version());
 
     // An unmanaged Secret is not taken over either.
-    let manual: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "manual", "namespace": e.ns},
-        "stringData": {"mine": "hands-off"},
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(e.client().clone(), &e.ns)
-        .create(&PostParams::default(), &manual)
-        .await
-        .unwrap();
+    create_secret(e.client(), &e.ns, "manual", json!({"mine": "hands-off"})).await;
     create_es(
         e.client(),
         &e.ns,
@@ -696,17 +679,8 @@ async fn deleting_a_merging_external_secret_never_recreates_a_deleted_secret() {
     let e = env("merge-gone").await;
     let key = unique_name("app/merge-gone");
     create_aws(&e.aws, &key, "merged").await;
-    let shared: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "shared", "namespace": e.ns},
-        "stringData": {"foreign": "kept"},
-    }))
-    .unwrap();
+    create_secret(e.client(), &e.ns, "shared", json!({"foreign": "kept"})).await;
     let secrets = Api::<Secret>::namespaced(e.client().clone(), &e.ns);
-    secrets
-        .create(&PostParams::default(), &shared)
-        .await
-        .unwrap();
     create_es(
         e.client(),
         &e.ns,
@@ -761,12 +735,7 @@ async fn a_merge_racing_a_deletion_undoes_the_secret_it_created() {
     let cluster = TestCluster::start().await;
     let ns = cluster.namespace("merge-race").await;
     let secrets = Api::<Secret>::namespaced(cluster.client.clone(), &ns);
-    let desired: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "gone", "namespace": ns},
-        "stringData": {"k": "v"},
-    }))
-    .unwrap();
+    let desired = plain_secret(&ns, "gone", json!({"k": "v"}));
     let result = apply_merge(
         &secrets,
         &desired,

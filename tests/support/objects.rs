@@ -18,14 +18,29 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Creates `aws-credentials` (moto accepts any keys) in `ns`.
 pub async fn create_credentials(client: &Client, ns: &str) {
-    let secret: Secret = serde_json::from_value(json!({
+    create_secret(
+        client,
+        ns,
+        "aws-credentials",
+        json!({"access-key-id": "testing", "secret-access-key": "testing"}),
+    )
+    .await;
+}
+
+/// The Secret `name` with these `stringData` entries, as a user would write it.
+pub fn plain_secret(ns: &str, name: &str, string_data: Value) -> Secret {
+    serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "aws-credentials", "namespace": ns},
-        "stringData": {"access-key-id": "testing", "secret-access-key": "testing"},
+        "metadata": {"name": name, "namespace": ns},
+        "stringData": string_data,
     }))
-    .unwrap();
+    .unwrap()
+}
+
+/// Creates a Secret that stagesync does not manage.
+pub async fn create_secret(client: &Client, ns: &str, name: &str, string_data: Value) {
     Api::<Secret>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &secret)
+        .create(&PostParams::default(), &plain_secret(ns, name, string_data))
         .await
         .unwrap();
 }
