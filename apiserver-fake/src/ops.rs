@@ -219,6 +219,30 @@ fn same_object(a: &Value, b: &Value) -> bool {
     strip(a) == strip(b)
 }
 
+/// Server-owned metadata a write cannot change: taken from the stored object (and removed when
+/// the stored object has none), with its resourceVersion.
+fn carry_system_metadata(cur: &Value, new: &mut Value) {
+    let cm = &cur["metadata"];
+    let m = meta_mut(new);
+    for k in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
+        match cm.get(k) {
+            Some(v) => {
+                m.insert(k.into(), v.clone());
+            }
+            None => {
+                m.remove(k);
+            }
+        }
+    }
+    m.insert("resourceVersion".into(), cm["resourceVersion"].clone());
+}
+
 fn patch_error(rt: &ResourceType, e: PatchError) -> ApiError {
     match e {
         PatchError::UnsupportedMediaType(_) => {
@@ -720,26 +744,10 @@ impl Cluster {
                 ),
             ));
         }
+        carry_system_metadata(cur, &mut new);
         {
             let cm = &cur["metadata"];
             let m = meta_mut(&mut new);
-            for k in [
-                "uid",
-                "creationTimestamp",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-                "generation",
-            ] {
-                match cm.get(k) {
-                    Some(v) => {
-                        m.insert(k.into(), v.clone());
-                    }
-                    None => {
-                        m.remove(k);
-                    }
-                }
-            }
-            m.insert("resourceVersion".into(), cm["resourceVersion"].clone());
             if cm.get("generateName").is_some() && m.get("generateName").is_none() {
                 m.insert("generateName".into(), cm["generateName"].clone());
             }
@@ -933,27 +941,7 @@ impl Cluster {
                     // managedFields come from apply(); carry the rest like an update.
                     let mf = new["metadata"]["managedFields"].clone();
                     let mut new2 = new;
-                    {
-                        let cm = &cur["metadata"];
-                        let m = meta_mut(&mut new2);
-                        for k in [
-                            "uid",
-                            "creationTimestamp",
-                            "deletionTimestamp",
-                            "deletionGracePeriodSeconds",
-                            "generation",
-                        ] {
-                            match cm.get(k) {
-                                Some(v) => {
-                                    m.insert(k.into(), v.clone());
-                                }
-                                None => {
-                                    m.remove(k);
-                                }
-                            }
-                        }
-                        m.insert("resourceVersion".into(), cm["resourceVersion"].clone());
-                    }
+                    carry_system_metadata(&cur, &mut new2);
                     Self::apply_strategy(rt, Some(&cur), &mut new2, sub);
                     if !mf.is_null() {
                         meta_mut(&mut new2).insert("managedFields".into(), mf);
