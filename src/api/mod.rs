@@ -25,11 +25,52 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
         (
             "clustersecretstores.stagesync.io.yaml",
-            ClusterSecretStore::crd(),
+            tidy(ClusterSecretStore::crd()),
         ),
-        ("externalsecrets.stagesync.io.yaml", ExternalSecret::crd()),
-        ("secretstores.stagesync.io.yaml", SecretStore::crd()),
+        (
+            "externalsecrets.stagesync.io.yaml",
+            tidy(ExternalSecret::crd()),
+        ),
+        ("secretstores.stagesync.io.yaml", tidy(SecretStore::crd())),
     ]
+}
+
+/// Doc comments are wrapped at 100 columns in the source; `kubectl explain` re-wraps text
+/// itself, so the source's line breaks are joined into paragraphs (blank lines are kept).
+fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    match child {
+                        serde_json::Value::String(text) if k == "description" => {
+                            *text = unwrap_lines(text)
+                        }
+                        other => walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("a CRD serializes");
+    walk(&mut value);
+    serde_json::from_value(value).expect("descriptions changed only")
+}
+
+/// Joins wrapped lines with spaces; paragraph breaks (blank lines) stay.
+fn unwrap_lines(text: &str) -> String {
+    text.split("\n\n")
+        .map(|paragraph| {
+            paragraph
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// One CRD as the YAML document written to `crds/`.
@@ -42,4 +83,20 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
 /// order, byte for byte.
 pub fn crds_yaml() -> String {
     crds().iter().map(|(_, crd)| crd_yaml(crd)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_paragraphs() {
+        assert_eq!(
+            unwrap_lines("one\ntwo\n\nthree\nfour"),
+            "one two\n\nthree four"
+        );
+        assert!(crds_yaml().contains(
+            "How keys produced by `find` are made valid Secret keys: `Default` replaces invalid characters"
+        ));
+    }
 }
