@@ -67,15 +67,7 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
     let ns = cluster.namespace("binary").await;
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let key = unique_name("bin/db");
-    let v1 = aws
-        .create_secret()
-        .name(&key)
-        .secret_string("binary-one")
-        .send()
-        .await
-        .unwrap()
-        .version_id
-        .unwrap();
+    let v1 = create_aws(&aws, &key, "binary-one").await;
 
     let port = free_port();
     let mut child = spawn_operator(&cluster, &ns, &m.endpoint, port);
@@ -94,24 +86,7 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
     wait_data(&cluster.client, &ns, "db", &[("password", "binary-one")]).await;
 
     // Rotation as AWS performs it: staged AWSPENDING, then promoted.
-    let v2 = aws
-        .put_secret_value()
-        .secret_id(&key)
-        .secret_string("binary-two")
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap()
-        .version_id
-        .unwrap();
-    aws.update_secret_version_stage()
-        .secret_id(&key)
-        .version_stage("AWSCURRENT")
-        .move_to_version_id(&v2)
-        .remove_from_version_id(&v1)
-        .send()
-        .await
-        .unwrap();
+    rotate(&aws, &key, &v1, "binary-two").await;
     wait_data(&cluster.client, &ns, "db", &[("password", "binary-two")]).await;
 
     let (code, _) = eventually(WAIT, "/readyz", || async { http_get(port, "/readyz") }).await;

@@ -25,12 +25,7 @@ async fn secret_writes_failing_for_a_while_are_retried_until_they_land() {
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let aws = m.admin_client().await;
     let key = unique_name("fault/write");
-    aws.create_secret()
-        .name(&key)
-        .secret_string("eventually-written")
-        .send()
-        .await
-        .unwrap();
+    create_aws(&aws, &key, "eventually-written").await;
     for status in [500, 503, 429] {
         faults.add(FaultRule {
             verb: Some("patch".into()),
@@ -69,12 +64,7 @@ async fn dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator() {
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let aws = m.admin_client().await;
     let key = unique_name("fault/watch");
-    aws.create_secret()
-        .name(&key)
-        .secret_string(r#"{"a":"1","b":"2"}"#)
-        .send()
-        .await
-        .unwrap();
+    create_aws(&aws, &key, r#"{"a":"1","b":"2"}"#).await;
     let _operator = cluster.run_operator(test_policy(&m.endpoint));
     create_es(
         &cluster.client,

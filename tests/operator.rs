@@ -149,26 +149,7 @@ async fn follows_a_rotation_within_the_refresh_interval() {
     .await;
     // No AWSPREVIOUS before the first rotation: the reference cannot be read yet.
     wait_reason(e.client(), &e.ns, "rot", "VersionNotFound").await;
-    let v2 = e
-        .aws
-        .put_secret_value()
-        .secret_id(&key)
-        .secret_string("rotation-two")
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap()
-        .version_id
-        .unwrap();
-    e.aws
-        .update_secret_version_stage()
-        .secret_id(&key)
-        .version_stage("AWSCURRENT")
-        .move_to_version_id(&v2)
-        .remove_from_version_id(&v1)
-        .send()
-        .await
-        .unwrap();
+    rotate(&e.aws, &key, &v1, "rotation-two").await;
     wait_data(
         e.client(),
         &e.ns,

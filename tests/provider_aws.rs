@@ -6,7 +6,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::Tag;
 use regex::Regex;
@@ -14,6 +13,7 @@ use stagesync::api::VersionSelector;
 use stagesync::provider::aws::{AssumeRole, AwsBackend, Timeouts};
 use stagesync::provider::{FindQuery, Payload, ProviderError, SecretsBackend};
 use stagesync::render::{extract::extract_map, property::get_property, tags::tags_value};
+use support::objects::{create_aws, promote, stage_pending};
 use support::{moto::moto, unique_name};
 
 fn stage(s: &str) -> VersionSelector {
@@ -27,51 +27,12 @@ fn text(p: &Payload) -> String {
     }
 }
 
-async fn create(admin: &Client, name: &str, value: &str) -> String {
-    admin
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create secret")
-        .version_id
-        .expect("version id")
-}
-
-/// Stages a new version as AWSPENDING, as the first step of an AWS rotation does.
-async fn stage_pending(admin: &Client, name: &str, value: &str) -> String {
-    admin
-        .put_secret_value()
-        .secret_id(name)
-        .secret_string(value)
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .expect("put pending version")
-        .version_id
-        .expect("version id")
-}
-
-/// Promotes a version to AWSCURRENT, as the last step of an AWS rotation does.
-async fn promote(admin: &Client, name: &str, from: &str, to: &str) {
-    admin
-        .update_secret_version_stage()
-        .secret_id(name)
-        .version_stage("AWSCURRENT")
-        .move_to_version_id(to)
-        .remove_from_version_id(from)
-        .send()
-        .await
-        .expect("promote version");
-}
-
 #[tokio::test]
 async fn reads_a_string_secret_by_name_and_by_arn() {
     let m = moto();
     let admin = m.admin_client().await;
     let name = unique_name("app/string");
-    let version = create(&admin, &name, "plain-value").await;
+    let version = create_aws(&admin, &name, "plain-value").await;
     let backend = m.backend().await;
 
     let got = backend
@@ -122,7 +83,7 @@ async fn properties_nested_properties_and_extract() {
     let m = moto();
     let admin = m.admin_client().await;
     let name = unique_name("app/json");
-    create(
+    create_aws(
         &admin,
         &name,
         r#"{"username":"admin","port":5432,"db":{"host":"db.internal","replicas":["r0","r1"]},"db.host":"dotted"}"#,
@@ -177,7 +138,7 @@ async fn follows_stages_through_a_rotation() {
     let admin = m.admin_client().await;
     let backend = m.backend().await;
     let name = unique_name("app/rotating");
-    let v1 = create(&admin, &name, "password-one").await;
+    let v1 = create_aws(&admin, &name, "password-one").await;
 
     // Step 1 of a rotation: the new version is staged AWSPENDING; AWSCURRENT does not move.
     let v2 = stage_pending(&admin, &name, "password-two").await;
@@ -212,7 +173,7 @@ async fn reads_a_custom_staging_label() {
     let m = moto();
     let admin = m.admin_client().await;
     let name = unique_name("app/custom-stage");
-    create(&admin, &name, "blue-one").await;
+    create_aws(&admin, &name, "blue-one").await;
     admin
         .put_secret_value()
         .secret_id(&name)
@@ -237,7 +198,7 @@ async fn missing_secret_stage_version_property_and_invalid_json_have_their_reaso
     let admin = m.admin_client().await;
     let backend = m.backend().await;
     let name = unique_name("app/errors");
-    create(&admin, &name, r#"{"user":"admin-user-value"}"#).await;
+    create_aws(&admin, &name, r#"{"user":"admin-user-value"}"#).await;
 
     let missing = unique_name("app/does-not-exist");
     let err = backend
@@ -290,7 +251,7 @@ async fn missing_secret_stage_version_property_and_invalid_json_have_their_reaso
     assert!(!err.to_string().contains("admin-user-value"));
 
     let not_json = unique_name("app/not-json");
-    create(&admin, &not_json, "just-a-password").await;
+    create_aws(&admin, &not_json, "just-a-password").await;
     let got = backend
         .get_secret(&not_json, &VersionSelector::default())
         .await
@@ -308,7 +269,7 @@ async fn secret_scheduled_for_deletion() {
     let admin = m.admin_client().await;
     let backend = m.backend().await;
     let name = unique_name("app/deleted");
-    create(&admin, &name, "soon-gone").await;
+    create_aws(&admin, &name, "soon-gone").await;
     admin
         .delete_secret()
         .secret_id(&name)
@@ -343,7 +304,7 @@ async fn describe_reports_versions_and_tags_without_values() {
     let m = moto();
     let admin = m.admin_client().await;
     let name = unique_name("app/described");
-    let v1 = create(&admin, &name, "described-value").await;
+    let v1 = create_aws(&admin, &name, "described-value").await;
     admin
         .tag_resource()
         .secret_id(&name)
@@ -449,7 +410,7 @@ async fn find_pages_through_more_than_one_listing_page() {
     let admin = m.admin_client().await;
     let root = unique_name("paged");
     for i in 0..105 {
-        create(&admin, &format!("{root}/s{i:03}"), "v").await;
+        create_aws(&admin, &format!("{root}/s{i:03}"), "v").await;
     }
     let q = FindQuery {
         path: Some(format!("{root}/")),
@@ -464,7 +425,7 @@ async fn assumes_a_role_through_sts_before_reading() {
     let m = moto();
     let admin = m.admin_client().await;
     let name = unique_name("app/assumed");
-    create(&admin, &name, "read-through-role").await;
+    create_aws(&admin, &name, "read-through-role").await;
     let mut config = m.store_config();
     config.assume_role = Some(AssumeRole {
         role_arn: "arn:aws:iam::123456789012:role/stagesync-reader".into(),

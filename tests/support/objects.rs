@@ -287,9 +287,53 @@ pub async fn create_aws(aws: &aws_sdk_secretsmanager::Client, name: &str, value:
         .secret_string(value)
         .send()
         .await
-        .unwrap()
+        .expect("create secret")
         .version_id
-        .unwrap()
+        .expect("version id")
+}
+
+/// Stages a new version as AWSPENDING, as the first step of an AWS rotation does; returns its
+/// version id.
+pub async fn stage_pending(
+    aws: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: &str,
+) -> String {
+    aws.put_secret_value()
+        .secret_id(name)
+        .secret_string(value)
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .expect("put pending version")
+        .version_id
+        .expect("version id")
+}
+
+/// Promotes a version to AWSCURRENT, as the last step of an AWS rotation does (the old one
+/// becomes AWSPREVIOUS).
+pub async fn promote(aws: &aws_sdk_secretsmanager::Client, name: &str, from: &str, to: &str) {
+    aws.update_secret_version_stage()
+        .secret_id(name)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(to)
+        .remove_from_version_id(from)
+        .send()
+        .await
+        .expect("promote version");
+}
+
+/// A whole rotation as AWS performs it: `value` staged AWSPENDING, then promoted over `from`.
+/// Returns the new version id.
+pub async fn rotate(
+    aws: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    from: &str,
+    value: &str,
+) -> String {
+    let new = stage_pending(aws, name, value).await;
+    promote(aws, name, from, &new).await;
+    new
 }
 
 /// A reference to the scenario's SecretStore `aws`.
