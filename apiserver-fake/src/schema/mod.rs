@@ -513,6 +513,39 @@ fn bad_value(v: &Value) -> String {
     }
 }
 
+/// `minItems`/`maxItems` and `minProperties`/`maxProperties`, with the real server's messages
+/// (`Too many` counts "items" either way; the lower bound names what is counted).
+fn check_count(
+    len: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+    noun: &str,
+    path: &str,
+    field: &str,
+    errs: &mut Vec<FieldCause>,
+) {
+    let len = len as u64;
+    if let Some(max) = max
+        && len > max
+    {
+        let unit = if max == 1 { "item" } else { "items" };
+        errs.push(cause(
+            "FieldValueTooMany",
+            field,
+            format!("Too many: {len}: must have at most {max} {unit}"),
+        ));
+    }
+    if let Some(min) = min
+        && len < min
+    {
+        errs.push(invalid(
+            field,
+            &Value::from(len),
+            &format!("{path} in body should have at least {min} {noun}"),
+        ));
+    }
+}
+
 fn cause(reason: &str, field: &str, message: String) -> FieldCause {
     FieldCause {
         reason: reason.into(),
@@ -824,26 +857,15 @@ fn validate(v: &Value, s: &Sch, path: &str, errs: &mut Vec<FieldCause>) {
             }
         }
         Value::Array(a) => {
-            let len = a.len() as u64;
-            if let Some(max) = s.max_items
-                && len > max
-            {
-                let unit = if max == 1 { "item" } else { "items" };
-                errs.push(cause(
-                    "FieldValueTooMany",
-                    field,
-                    format!("Too many: {len}: must have at most {max} {unit}"),
-                ));
-            }
-            if let Some(min) = s.min_items
-                && len < min
-            {
-                errs.push(invalid(
-                    field,
-                    &Value::from(len),
-                    &format!("{path} in body should have at least {min} items"),
-                ));
-            }
+            check_count(
+                a.len(),
+                s.min_items,
+                s.max_items,
+                "items",
+                path,
+                field,
+                errs,
+            );
             if let Some(items) = &s.items {
                 for (i, item) in a.iter().enumerate() {
                     validate(item, items, &format!("{path}[{i}]"), errs);
@@ -851,26 +873,15 @@ fn validate(v: &Value, s: &Sch, path: &str, errs: &mut Vec<FieldCause>) {
             }
         }
         Value::Object(m) => {
-            let len = m.len() as u64;
-            if let Some(max) = s.max_properties
-                && len > max
-            {
-                let unit = if max == 1 { "item" } else { "items" };
-                errs.push(cause(
-                    "FieldValueTooMany",
-                    field,
-                    format!("Too many: {len}: must have at most {max} {unit}"),
-                ));
-            }
-            if let Some(min) = s.min_properties
-                && len < min
-            {
-                errs.push(invalid(
-                    field,
-                    &Value::from(len),
-                    &format!("{path} in body should have at least {min} properties"),
-                ));
-            }
+            check_count(
+                m.len(),
+                s.min_properties,
+                s.max_properties,
+                "properties",
+                path,
+                field,
+                errs,
+            );
             for r in &s.required {
                 if !m.contains_key(r) {
                     errs.push(cause(
