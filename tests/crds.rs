@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 use stagesync::api::{crd_yaml, crds};
 
@@ -155,15 +156,8 @@ fn names_columns_and_validation_rules() {
         .find(|(f, _)| f.starts_with("externalsecrets"))
         .unwrap()
         .1;
-    let columns: Vec<String> = es.spec.versions[0]
-        .additional_printer_columns
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
     assert_eq!(
-        columns,
+        column_names(es),
         [
             "Store",
             "Refresh Interval",
@@ -180,13 +174,16 @@ fn names_columns_and_validation_rules() {
         .filter(|(f, _)| f.contains("secretstores"))
         .collect();
     for (_, crd) in stores {
-        let columns: Vec<String> = crd.spec.versions[0]
-            .additional_printer_columns
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        assert_eq!(columns, ["Region", "Ready", "Age"]);
+        assert_eq!(column_names(crd), ["Region", "Ready", "Age"]);
     }
+}
+
+/// The `kubectl get` columns of a CRD's first version.
+fn column_names(crd: &CustomResourceDefinition) -> Vec<String> {
+    crd.spec.versions[0]
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.clone())
+        .collect()
 }

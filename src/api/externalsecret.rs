@@ -91,6 +91,23 @@ fn default_refresh_interval() -> String {
     "1h".to_owned()
 }
 
+impl ExternalSecretSpec {
+    /// A spec reading through the SecretStore `store`, with every other field at its default.
+    pub fn for_store(store: &str) -> Self {
+        Self {
+            secret_store_ref: SecretStoreRef {
+                name: store.to_owned(),
+                kind: StoreKind::default(),
+            },
+            target: ExternalSecretTarget::default(),
+            refresh_policy: None,
+            refresh_interval: default_refresh_interval(),
+            data: Vec::new(),
+            data_from: Vec::new(),
+        }
+    }
+}
+
 /// Which store an ExternalSecret reads through.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

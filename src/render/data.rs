@@ -137,9 +137,7 @@ mod tests {
 
     use super::*;
     use crate::api::VersionSelector;
-    use crate::api::externalsecret::{
-        ExternalSecretData, ExternalSecretDataFromRemoteRef, SecretStoreRef,
-    };
+    use crate::api::externalsecret::{ExternalSecretData, ExternalSecretDataFromRemoteRef};
     use crate::provider::{Payload, RemoteSecret, SecretMetadata};
 
     fn remote(name: &str, version: &str, value: &str) -> Arc<RemoteSecret> {
@@ -164,15 +162,9 @@ mod tests {
         data_from: Vec<ExternalSecretDataFromRemoteRef>,
     ) -> ExternalSecretSpec {
         ExternalSecretSpec {
-            secret_store_ref: SecretStoreRef {
-                name: "s".into(),
-                kind: Default::default(),
-            },
-            target: Default::default(),
-            refresh_policy: None,
-            refresh_interval: "1h".into(),
             data,
             data_from,
+            ..ExternalSecretSpec::for_store("s")
         }
     }
 

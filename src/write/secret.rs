@@ -418,23 +418,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
 
     use super::*;
-    use crate::api::externalsecret::{ExternalSecretSpec, SecretStoreRef};
+    use crate::api::externalsecret::ExternalSecretSpec;
 
     fn es(name: &str, policy: CreationPolicy) -> ExternalSecret {
-        let mut es = ExternalSecret::new(
-            name,
-            ExternalSecretSpec {
-                secret_store_ref: SecretStoreRef {
-                    name: "s".into(),
-                    kind: Default::default(),
-                },
-                target: Default::default(),
-                refresh_policy: None,
-                refresh_interval: "1h".into(),
-                data: vec![],
-                data_from: vec![],
-            },
-        );
+        let mut es = ExternalSecret::new(name, ExternalSecretSpec::for_store("s"));
         es.spec.target.creation_policy = policy;
         es.metadata.namespace = Some("ns".into());
         es.metadata.uid = Some("uid-1".into());
