@@ -15,6 +15,8 @@ use crate::api::duration::parse_go_duration;
 use crate::controller::{Context, ControllerConfig};
 use crate::http::Health;
 use crate::provider::aws::Timeouts;
+use crate::resolve::TrackingSettings;
+use crate::resolve::cache::CacheLimits;
 use crate::store::{StorePolicy, StoreRegistry, aws_backend_factory};
 use crate::telemetry::LogFormat;
 
@@ -82,6 +84,26 @@ pub struct RunArgs {
     /// Attempts per AWS call (SDK standard retry: exponential backoff with jitter).
     #[arg(long, env = "STAGESYNC_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     pub aws_max_attempts: u32,
+    /// A version carrying AWSPENDING without becoming AWSCURRENT for longer than this is a
+    /// stuck rotation: `RotationHealthy=False`, a Warning event and a metric (Go duration).
+    #[arg(long, env = "STAGESYNC_ROTATION_STUCK_AFTER", default_value = "1h", value_parser = go_duration)]
+    pub rotation_stuck_after: Duration,
+    /// In list mode, every tracked secret is also confirmed with DescribeSecret at least this
+    /// often: the staleness bound should ListSecrets keep answering from a stale view (Go
+    /// duration).
+    #[arg(long, env = "STAGESYNC_LIST_CONFIRM_INTERVAL", default_value = "6h", value_parser = go_duration)]
+    pub list_confirm_interval: Duration,
+    /// Re-run every ExternalSecret at least this often even when no version changed, as a
+    /// safety net (Go duration).
+    #[arg(long, env = "STAGESYNC_RESYNC_FLOOR", default_value = "10m", value_parser = go_duration)]
+    pub resync_floor: Duration,
+    /// Most bytes of secret values each store's cache holds in memory.
+    #[arg(long, env = "STAGESYNC_VALUE_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub value_cache_bytes: usize,
+    /// Benchmark baseline only: no version tracker and no cache, every refresh re-reads every
+    /// value (what ESO does). Never use it in production.
+    #[arg(long, env = "STAGESYNC_NAIVE_REFRESH", hide = true)]
+    pub naive_refresh: bool,
 }
 
 fn go_duration(s: &str) -> Result<Duration, String> {
@@ -140,16 +162,32 @@ pub async fn run_operator(
             ..Timeouts::default()
         },
         max_attempts: args.aws_max_attempts,
+        tracking: TrackingSettings {
+            naive: args.naive_refresh,
+            cache: CacheLimits {
+                max_bytes: args.value_cache_bytes,
+                ..CacheLimits::default()
+            },
+            list_confirm_interval: args.list_confirm_interval,
+            rotation_stuck_after: args.rotation_stuck_after,
+            ..TrackingSettings::default()
+        },
     };
     let config = ControllerConfig {
         default_refresh_interval: args.default_refresh_interval,
         store_refresh_interval: args.store_refresh_interval,
         concurrency: args.concurrency,
         namespaces: args.namespaces.clone(),
+        resync_floor: args.resync_floor,
         ..ControllerConfig::default()
     };
     let health = Arc::new(Health::default());
-    let stores = StoreRegistry::new(client.clone(), policy, aws_backend_factory());
+    let stores = StoreRegistry::new(
+        client.clone(),
+        policy,
+        aws_backend_factory(),
+        health.metrics.clone(),
+    );
     let ctx = Arc::new(Context::new(client, stores, config, health.metrics.clone()));
     let shutdown = shutdown.shared();
     let server = tokio::spawn(crate::http::serve(

@@ -1,85 +1,256 @@
-//! Prometheus metrics of the operator, in the text exposition format. Labels are reasons and
-//! results only — never names of secrets, let alone values.
+//! Prometheus metrics of the operator (the `prometheus-client` crate, OpenMetrics text). Labels
+//! are stores (kind/namespace/name), operations, reasons and outcomes — never names of secrets,
+//! let alone values.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
 use crate::api::Reason;
+use crate::provider::aws::{CallObserver, CallOutcome};
 
-/// Counters and a latency histogram of reconciles.
-#[derive(Debug, Default)]
+/// Dollars per Secrets Manager API call ($0.05 per 10,000 calls).
+pub const DOLLARS_PER_CALL: f64 = 0.05 / 10_000.0;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SyncLabels {
+    result: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    store: String,
+    operation: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    outcome: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn cycle_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// The operator's metrics.
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    syncs: Family<SyncLabels, Counter>,
+    sync_duration: Histogram,
+    aws_calls: Family<CallLabels, Counter>,
+    aws_cost: Family<StoreLabels, Counter<f64, AtomicU64>>,
+    values_fetched: Family<StoreLabels, Counter>,
+    versions_changed: Family<StoreLabels, Counter>,
+    tracker_cycle: HistogramFamily<StoreLabels>,
+    tracked_secrets: Family<StoreLabels, Gauge>,
+    rotations_stuck: Family<StoreLabels, Gauge>,
+    secret_writes: Family<WriteLabels, Counter>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// reason ("" for success) → count.
-    reconciles: BTreeMap<&'static str, u64>,
-    /// Upper bounds (seconds) → cumulative count, plus sum and count.
-    latency_buckets: [u64; BUCKETS.len()],
-    latency_sum: f64,
-    latency_count: u64,
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
-const BUCKETS: [f64; 9] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("stagesync");
+        let syncs = Family::default();
+        registry.register(
+            "syncs",
+            "ExternalSecret syncs by result and reason",
+            syncs.clone(),
+        );
+        let sync_duration = Histogram::new(exponential_buckets(0.01, 2.5, 8));
+        registry.register(
+            "sync_duration_seconds",
+            "Duration of ExternalSecret syncs",
+            sync_duration.clone(),
+        );
+        let aws_calls = Family::default();
+        registry.register(
+            "aws_calls",
+            "AWS requests (retries included) by store, operation and outcome",
+            aws_calls.clone(),
+        );
+        let aws_cost = Family::default();
+        registry.register(
+            "aws_estimated_cost_dollars",
+            "Estimated AWS Secrets Manager API cost by store, at $0.05 per 10,000 calls",
+            aws_cost.clone(),
+        );
+        let values_fetched = Family::default();
+        registry.register(
+            "aws_values_fetched",
+            "Secret values read from AWS by store (each changed version once)",
+            values_fetched.clone(),
+        );
+        let versions_changed = Family::default();
+        registry.register(
+            "versions_changed",
+            "Tracked secrets whose referenced version changed, by store",
+            versions_changed.clone(),
+        );
+        let tracker_cycle: HistogramFamily<StoreLabels> =
+            Family::new_with_constructor(cycle_histogram);
+        registry.register(
+            "tracker_cycle_duration_seconds",
+            "Duration of the version tracker's cycles that made calls, by store",
+            tracker_cycle.clone(),
+        );
+        let tracked_secrets = Family::default();
+        registry.register(
+            "tracked_secrets",
+            "Remote secrets the version tracker follows, by store",
+            tracked_secrets.clone(),
+        );
+        let rotations_stuck = Family::default();
+        registry.register(
+            "rotations_stuck",
+            "Secrets whose AWSPENDING version has not become AWSCURRENT within --rotation-stuck-after, by store",
+            rotations_stuck.clone(),
+        );
+        let secret_writes = Family::default();
+        registry.register(
+            "secret_writes",
+            "Kubernetes Secret writes by outcome (created, updated, deleted)",
+            secret_writes.clone(),
+        );
+        Self {
+            registry,
+            syncs,
+            sync_duration,
+            aws_calls,
+            aws_cost,
+            values_fetched,
+            versions_changed,
+            tracker_cycle,
+            tracked_secrets,
+            rotations_stuck,
+            secret_writes,
+        }
+    }
+}
+
+fn store(store: &str) -> StoreLabels {
+    StoreLabels {
+        store: store.to_owned(),
+    }
+}
 
 impl Metrics {
     /// Records one ExternalSecret sync.
     pub fn observe_reconcile(&self, failure: Option<Reason>, took: Duration) {
-        let mut m = self.inner.lock().expect("metrics lock");
-        *m.reconciles
-            .entry(failure.map_or("", Reason::as_str))
-            .or_default() += 1;
-        let secs = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                m.latency_buckets[i] += 1;
-            }
-        }
-        m.latency_sum += secs;
-        m.latency_count += 1;
+        let labels = SyncLabels {
+            result: if failure.is_some() {
+                "error"
+            } else {
+                "success"
+            },
+            reason: failure.map_or("", Reason::as_str),
+        };
+        self.syncs.get_or_create(&labels).inc();
+        self.sync_duration.observe(took.as_secs_f64());
     }
 
-    /// The metrics in Prometheus text format.
+    /// Records one AWS request of a store.
+    pub fn aws_call(&self, store: &str, operation: &str, outcome: CallOutcome) {
+        let labels = CallLabels {
+            store: store.to_owned(),
+            operation: operation.to_owned(),
+            outcome: outcome.as_str(),
+        };
+        self.aws_calls.get_or_create(&labels).inc();
+        // STS requests are free; Secrets Manager bills every request, errors included.
+        if !operation.starts_with("sts:") {
+            self.aws_cost
+                .get_or_create(&self::store(store))
+                .inc_by(DOLLARS_PER_CALL);
+        }
+    }
+
+    /// Records values read from AWS.
+    pub fn values_fetched(&self, store: &str, n: u64) {
+        self.values_fetched
+            .get_or_create(&self::store(store))
+            .inc_by(n);
+    }
+
+    /// Records tracked secrets whose referenced version changed.
+    pub fn versions_changed(&self, store: &str, n: u64) {
+        self.versions_changed
+            .get_or_create(&self::store(store))
+            .inc_by(n);
+    }
+
+    /// Records a tracker cycle that made calls, and how many secrets the store tracks.
+    pub fn tracker_cycle(&self, store: &str, took: Duration, tracked: usize) {
+        self.tracker_cycle
+            .get_or_create(&self::store(store))
+            .observe(took.as_secs_f64());
+        self.tracked_secrets
+            .get_or_create(&self::store(store))
+            .set(i64::try_from(tracked).unwrap_or(i64::MAX));
+    }
+
+    /// Sets how many of a store's secrets have a stuck rotation.
+    pub fn rotations_stuck(&self, store: &str, n: usize) {
+        self.rotations_stuck
+            .get_or_create(&self::store(store))
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Records a Secret write.
+    pub fn secret_write(&self, outcome: &'static str) {
+        self.secret_writes
+            .get_or_create(&WriteLabels { outcome })
+            .inc();
+    }
+
+    /// An observer counting one store's AWS requests into these metrics.
+    pub fn observer(self: &Arc<Self>, store: &str) -> Arc<dyn CallObserver> {
+        Arc::new(StoreCalls {
+            metrics: self.clone(),
+            store: store.to_owned(),
+        })
+    }
+
+    /// The metrics in the OpenMetrics text format.
     pub fn render(&self) -> String {
-        let m = self.inner.lock().expect("metrics lock");
         let mut out = String::new();
-        out.push_str("# HELP stagesync_syncs_total ExternalSecret syncs by result and reason.\n");
-        out.push_str("# TYPE stagesync_syncs_total counter\n");
-        for (reason, n) in &m.reconciles {
-            let result = if reason.is_empty() {
-                "success"
-            } else {
-                "error"
-            };
-            let _ = writeln!(
-                out,
-                "stagesync_syncs_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP stagesync_sync_duration_seconds Duration of ExternalSecret syncs.\n");
-        out.push_str("# TYPE stagesync_sync_duration_seconds histogram\n");
-        for (bound, n) in BUCKETS.iter().zip(m.latency_buckets) {
-            let _ = writeln!(
-                out,
-                "stagesync_sync_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "stagesync_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            m.latency_count
-        );
-        let _ = writeln!(out, "stagesync_sync_duration_seconds_sum {}", m.latency_sum);
-        let _ = writeln!(
-            out,
-            "stagesync_sync_duration_seconds_count {}",
-            m.latency_count
-        );
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[derive(Debug)]
+struct StoreCalls {
+    metrics: Arc<Metrics>,
+    store: String,
+}
+
+impl CallObserver for StoreCalls {
+    fn aws_call(&self, operation: &str, outcome: CallOutcome) {
+        self.metrics.aws_call(&self.store, operation, outcome);
     }
 }
 
@@ -102,16 +273,37 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("stagesync_sync_duration_seconds_bucket{le=\"0.05\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("stagesync_sync_duration_seconds_bucket{le=\"5\"} 2"),
-            "{text}"
-        );
-        assert!(
             text.contains("stagesync_sync_duration_seconds_count 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn aws_calls_and_their_cost_by_store() {
+        let m = Arc::new(Metrics::default());
+        let obs = m.observer("SecretStore/team-a/aws");
+        for _ in 0..4 {
+            obs.aws_call("ListSecrets", CallOutcome::Success);
+        }
+        obs.aws_call("GetSecretValue", CallOutcome::Error);
+        obs.aws_call("sts:GetCallerIdentity", CallOutcome::Success);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "stagesync_aws_calls_total{store=\"SecretStore/team-a/aws\",operation=\"ListSecrets\",outcome=\"success\"} 4"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("operation=\"GetSecretValue\",outcome=\"error\"} 1"),
+            "{text}"
+        );
+        // 5 billable calls (STS is free) at $0.000005 each.
+        let cost_line = text
+            .lines()
+            .find(|l| l.starts_with("stagesync_aws_estimated_cost_dollars_total{"))
+            .expect("cost line");
+        let cost: f64 = cost_line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((cost - 5.0 * DOLLARS_PER_CALL).abs() < 1e-12, "{cost_line}");
     }
 }

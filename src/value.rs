@@ -1,8 +1,11 @@
 //! `SecretBytes`: secret material that cannot leak by accident. It has no `Display`, its `Debug`
 //! prints only the length, and it is never serialized, so a value cannot reach a log line, an
-//! event, a status or an error message through formatting.
+//! event, a status or an error message through formatting. Its memory is zeroed when it is
+//! dropped (`zeroize`), so a value evicted from the cache does not linger in freed memory.
 
 use std::fmt;
+
+use zeroize::Zeroize;
 
 /// Bytes of a secret value.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -19,9 +22,9 @@ impl SecretBytes {
         &self.0
     }
 
-    /// The secret bytes, by value.
-    pub fn into_exposed(self) -> Vec<u8> {
-        self.0
+    /// The secret bytes, by value (the caller now owns the material).
+    pub fn into_exposed(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
     }
 
     /// Length in bytes; safe to log.
@@ -32,6 +35,12 @@ impl SecretBytes {
     /// Whether the value is empty; safe to log.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 

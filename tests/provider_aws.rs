@@ -466,3 +466,91 @@ async fn unreachable_endpoint_is_unavailable_and_quick() {
     assert_eq!(err.reason().as_str(), "Unavailable", "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn list_pages_carry_versions_and_planned_deletions_without_values() {
+    let m = moto();
+    let admin = m.admin_client().await;
+    let root = unique_name("listing");
+    let a = format!("{root}/a");
+    let b = format!("{root}/b");
+    let va = create_aws(&admin, &a, "value-a").await;
+    create_aws(&admin, &b, "value-b").await;
+    admin
+        .delete_secret()
+        .secret_id(&b)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let backend = m.backend().await;
+    let page = backend.list_page(&[root.clone()], None).await.unwrap();
+    let by_name: BTreeMap<&str, _> = page.secrets.iter().map(|s| (s.name.as_str(), s)).collect();
+    assert_eq!(by_name.len(), 2, "{:?}", by_name.keys());
+    assert_eq!(
+        by_name[a.as_str()].versions[&va],
+        vec!["AWSCURRENT".to_owned()]
+    );
+    assert!(by_name[a.as_str()].deleted_date.is_none());
+    assert!(by_name[b.as_str()].deleted_date.is_some());
+
+    // Every page of the whole account is reachable by its token.
+    let mut token = None;
+    let mut seen = 0;
+    loop {
+        let page = backend.list_page(&[], token.take()).await.unwrap();
+        seen += page
+            .secrets
+            .iter()
+            .filter(|s| s.name.starts_with(&root))
+            .count();
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 2);
+}
+
+#[tokio::test]
+async fn batch_get_reads_current_values_and_leaves_out_failures() {
+    let m = moto();
+    let admin = m.admin_client().await;
+    let root = unique_name("batch");
+    let names: Vec<String> = (0..3).map(|i| format!("{root}/{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        create_aws(&admin, n, &format!("batch-{i}")).await;
+    }
+    let rotated = rotate_value(&admin, &names[1], "batch-1-new").await;
+    let backend = m.backend().await;
+    let mut asked = names.clone();
+    asked.push(format!("{root}/missing"));
+    let mut got = backend.batch_get_current(&asked).await.unwrap();
+    got.sort_by(|x, y| x.name.cmp(&y.name));
+    let values: Vec<(String, String)> = got
+        .iter()
+        .map(|v| (v.name.clone(), text(&v.payload)))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            (names[0].clone(), "batch-0".to_owned()),
+            (names[1].clone(), "batch-1-new".to_owned()),
+            (names[2].clone(), "batch-2".to_owned()),
+        ]
+    );
+    assert_eq!(got[1].version_id, rotated);
+    assert!(got[1].version_stages.contains(&"AWSCURRENT".to_owned()));
+}
+
+async fn rotate_value(admin: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
+    admin
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap()
+}

@@ -520,6 +520,10 @@ pub struct ExternalSecretStatus {
     /// The written Secret, as a servicebinding.io provisioned-service reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<SecretBinding>,
+    /// The value of the `force-sync` (or `stagesync.io/force-sync`) annotation last acted
+    /// upon: setting the annotation to a new value reads every value from AWS at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_synced: Option<String>,
 }
 
 /// The version of one AWS secret that was written into the Secret.

@@ -8,6 +8,9 @@ use std::fmt;
 pub const CONDITION_READY: &str = "Ready";
 /// Condition type set while the target Secret is being deleted.
 pub const CONDITION_DELETED: &str = "Deleted";
+/// Condition type: whether the rotations of the AWS secrets an ExternalSecret reads complete
+/// (`False` with reason `RotationStuck` when an AWSPENDING version is never promoted).
+pub const CONDITION_ROTATION_HEALTHY: &str = "RotationHealthy";
 
 /// Why a condition has its status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,6 +69,11 @@ pub enum Reason {
     RewriteFailed,
     /// A store's credentials were checked and work (ESO's store reason `Valid`).
     StoreValid,
+    /// A version has carried AWSPENDING without becoming AWSCURRENT for longer than
+    /// `--rotation-stuck-after`: the rotation function keeps failing.
+    RotationStuck,
+    /// No rotation of the referenced secrets is stuck.
+    RotationHealthy,
 }
 
 impl Reason {
@@ -97,6 +105,8 @@ impl Reason {
             Self::TemplateFailed => "TemplateFailed",
             Self::RewriteFailed => "RewriteFailed",
             Self::StoreValid => "Valid",
+            Self::RotationStuck => "RotationStuck",
+            Self::RotationHealthy => "RotationHealthy",
         }
     }
 

@@ -170,6 +170,34 @@ pub struct AwsProvider {
     /// SecretStores unless the operator allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AwsAuth>,
+    /// How the operator notices new versions of this store's secrets (stagesync only; ESO has
+    /// no such field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_tracking: Option<VersionTracking>,
+}
+
+/// How new versions are noticed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionTracking {
+    /// `List` (default): versions come from ListSecrets pages (100 secrets a call), listings
+    /// filtered by the referenced names, or DescribeSecret, whichever takes the fewest calls;
+    /// needs `secretsmanager:ListSecrets` and falls back to DescribeSecret by itself when it is
+    /// denied. `Describe`: one DescribeSecret per referenced secret, for identities without
+    /// ListSecrets (least privilege). Neither reads values; values are read only when a version
+    /// changed.
+    #[serde(default)]
+    pub mode: TrackingMode,
+}
+
+/// How a store's version tracker checks for new versions.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TrackingMode {
+    /// ListSecrets (full or name-filtered) or DescribeSecret, whichever is cheaper.
+    #[default]
+    List,
+    /// DescribeSecret only.
+    Describe,
 }
 
 /// AWS service behind a store.

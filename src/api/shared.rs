@@ -87,4 +87,34 @@ pub struct SecretStoreStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// How the store's version tracker checks for new versions, and what that costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_tracking: Option<VersionTrackingStatus>,
+}
+
+/// What the store's version tracker did in its last cycle that made calls.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionTrackingStatus {
+    /// The configured mode: `List` or `Describe`.
+    pub mode: String,
+    /// How the last cycle checked versions: `FullSweep` (every ListSecrets page),
+    /// `NameFilteredList` (ListSecrets filtered by the referenced names, 10 a call),
+    /// `DescribeSecret` (one call per secret) or `Idle`.
+    pub strategy: String,
+    /// Set when the store's identity is denied ListSecrets and the tracker fell back to
+    /// DescribeSecret by itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub list_secrets_denied: bool,
+    /// Remote secrets the tracker follows for this store's ExternalSecrets.
+    pub tracked_secrets: i64,
+    /// Secrets in the AWS account and region, as last counted by a full sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_secrets: Option<i64>,
+    /// AWS calls of the last cycle that made calls, by operation.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub last_cycle_calls: std::collections::BTreeMap<String, i64>,
+    /// Estimated Secrets Manager API cost per 30-day month at the call rate of the last ten
+    /// minutes ($0.05 per 10,000 calls), in US dollars, for example `0.4320`.
+    pub estimated_monthly_cost_usd: String,
 }

@@ -21,13 +21,13 @@ use crate::api::duration::parse_go_duration;
 use crate::api::externalsecret::{
     CreationPolicy, DeletionPolicy, ExternalSecret, RefreshPolicy, SecretBinding,
 };
-use crate::api::reason::CONDITION_READY;
+use crate::api::reason::{CONDITION_READY, CONDITION_ROTATION_HEALTHY};
 use crate::api::shared::ConditionStatus;
 use crate::render::RenderError;
 use crate::render::data::build_data;
 use crate::render::keys::is_valid_secret_key;
 use crate::render::template::{TemplateSources, apply_template};
-use crate::resolve::{FetchError, fetch_all};
+use crate::resolve::{FetchError, ReadOptions, fetch_all};
 use crate::store::StoreError;
 use crate::value::SecretBytes;
 use crate::write::events::publish;
@@ -40,6 +40,14 @@ use crate::write::status::{apply_status, condition, set_condition};
 /// Finalizer of ExternalSecrets that merge into a Secret they do not own: their keys must be
 /// removed from it when they go.
 pub const FINALIZER: &str = "stagesync.io/merge-cleanup";
+
+/// Annotations that force a sync from AWS when set to a new value: ESO's, and ours.
+pub const FORCE_SYNC_ANNOTATIONS: [&str; 2] = ["stagesync.io/force-sync", "force-sync"];
+
+/// Slack on top of an ExternalSecret's refresh interval within which the tracker's knowledge is
+/// still trusted (its sweep runs every tick; a check that lands a moment late is no reason to
+/// read the value again).
+const TRACKER_GRACE: Duration = Duration::from_secs(15);
 
 /// Why a sync failed. Every variant maps to one condition reason; messages carry no values.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +128,8 @@ struct Synced {
     outcome: Outcome,
     synced_versions: BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
     target: String,
+    /// Referenced secrets whose rotation is stuck: (key, pending version, pending for).
+    stuck: Vec<(String, String, Duration)>,
 }
 
 /// Reconciles one ExternalSecret.
@@ -141,7 +151,9 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     }
 
     let started = std::time::Instant::now();
-    let result = sync(&es, &ctx, &secrets, &target).await;
+    let force = force_sync_value(&es)
+        .filter(|v| es.status.as_ref().and_then(|s| s.force_synced.as_deref()) != Some(v.as_str()));
+    let result = sync(&es, &ctx, &secrets, &target, force.is_some()).await;
     ctx.metrics.observe_reconcile(
         result.as_ref().err().map(SyncError::reason),
         started.elapsed(),
@@ -186,6 +198,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 generation,
             );
             set_condition(&mut status.conditions, ready);
+            let rotation_event =
+                rotation_condition(&mut status, &previous, &synced.stuck, generation);
+            if force.is_some() {
+                status.force_synced = force.clone();
+            }
             status.refresh_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
             status.synced_versions = synced.synced_versions;
             status.binding = match synced.outcome {
@@ -195,6 +212,24 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 }),
             };
             apply_status(&es_api, &name, &status).await?;
+            if let Some(note) = rotation_event {
+                tracing::warn!(externalsecret = %key, "{note}");
+                publish(
+                    &ctx.recorder,
+                    &reference,
+                    true,
+                    Reason::RotationStuck.as_str(),
+                    "Rotation",
+                    &note,
+                )
+                .await;
+            }
+            match synced.outcome {
+                Outcome::Created => ctx.metrics.secret_write("created"),
+                Outcome::Updated => ctx.metrics.secret_write("updated"),
+                Outcome::Deleted => ctx.metrics.secret_write("deleted"),
+                _ => {}
+            }
             let event = match synced.outcome {
                 Outcome::Created => {
                     Some(("Created", format!("created Secret {:?}", synced.target)))
@@ -254,24 +289,145 @@ pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context
     Action::requeue(ctx.backoff.failed(&key, None))
 }
 
+/// The value of a force-sync annotation, if set.
+fn force_sync_value(es: &ExternalSecret) -> Option<String> {
+    FORCE_SYNC_ANNOTATIONS
+        .iter()
+        .find_map(|a| es.annotations().get(*a))
+        .filter(|v| !v.is_empty())
+        .cloned()
+}
+
+/// Sets or clears `RotationHealthy`; returns the note of a Warning event when a rotation just
+/// became stuck. The condition appears only once a rotation was stuck.
+fn rotation_condition(
+    status: &mut crate::api::externalsecret::ExternalSecretStatus,
+    previous: &crate::api::externalsecret::ExternalSecretStatus,
+    stuck: &[(String, String, Duration)],
+    generation: Option<i64>,
+) -> Option<String> {
+    let had = previous
+        .conditions
+        .iter()
+        .find(|c| c.type_ == CONDITION_ROTATION_HEALTHY);
+    if stuck.is_empty() {
+        if had.is_some() {
+            let healthy = condition(
+                &previous.conditions,
+                CONDITION_ROTATION_HEALTHY,
+                ConditionStatus::True,
+                Reason::RotationHealthy.as_str(),
+                "no rotation of the referenced AWS secrets is stuck",
+                generation,
+            );
+            set_condition(&mut status.conditions, healthy);
+        }
+        return None;
+    }
+    let message = stuck
+        .iter()
+        .map(|(key, version, age)| {
+            format!(
+                "secret {key:?}: version {version} has carried AWSPENDING for {}s without becoming AWSCURRENT; the rotation function keeps failing, the Secret keeps the current value",
+                age.as_secs()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let was_stuck = had.is_some_and(|c| c.status == ConditionStatus::False);
+    let c = condition(
+        &previous.conditions,
+        CONDITION_ROTATION_HEALTHY,
+        ConditionStatus::False,
+        Reason::RotationStuck.as_str(),
+        &message,
+        generation,
+    );
+    set_condition(&mut status.conditions, c);
+    (!was_stuck).then_some(message)
+}
+
+/// The refresh interval of a periodically refreshed ExternalSecret (`None`: it never refreshes
+/// by itself).
+fn periodic_interval(es: &ExternalSecret, ctx: &Context) -> Option<Duration> {
+    if matches!(
+        es.spec.refresh_policy,
+        Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange)
+    ) {
+        return None;
+    }
+    let interval = if es.spec.refresh_interval.is_empty() {
+        ctx.config.default_refresh_interval
+    } else {
+        parse_go_duration(&es.spec.refresh_interval).unwrap_or(ctx.config.default_refresh_interval)
+    };
+    (!interval.is_zero()).then_some(interval)
+}
+
 /// The whole sync: nothing is written unless every step before the write succeeded.
 async fn sync(
     es: &ExternalSecret,
     ctx: &Context,
     secrets: &Api<Secret>,
     target: &str,
+    force: bool,
 ) -> Result<Synced, SyncError> {
     let namespace = es.namespace().unwrap_or_default();
+    let es_ref = (namespace.clone(), es.name_any());
     let spec = &es.spec;
+    // What this ExternalSecret waits for among unmanaged Secrets: its target (a Merge target
+    // may not exist yet), its template sources and its store's credentials.
+    let mut wanted: Vec<(String, String)> = vec![(namespace.clone(), target.to_owned())];
+    if let Some(t) = &spec.target.template {
+        wanted.extend(
+            t.template_from
+                .iter()
+                .filter_map(|f| f.secret.as_ref())
+                .map(|s| (namespace.clone(), s.name.clone())),
+        );
+    }
     let store = ctx
         .stores
         .for_external_secret(&namespace, &spec.secret_store_ref)
-        .await?;
+        .await;
+    match &store {
+        Ok(store) => wanted.extend(store.credential_secrets.iter().cloned()),
+        Err(StoreError::CredentialsNotFound { secret, .. }) => wanted.push(secret.clone()),
+        Err(_) => {}
+    }
+    ctx.wanted.set(&es_ref, wanted);
+    let store = store?;
     let tolerate_missing = matches!(
         spec.target.deletion_policy,
         DeletionPolicy::Delete | DeletionPolicy::Merge
     );
-    let fetched = fetch_all(store.backend.as_ref(), spec, tolerate_missing).await?;
+    let interval = periodic_interval(es, ctx);
+    let opts = ReadOptions {
+        max_age: interval.unwrap_or(ctx.config.default_refresh_interval) + TRACKER_GRACE,
+        force,
+    };
+    let fetched = fetch_all(
+        &store.resolver,
+        &es_ref,
+        spec,
+        tolerate_missing,
+        interval,
+        opts,
+    )
+    .await?;
+    let stuck: Vec<(String, String, Duration)> = fetched
+        .values
+        .keys()
+        .map(|(k, _)| k)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|k| {
+            store
+                .resolver
+                .stuck_rotation(k)
+                .map(|(v, age)| (k.clone(), v, age))
+        })
+        .collect();
     let existing = secrets.get_opt(target).await?;
     let es_name = es.name_any();
     let owner = ownership(existing.as_ref(), &es_name);
@@ -297,6 +453,7 @@ async fn sync(
             outcome: Outcome::NotWritten,
             synced_versions: built.synced_versions,
             target: target.to_owned(),
+            stuck,
         });
     };
     let content = DesiredContent {
@@ -337,6 +494,7 @@ async fn sync(
         outcome,
         synced_versions: built.synced_versions,
         target: target.to_owned(),
+        stuck,
     })
 }
 
@@ -384,6 +542,7 @@ async fn deleted_upstream(
         outcome,
         synced_versions: BTreeMap::new(),
         target: target.to_owned(),
+        stuck: Vec::new(),
     })
 }
 
@@ -448,25 +607,21 @@ async fn skip_refresh(
     }
 }
 
-/// When to look at AWS again after a successful sync.
+/// When to run again after a successful sync. The store's tracker checks the referenced
+/// versions every refresh interval and wakes the ExternalSecret when one moved, so the
+/// reconcile itself only re-runs as a safety net, at least every `resync_floor` (every
+/// interval in the naive baseline, which has no tracker).
 fn next_refresh(es: &ExternalSecret, ctx: &Context) -> Action {
-    if matches!(
-        es.spec.refresh_policy,
-        Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange)
-    ) {
+    let Some(interval) = periodic_interval(es, ctx) else {
         return Action::await_change();
-    }
-    let interval = if es.spec.refresh_interval.is_empty() {
-        ctx.config.default_refresh_interval
-    } else {
-        parse_go_duration(&es.spec.refresh_interval).unwrap_or(ctx.config.default_refresh_interval)
     };
-    if interval.is_zero() {
-        Action::await_change()
+    let every = if ctx.stores.policy().tracking.naive {
+        interval
     } else {
-        // A little jitter spreads the refreshes of ExternalSecrets created together.
-        Action::requeue(jitter(interval, 0.05))
-    }
+        interval.max(ctx.config.resync_floor)
+    };
+    // A little jitter spreads the refreshes of ExternalSecrets created together.
+    Action::requeue(jitter(every, 0.05))
 }
 
 /// Adds the cleanup finalizer to merging ExternalSecrets, removes it from the others.

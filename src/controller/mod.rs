@@ -1,20 +1,26 @@
 //! The controllers: one reconciler per kind (ExternalSecret, SecretStore, ClusterSecretStore),
 //! sharing a [`Context`]. The ExternalSecret controller is woken by changes of its ExternalSecrets
 //! (spec, labels, annotations, finalizers — not its own status writes), of the Secrets stagesync
-//! manages (by label, so memory does not grow with every Secret of the cluster), and of the
-//! stores they reference.
+//! manages (by label, so memory does not grow with every Secret of the cluster), of the stores
+//! they reference, by the stores' version trackers when a version they read moved, and by a
+//! metadata-only watch of other Secrets that an ExternalSecret waits for (a `Merge` target that
+//! appears, a store's credential Secret that changes).
 
 pub mod backoff;
 pub mod externalsecret;
 pub mod store;
+mod wanted;
+
+pub use wanted::WantedSecrets;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt, future::BoxFuture};
+use futures::{FutureExt, StreamExt, TryStreamExt, future::BoxFuture, stream};
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -24,6 +30,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use crate::api::externalsecret::{ExternalSecret, StoreKind};
 use crate::api::secretstore::{ClusterSecretStore, SecretStore};
 use crate::metrics::Metrics;
+use crate::resolve;
 use crate::store::StoreRegistry;
 use crate::write::{ANNOTATION_MERGED_PREFIX, ANNOTATION_OWNER, LABEL_MANAGED};
 use backoff::Backoff;
@@ -43,6 +50,9 @@ pub struct ControllerConfig {
     pub backoff_base: Duration,
     /// Longest delay after failures.
     pub backoff_cap: Duration,
+    /// Safety-net re-check of every ExternalSecret at least this often even when its store's
+    /// tracker reports no change (the tracker wakes it sooner when a version moves).
+    pub resync_floor: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -54,6 +64,7 @@ impl Default for ControllerConfig {
             namespaces: Vec::new(),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
+            resync_floor: Duration::from_secs(600),
         }
     }
 }
@@ -72,6 +83,8 @@ pub struct Context {
     pub config: ControllerConfig,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Secrets stagesync does not manage that ExternalSecrets wait for.
+    pub wanted: WantedSecrets,
 }
 
 impl Context {
@@ -93,6 +106,7 @@ impl Context {
             stores,
             config,
             metrics,
+            wanted: WantedSecrets::default(),
         }
     }
 }
@@ -171,21 +185,82 @@ fn external_secret_trigger(es: &ExternalSecret) -> Option<u64> {
 /// Last seen generation of each store (kind, namespace, name).
 type StoreGenerations = HashMap<(StoreKind, Option<String>, String), i64>;
 
+/// Whether an ExternalSecret of `namespace` belongs to a controller watching `scope`.
+fn namespace_in_scope(scope: Option<&str>, namespace: &str) -> bool {
+    scope.is_none_or(|s| s == namespace)
+}
+
+/// A broadcast receiver as a stream; a receiver that fell behind skips what it missed (the
+/// periodic re-check covers it).
+fn broadcast_stream<T: Clone + Send + 'static>(
+    rx: tokio::sync::broadcast::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(item) => return Some((item, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "version-change wake-ups were dropped; the periodic re-check covers them"
+                    );
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
 async fn external_secrets(
     ctx: Arc<Context>,
     namespace: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let namespace_filter = namespace.clone();
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store::<ExternalSecret>();
+    let forget = ctx.clone();
     let trigger = watcher(
         scoped::<ExternalSecret>(&client, namespace.as_deref()),
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
     .reflect(writer)
+    .inspect_ok(move |event| {
+        // A deleted ExternalSecret no longer needs its secrets tracked.
+        if let watcher::Event::Delete(es) = event {
+            let es_ref = (es.namespace().unwrap_or_default(), es.name_any());
+            forget.stores.forget(&es_ref);
+            forget.wanted.forget(&es_ref);
+        }
+    })
     .applied_objects()
     .predicate_filter(external_secret_trigger, Default::default());
+    let in_scope =
+        move |es: &resolve::EsRef| namespace_in_scope(namespace_filter.as_deref(), &es.0);
+    let tracker_wakes = broadcast_stream(ctx.stores.wakes())
+        .filter(move |es| futures::future::ready(in_scope(es)))
+        .map(|(ns, name)| ObjectRef::new(&name).within(&ns));
+    let wanted = ctx.wanted.clone();
+    let unmanaged = watcher(
+        scoped::<PartialObjectMeta<Secret>>(&client, namespace.as_deref()),
+        watcher::Config::default().labels(&format!("{LABEL_MANAGED}!=true")),
+    )
+    .default_backoff()
+    .touched_objects()
+    .filter_map(move |secret| {
+        let woken = match secret {
+            Ok(s) => wanted.changed(
+                &s.namespace().unwrap_or_default(),
+                &s.name_any(),
+                s.resource_version().as_deref(),
+            ),
+            Err(_) => Vec::new(),
+        };
+        futures::future::ready(Some(stream::iter(woken)))
+    })
+    .flatten()
+    .map(|(ns, name)| ObjectRef::new(&name).within(&ns));
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
     let store_generations: Arc<Mutex<StoreGenerations>> = Arc::default();
     let by_store = |kind: StoreKind| {
@@ -209,6 +284,8 @@ async fn external_secrets(
     let namespaced_stores = by_store(StoreKind::SecretStore);
     let cluster_stores = by_store(StoreKind::ClusterSecretStore);
     Controller::for_stream(trigger, reader.clone())
+        .reconcile_on(tracker_wakes)
+        .reconcile_on(unmanaged)
         .watches(
             scoped::<Secret>(&client, namespace.as_deref()),
             managed,

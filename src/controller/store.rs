@@ -12,7 +12,8 @@ use crate::api::Reason;
 use crate::api::externalsecret::StoreKind;
 use crate::api::reason::CONDITION_READY;
 use crate::api::secretstore::{ClusterSecretStore, SecretStore};
-use crate::api::shared::{ConditionStatus, SecretStoreStatus};
+use crate::api::shared::{ConditionStatus, SecretStoreStatus, VersionTrackingStatus};
+use crate::resolve::CycleReport;
 use crate::store::StoreError;
 use crate::write::events::publish;
 use crate::write::status::{apply_status, condition, set_condition};
@@ -69,22 +70,39 @@ fn refresh(seconds: i32, ctx: &Context) -> std::time::Duration {
     }
 }
 
+/// Checks a store; on success returns what its version tracker reports.
 async fn check(
     ctx: &Context,
     kind: StoreKind,
     namespace: Option<&str>,
     name: &str,
-) -> Result<(), StoreError> {
+) -> Result<VersionTrackingStatus, StoreError> {
     let handle = ctx.stores.for_store(kind, namespace, name).await?;
-    handle.backend.check_credentials().await?;
-    Ok(())
+    handle.resolver.backend().check_credentials().await?;
+    Ok(tracking_status(&handle.resolver.report()))
+}
+
+fn tracking_status(r: &CycleReport) -> VersionTrackingStatus {
+    VersionTrackingStatus {
+        mode: r.mode.clone(),
+        strategy: r.strategy.as_str().to_owned(),
+        list_secrets_denied: r.list_denied,
+        tracked_secrets: i64::try_from(r.tracked).unwrap_or(i64::MAX),
+        account_secrets: r.account_size.and_then(|n| i64::try_from(n).ok()),
+        last_cycle_calls: r
+            .calls
+            .iter()
+            .map(|(k, v)| (k.clone(), i64::try_from(*v).unwrap_or(i64::MAX)))
+            .collect(),
+        estimated_monthly_cost_usd: format!("{:.4}", r.dollars_per_month),
+    }
 }
 
 async fn report<K>(
     store: &K,
     api: &Api<K>,
     previous: Option<SecretStoreStatus>,
-    checked: Result<(), StoreError>,
+    checked: Result<VersionTrackingStatus, StoreError>,
     interval: std::time::Duration,
     ctx: &Context,
 ) -> Result<Action, kube::Error>
@@ -100,7 +118,7 @@ where
     let previous = previous.unwrap_or_default();
     let generation = store.meta().generation;
     let (status, reason, message) = match &checked {
-        Ok(()) => (
+        Ok(_) => (
             ConditionStatus::True,
             Reason::StoreValid,
             "store validated: credentials accepted".to_owned(),
@@ -108,6 +126,9 @@ where
         Err(e) => (ConditionStatus::False, e.reason(), e.to_string()),
     };
     let mut next = previous.clone();
+    if let Ok(tracking) = &checked {
+        next.version_tracking = Some(tracking.clone());
+    }
     set_condition(
         &mut next.conditions,
         condition(
@@ -127,7 +148,7 @@ where
         .iter()
         .any(|c| c.type_ == CONDITION_READY && c.status == ConditionStatus::True);
     match checked {
-        Ok(()) => {
+        Ok(_) => {
             ctx.backoff.succeeded(&key);
             if !was_ready {
                 publish(

@@ -132,6 +132,28 @@ pub trait SecretsBackend: Send + Sync {
     /// Lists the secrets matching a query, with their metadata, without values. Secrets scheduled
     /// for deletion are not listed.
     async fn find_secrets(&self, query: &FindQuery) -> Result<Vec<SecretMetadata>, ProviderError>;
+
+    /// One page (up to 100) of the account's secrets with their version → stages maps, no
+    /// values; secrets scheduled for deletion included (with their deletion date). `names`
+    /// (at most 10) narrows the listing to names starting with one of them; empty lists all.
+    async fn list_page(
+        &self,
+        names: &[String],
+        next_token: Option<String>,
+    ) -> Result<ListPage, ProviderError>;
+
+    /// The `AWSCURRENT` values of up to 20 secrets in one call. Secrets that fail one by one are
+    /// left out of the answer (the caller reads them singly, which reports the failure).
+    async fn batch_get_current(&self, keys: &[String]) -> Result<Vec<RemoteSecret>, ProviderError>;
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Default)]
+pub struct ListPage {
+    /// The secrets of this page.
+    pub secrets: Vec<SecretMetadata>,
+    /// Token of the next page; `None` on the last page.
+    pub next_token: Option<String>,
 }
 
 /// Why a backend call failed. Messages name the secret and version, never a value.

@@ -1,183 +1,329 @@
-//! The resolver: what an ExternalSecret references, fetched from its store's backend — each
-//! `(remote key, version)` once per reconcile however many entries name it, a few at a time.
+//! The resolver: what an ExternalSecret references, read through its store's [`StoreResolver`]
+//! — a version tracker fed by cheap metadata calls, and a value cache keyed by
+//! `(ARN, version id)` — so a value is fetched only when its version changed, once however many
+//! ExternalSecrets of the store (in any namespace) read it.
 //!
-//! This is the seam of the rotation-aware refresh (roadmap): a per-store version tracker from
-//! metadata calls and a value cache keyed by `(ARN, version id)` replace the inside of
-//! [`fetch_all`] without changing its signature or the reconciler.
+//! - `tracker`: which version each referenced stage points at, who uses it, how stale each user
+//!   accepts it (pure bookkeeping).
+//! - `sweep`: the store's background loop choosing and making the metadata calls (ListSecrets
+//!   pages, name-filtered listings, DescribeSecret), fetching changed values ahead in batches and
+//!   waking the ExternalSecrets whose versions moved.
+//! - `cache`: values by `(ARN, version id)`, capped, zeroised on drop.
+//!
+//! The reconciler never calls AWS itself; it calls [`fetch_all`].
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+pub mod cache;
+mod fetch;
+mod sweep;
+pub mod tracker;
 
-use futures::{StreamExt, TryStreamExt, stream};
-use regex::Regex;
+pub use fetch::{FetchError, FetchedValues, ReadOptions, fetch_all};
+pub use sweep::CycleReport;
+pub use tracker::EsRef;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use tokio::sync::broadcast;
 
 use crate::api::VersionSelector;
-use crate::api::externalsecret::{ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy};
-use crate::provider::{FindQuery, ProviderError, RemoteSecret, SecretMetadata, SecretsBackend};
+use crate::api::secretstore::TrackingMode;
+use crate::metrics::Metrics;
+use crate::provider::{ProviderError, RemoteSecret, SecretMetadata, SecretsBackend};
+use cache::{CacheLimits, ValueCache};
+use tracker::{Known, Tracker};
 
-/// How many backend calls one reconcile runs at once.
-const FETCH_CONCURRENCY: usize = 4;
-
-/// Everything an ExternalSecret's spec needs from the backend. `None` marks a secret that does
-/// not exist in the backend, kept only when the deletion policy tolerates missing secrets.
-#[derive(Debug, Default)]
-pub struct FetchedValues {
-    /// Values by `(remote key, version)`.
-    pub values: HashMap<(String, VersionSelector), Option<Arc<RemoteSecret>>>,
-    /// Metadata (tags) by remote key, for `metadataPolicy: Fetch`.
-    pub metadata: HashMap<String, Option<Arc<SecretMetadata>>>,
-    /// Secrets found by each `dataFrom[].find`, by the index of the dataFrom entry.
-    pub finds: HashMap<usize, Vec<Arc<RemoteSecret>>>,
+/// Operator-wide settings of version tracking.
+#[derive(Clone, Debug)]
+pub struct TrackingSettings {
+    /// Baseline for benchmarks: no tracker, no cache; every read is a `GetSecretValue` (what
+    /// ESO does). Never the right choice in production.
+    pub naive: bool,
+    /// Bounds of each store's value cache.
+    pub cache: CacheLimits,
+    /// How often each store's sweep looks for due work.
+    pub tick: Duration,
+    /// DescribeSecret period of secrets in a rotation (AWSPENDING staged, or their
+    /// NextRotationDate near).
+    pub rotation_poll: Duration,
+    /// How close to NextRotationDate a secret counts as rotating.
+    pub rotation_window: Duration,
+    /// In list mode, each secret is also confirmed with DescribeSecret (strongly consistent) at
+    /// least this often: the bound on staleness if ListSecrets kept answering from a stale view.
+    pub list_confirm_interval: Duration,
+    /// A version staged AWSPENDING longer than this without becoming AWSCURRENT is a stuck
+    /// rotation.
+    pub rotation_stuck_after: Duration,
 }
 
-impl FetchedValues {
-    /// The value a reference reads (`Ok(None)`: the secret is missing and that is tolerated).
-    pub fn value(&self, r: &ExternalSecretDataRemoteRef) -> Option<&Arc<RemoteSecret>> {
-        self.values
-            .get(&(r.key.clone(), r.version_selector()))
-            .and_then(Option::as_ref)
-    }
-
-    /// The metadata a reference reads.
-    pub fn metadata(&self, key: &str) -> Option<&Arc<SecretMetadata>> {
-        self.metadata.get(key).and_then(Option::as_ref)
-    }
-
-    /// Whether the spec referenced at least one secret and every one of them is missing.
-    pub fn all_missing(&self) -> bool {
-        let refs = self.values.len() + self.metadata.len();
-        refs > 0
-            && self.values.values().all(Option::is_none)
-            && self.metadata.values().all(Option::is_none)
-            && self.finds.values().all(Vec::is_empty)
+impl Default for TrackingSettings {
+    fn default() -> Self {
+        Self {
+            naive: false,
+            cache: CacheLimits::default(),
+            tick: Duration::from_secs(1),
+            rotation_poll: Duration::from_secs(1),
+            rotation_window: Duration::from_secs(300),
+            list_confirm_interval: Duration::from_secs(6 * 3600),
+            rotation_stuck_after: Duration::from_secs(3600),
+        }
     }
 }
 
-/// Why the spec's references could not be fetched.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The backend failed.
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    /// A `find` sets no criterion; it would copy every secret of the account.
-    #[error(
-        "dataFrom[{index}].find sets none of name.regexp, path or tags; refusing to copy every secret of the account"
-    )]
-    UnboundedFind {
-        /// Index of the dataFrom entry.
-        index: usize,
-    },
-    /// A `find.name.regexp` does not compile.
-    #[error("dataFrom[{index}].find.name.regexp is not a valid regular expression: {detail}")]
-    InvalidRegexp {
-        /// Index of the dataFrom entry.
-        index: usize,
-        /// The compiler's explanation.
-        detail: String,
-    },
+type InFlight = Shared<BoxFuture<'static, Result<Arc<RemoteSecret>, ProviderError>>>;
+
+/// Reading one store: its backend, tracker, cache and sweep. One per store and identity; two
+/// stores never share one.
+pub struct StoreResolver {
+    label: String,
+    backend: Arc<dyn SecretsBackend>,
+    mode: TrackingMode,
+    settings: TrackingSettings,
+    tracker: Mutex<Tracker>,
+    cache: ValueCache,
+    in_flight: Mutex<HashMap<(String, VersionSelector), InFlight>>,
+    sweep: Mutex<sweep::SweepState>,
+    metrics: Arc<Metrics>,
+    wake: broadcast::Sender<EsRef>,
 }
 
-impl FetchError {
-    /// The condition reason this error is reported with.
-    pub fn reason(&self) -> crate::api::Reason {
-        match self {
-            Self::Provider(e) => e.reason(),
-            Self::UnboundedFind { .. } | Self::InvalidRegexp { .. } => {
-                crate::api::Reason::InvalidSpec
+impl std::fmt::Debug for StoreResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreResolver")
+            .field("store", &self.label)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreResolver {
+    /// A resolver for the store `label` (kind/namespace/name, for metrics and logs), with its
+    /// sweep running on the current tokio runtime until the resolver is dropped.
+    pub fn start(
+        label: String,
+        backend: Arc<dyn SecretsBackend>,
+        mode: TrackingMode,
+        settings: TrackingSettings,
+        metrics: Arc<Metrics>,
+        wake: broadcast::Sender<EsRef>,
+    ) -> Arc<Self> {
+        let resolver = Arc::new(Self {
+            label,
+            backend,
+            mode,
+            cache: ValueCache::new(settings.cache),
+            settings,
+            tracker: Mutex::default(),
+            in_flight: Mutex::default(),
+            sweep: Mutex::default(),
+            metrics,
+            wake,
+        });
+        if !resolver.settings.naive {
+            tokio::spawn(sweep::run(Arc::downgrade(&resolver)));
+        }
+        resolver
+    }
+
+    /// The backend, for the store's own credential check.
+    pub fn backend(&self) -> &Arc<dyn SecretsBackend> {
+        &self.backend
+    }
+
+    /// The store's label (kind/namespace/name).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// What the last sweep did, for the store's status.
+    pub fn report(&self) -> CycleReport {
+        sweep::report(self)
+    }
+
+    /// The ExternalSecrets that use this store, to wake when it is replaced.
+    pub fn subscribers(&self) -> Vec<EsRef> {
+        let tracker = self.tracker.lock().expect("tracker lock");
+        let mut all: Vec<EsRef> = tracker
+            .entries()
+            .flat_map(|(_, e)| e.subscribers().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// Wakes ExternalSecrets whose versions moved.
+    fn notify(&self, wake: Vec<EsRef>) {
+        for es in wake {
+            // No receiver (no controller running): nothing to wake.
+            let _ = self.wake.send(es);
+        }
+    }
+
+    /// Forgets a deleted ExternalSecret.
+    pub fn forget(&self, es: &EsRef) {
+        self.tracker.lock().expect("tracker lock").forget(es);
+    }
+
+    /// Health of a referenced secret's rotation: the AWSPENDING version and how long it has been
+    /// pending, when longer than the stuck threshold.
+    pub fn stuck_rotation(&self, key: &str) -> Option<(String, Duration)> {
+        let tracker = self.tracker.lock().expect("tracker lock");
+        let (version, since) = tracker.entry(key)?.pending_since.clone()?;
+        let age = since.elapsed();
+        (age > self.settings.rotation_stuck_after).then_some((version, age))
+    }
+
+    /// Reads one version of a secret: from the cache when the tracker knows, within `max_age`,
+    /// which version the selector points at and that version was fetched before; otherwise from
+    /// AWS (once, however many callers ask at the same time).
+    pub async fn read(
+        &self,
+        key: &str,
+        selector: &VersionSelector,
+        opts: ReadOptions,
+    ) -> Result<Arc<RemoteSecret>, ProviderError> {
+        if self.settings.naive || opts.force {
+            return self.fetch(key.to_owned(), selector.clone()).await;
+        }
+        let known = self.tracker.lock().expect("tracker lock").known(
+            key,
+            selector,
+            opts.max_age,
+            Instant::now(),
+        );
+        match known {
+            Known::Version {
+                arn,
+                version_id,
+                stages,
+            } => {
+                if let Some(hit) = self.cache.get(&arn, &version_id) {
+                    return Ok(with_stages(hit, stages));
+                }
+                let got = self.fetch(arn, VersionSelector::Id(version_id)).await?;
+                Ok(with_stages(got, stages))
+            }
+            Known::SecretMissing => Err(ProviderError::SecretNotFound {
+                key: key.to_owned(),
+            }),
+            Known::VersionMissing => Err(ProviderError::VersionNotFound {
+                key: key.to_owned(),
+                version: selector.clone(),
+            }),
+            Known::ScheduledForDeletion => Err(ProviderError::ScheduledForDeletion {
+                key: key.to_owned(),
+            }),
+            Known::Unknown => {
+                let got = self.fetch(key.to_owned(), selector.clone()).await?;
+                self.tracker.lock().expect("tracker lock").learn_from_value(
+                    key,
+                    &got.arn,
+                    &got.version_id,
+                    &got.version_stages,
+                );
+                Ok(got)
             }
         }
     }
+
+    /// A secret's metadata (tags, versions): the tracker's when confirmed within `max_age`, else
+    /// a DescribeSecret (which the tracker then learns from).
+    pub async fn metadata(
+        &self,
+        key: &str,
+        opts: ReadOptions,
+    ) -> Result<Arc<SecretMetadata>, ProviderError> {
+        if !self.settings.naive && !opts.force {
+            let tracker = self.tracker.lock().expect("tracker lock");
+            if let Some(entry) = tracker.entry(key)
+                && let (Some(meta), Some(at)) = (&entry.meta, entry.checked_at)
+                && at.elapsed() <= opts.max_age
+            {
+                return Ok(meta.clone());
+            }
+        }
+        let meta = self.backend.describe_secret(key).await?;
+        let applied = self.tracker.lock().expect("tracker lock").apply(
+            key,
+            Some(meta.clone()),
+            true,
+            Instant::now(),
+        );
+        self.notify(applied.wake);
+        Ok(Arc::new(meta))
+    }
+
+    /// The cached value of a version, if held.
+    pub fn cached(&self, arn: &str, version_id: &str) -> Option<Arc<RemoteSecret>> {
+        if self.settings.naive {
+            return None;
+        }
+        self.cache.get(arn, version_id)
+    }
+
+    /// One `GetSecretValue`, shared by concurrent callers of the same `(key, selector)`.
+    async fn fetch(
+        &self,
+        key: String,
+        selector: VersionSelector,
+    ) -> Result<Arc<RemoteSecret>, ProviderError> {
+        let slot = (key.clone(), selector.clone());
+        let shared = {
+            let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+            if let Some(f) = in_flight.get(&slot) {
+                f.clone()
+            } else {
+                let backend = self.backend.clone();
+                let f = async move { backend.get_secret(&key, &selector).await.map(Arc::new) }
+                    .boxed()
+                    .shared();
+                in_flight.insert(slot.clone(), f.clone());
+                f
+            }
+        };
+        let result = shared.await;
+        // The first caller to finish clears the slot; later ones find it gone.
+        self.in_flight.lock().expect("in-flight lock").remove(&slot);
+        if let Ok(v) = &result {
+            self.metrics.values_fetched(&self.label, 1);
+            if !self.settings.naive {
+                self.cache.insert(v.clone());
+            }
+        }
+        result
+    }
+
+    /// Records the references an ExternalSecret reads and the staleness it accepts (`None`: it
+    /// does not refresh periodically, so nothing is tracked for it).
+    fn subscribe(
+        &self,
+        es: &EsRef,
+        refs: &[(String, VersionSelector)],
+        interval: Option<Duration>,
+    ) {
+        if self.settings.naive {
+            return;
+        }
+        let mut tracker = self.tracker.lock().expect("tracker lock");
+        match interval {
+            Some(i) if !i.is_zero() => tracker.subscribe(es, refs, i),
+            _ => tracker.forget(es),
+        }
+    }
 }
 
-/// Fetches every value and metadata the spec references. With `tolerate_missing`, secrets that
-/// do not exist are recorded as `None` instead of failing the whole fetch (deletionPolicy
-/// Delete/Merge: a deleted AWS secret is not an error).
-pub async fn fetch_all(
-    backend: &dyn SecretsBackend,
-    spec: &ExternalSecretSpec,
-    tolerate_missing: bool,
-) -> Result<FetchedValues, FetchError> {
-    let mut value_refs = BTreeSet::new();
-    let mut metadata_refs = BTreeSet::new();
-    let refs = spec
-        .data
-        .iter()
-        .map(|d| &d.remote_ref)
-        .chain(spec.data_from.iter().filter_map(|d| d.extract.as_ref()));
-    for r in refs {
-        match r.metadata_policy {
-            MetadataPolicy::None => value_refs.insert((r.key.clone(), r.version_selector())),
-            MetadataPolicy::Fetch => metadata_refs.insert(r.key.clone()),
-        };
-    }
-
-    let mut fetched = FetchedValues::default();
-    let missing_ok = |r: Result<Arc<RemoteSecret>, ProviderError>| match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ProviderError::SecretNotFound { .. }) if tolerate_missing => Ok(None),
-        Err(e) => Err(e),
-    };
-    fetched.values = stream::iter(value_refs)
-        .map(|(key, version)| async move {
-            let got = backend.get_secret(&key, &version).await.map(Arc::new);
-            missing_ok(got).map(|v| ((key, version), v))
+/// The value with the stages its version carries now (they move on rotation, the value does not).
+fn with_stages(value: Arc<RemoteSecret>, stages: Vec<String>) -> Arc<RemoteSecret> {
+    if value.version_stages == stages {
+        value
+    } else {
+        Arc::new(RemoteSecret {
+            version_stages: stages,
+            ..(*value).clone()
         })
-        .buffer_unordered(FETCH_CONCURRENCY)
-        .try_collect()
-        .await?;
-    fetched.metadata = stream::iter(metadata_refs)
-        .map(|key| async move {
-            let got = match backend.describe_secret(&key).await {
-                Ok(m) => Ok(Some(Arc::new(m))),
-                Err(ProviderError::SecretNotFound { .. }) if tolerate_missing => Ok(None),
-                Err(e) => Err(e),
-            };
-            got.map(|m| (key, m))
-        })
-        .buffer_unordered(FETCH_CONCURRENCY)
-        .try_collect()
-        .await?;
-
-    for (index, entry) in spec.data_from.iter().enumerate() {
-        let Some(find) = &entry.find else { continue };
-        let name_regexp = match find.name.as_ref().and_then(|n| n.regexp.as_deref()) {
-            Some(re) => Some(Regex::new(re).map_err(|e| FetchError::InvalidRegexp {
-                index,
-                detail: e.to_string(),
-            })?),
-            None => None,
-        };
-        let query = FindQuery {
-            name_regexp,
-            path: find.path.clone().filter(|p| !p.is_empty()),
-            tags: find.tags.clone(),
-        };
-        if query.name_regexp.is_none() && query.path.is_none() && query.tags.is_empty() {
-            return Err(FetchError::UnboundedFind { index });
-        }
-        let listed = backend.find_secrets(&query).await?;
-        // A secret listed a moment ago may be deleted before its value is read: skip it then,
-        // as a later listing would.
-        let values: Vec<Option<Arc<RemoteSecret>>> = stream::iter(listed)
-            .map(|meta| async move {
-                match backend
-                    .get_secret(&meta.arn, &VersionSelector::default())
-                    .await
-                {
-                    Ok(v) => Ok(Some(Arc::new(v))),
-                    Err(
-                        ProviderError::SecretNotFound { .. }
-                        | ProviderError::ScheduledForDeletion { .. },
-                    ) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffered(FETCH_CONCURRENCY)
-            .try_collect()
-            .await?;
-        fetched
-            .finds
-            .insert(index, values.into_iter().flatten().collect());
     }
-    Ok(fetched)
 }

@@ -27,8 +27,10 @@ use crate::api::Reason;
 use crate::api::externalsecret::{SecretStoreRef, StoreKind};
 use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore};
 use crate::api::shared::SecretKeySelector;
+use crate::metrics::Metrics;
 use crate::provider::aws::{AssumeRole, AwsBackend, AwsClientConfig, CredentialSource, Timeouts};
 use crate::provider::{ProviderError, SecretsBackend};
+use crate::resolve::{EsRef, StoreResolver, TrackingSettings};
 use crate::value::SecretBytes;
 
 /// Operator-wide rules and defaults for stores.
@@ -44,6 +46,8 @@ pub struct StorePolicy {
     pub timeouts: Timeouts,
     /// Attempts per AWS call.
     pub max_attempts: u32,
+    /// Version tracking and value caching.
+    pub tracking: TrackingSettings,
 }
 
 impl Default for StorePolicy {
@@ -54,6 +58,7 @@ impl Default for StorePolicy {
             sts_endpoint: None,
             timeouts: Timeouts::default(),
             max_attempts: 3,
+            tracking: TrackingSettings::default(),
         }
     }
 }
@@ -103,6 +108,8 @@ pub enum StoreError {
     CredentialsNotFound {
         /// Which Secret (and key) is missing.
         what: String,
+        /// The Secret (namespace, name), so whoever waits for it can watch for it.
+        secret: (String, String),
     },
     /// The store's configuration cannot work.
     #[error("invalid store configuration: {0}")]
@@ -162,8 +169,10 @@ pub struct StoreHandle {
     pub kind: StoreKind,
     /// Name of the store.
     pub name: String,
-    /// The backend to read through.
-    pub backend: Arc<dyn SecretsBackend>,
+    /// The store's resolver (backend, version tracker, value cache).
+    pub resolver: Arc<StoreResolver>,
+    /// The Secrets (namespace, name) the store's credentials come from.
+    pub credential_secrets: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -176,7 +185,7 @@ struct StoreKey {
 struct CachedBackend {
     /// Identifies the store's spec and credentials the backend was built from.
     fingerprint: String,
-    backend: Arc<dyn SecretsBackend>,
+    resolver: Arc<StoreResolver>,
 }
 
 /// The store registry.
@@ -184,6 +193,8 @@ pub struct StoreRegistry {
     client: Client,
     policy: StorePolicy,
     factory: BackendFactory,
+    metrics: Arc<Metrics>,
+    wake: tokio::sync::broadcast::Sender<EsRef>,
     cache: Mutex<HashMap<StoreKey, CachedBackend>>,
 }
 
@@ -200,14 +211,63 @@ struct StoreObject {
 }
 
 impl StoreRegistry {
-    /// A registry reading stores through `client`.
-    pub fn new(client: Client, policy: StorePolicy, factory: BackendFactory) -> Self {
+    /// A registry reading stores through `client`, counting AWS calls into `metrics`.
+    pub fn new(
+        client: Client,
+        policy: StorePolicy,
+        factory: BackendFactory,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (wake, _) = tokio::sync::broadcast::channel(4096);
         Self {
             client,
             policy,
             factory,
+            metrics,
+            wake,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// ExternalSecrets to reconcile because a version they read changed (or their store was
+    /// rebuilt).
+    pub fn wakes(&self) -> tokio::sync::broadcast::Receiver<EsRef> {
+        self.wake.subscribe()
+    }
+
+    /// Forgets a deleted ExternalSecret in every store's tracker.
+    pub fn forget(&self, es: &EsRef) {
+        let resolvers: Vec<Arc<StoreResolver>> = self
+            .cache
+            .lock()
+            .expect("store cache lock")
+            .values()
+            .map(|c| c.resolver.clone())
+            .collect();
+        for r in resolvers {
+            r.forget(es);
+        }
+    }
+
+    /// The resolver of a store already in use, if any (for its status).
+    pub fn resolver_of(
+        &self,
+        kind: StoreKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Arc<StoreResolver>> {
+        let key = StoreKey {
+            kind,
+            namespace: namespace
+                .filter(|_| kind == StoreKind::SecretStore)
+                .map(str::to_owned),
+            name: name.to_owned(),
+        };
+        self.cache
+            .lock()
+            .expect("store cache lock")
+            .get(&key)
+            .map(|c| c.resolver.clone())
     }
 
     /// The operator's store policy.
@@ -299,7 +359,7 @@ impl StoreRegistry {
     }
 
     async fn handle(&self, store: StoreObject) -> Result<StoreHandle, StoreError> {
-        let (config, credentials_version) = self.client_config(&store).await?;
+        let (mut config, credentials_version) = self.client_config(&store).await?;
         let fingerprint = format!("{}/{}/{}", store.uid, store.generation, credentials_version);
         let key = StoreKey {
             kind: store.kind,
@@ -310,23 +370,51 @@ impl StoreRegistry {
             && cached.fingerprint == fingerprint
         {
             return Ok(StoreHandle {
+                credential_secrets: credential_secrets(&store),
                 kind: store.kind,
                 name: store.name,
-                backend: cached.backend.clone(),
+                resolver: cached.resolver.clone(),
             });
         }
+        let label = match &store.namespace {
+            Some(ns) => format!("{:?}/{ns}/{}", store.kind, store.name),
+            None => format!("{:?}/{}", store.kind, store.name),
+        };
+        config.observer = Some(self.metrics.observer(&label));
         let backend = (self.factory)(config).await?;
-        self.cache.lock().expect("store cache lock").insert(
+        let mode = store
+            .aws
+            .version_tracking
+            .as_ref()
+            .map(|t| t.mode)
+            .unwrap_or_default();
+        let resolver = StoreResolver::start(
+            label,
+            backend,
+            mode,
+            self.policy.tracking.clone(),
+            self.metrics.clone(),
+            self.wake.clone(),
+        );
+        let replaced = self.cache.lock().expect("store cache lock").insert(
             key,
             CachedBackend {
                 fingerprint,
-                backend: backend.clone(),
+                resolver: resolver.clone(),
             },
         );
+        // The store changed (spec or credentials): its ExternalSecrets read through the new
+        // identity now, without waiting for their next refresh.
+        if let Some(old) = replaced {
+            for es in old.resolver.subscribers() {
+                let _ = self.wake.send(es);
+            }
+        }
         Ok(StoreHandle {
+            credential_secrets: credential_secrets(&store),
             kind: store.kind,
             name: store.name,
-            backend,
+            resolver,
         })
     }
 
@@ -450,6 +538,7 @@ impl StoreRegistry {
             .await?
             .ok_or_else(|| StoreError::CredentialsNotFound {
                 what: format!("Secret {:?} in namespace {namespace:?}", selector.name),
+                secret: (namespace.clone(), selector.name.clone()),
             })?;
         versions.push(secret.resource_version().unwrap_or_default());
         let data: BTreeMap<_, _> = secret.data.unwrap_or_default();
@@ -460,9 +549,29 @@ impl StoreRegistry {
                     "key {:?} of Secret {:?} in namespace {namespace:?}",
                     selector.key, selector.name
                 ),
+                secret: (namespace.clone(), selector.name.clone()),
             })?;
         Ok(SecretBytes::new(value.0.clone()))
     }
+}
+
+/// The Secrets (namespace, name) a store reads its credentials from.
+fn credential_secrets(store: &StoreObject) -> Vec<(String, String)> {
+    let Some(secret_ref) = store.aws.auth.as_ref().and_then(|a| a.secret_ref.as_ref()) else {
+        return Vec::new();
+    };
+    [
+        Some(&secret_ref.access_key_id),
+        Some(&secret_ref.secret_access_key_secret_ref),
+        secret_ref.session_token_secret_ref.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|sel| {
+        let ns = store.namespace.clone().or_else(|| sel.namespace.clone())?;
+        Some((ns, sel.name.clone()))
+    })
+    .collect()
 }
 
 /// STS session name visible in CloudTrail: which store assumed the role. At most 64 characters

@@ -100,17 +100,39 @@ impl TestCluster {
 
     /// Runs the operator's controllers in this process until the returned handle is dropped.
     pub fn run_operator(&self, policy: StorePolicy) -> OperatorHandle {
+        self.run_operator_with(
+            policy,
+            ControllerConfig {
+                backoff_base: Duration::from_millis(200),
+                backoff_cap: Duration::from_secs(2),
+                ..ControllerConfig::default()
+            },
+        )
+    }
+
+    /// Runs the operator with these controller settings.
+    pub fn run_operator_with(
+        &self,
+        policy: StorePolicy,
+        config: ControllerConfig,
+    ) -> OperatorHandle {
         let metrics = Arc::new(Metrics::default());
-        let stores = StoreRegistry::new(self.client.clone(), policy, aws_backend_factory());
-        let config = ControllerConfig {
-            backoff_base: Duration::from_millis(200),
-            backoff_cap: Duration::from_secs(2),
-            ..ControllerConfig::default()
-        };
-        let ctx = Arc::new(Context::new(self.client.clone(), stores, config, metrics));
+        let stores = StoreRegistry::new(
+            self.client.clone(),
+            policy,
+            aws_backend_factory(),
+            metrics.clone(),
+        );
+        let ctx = Arc::new(Context::new(
+            self.client.clone(),
+            stores,
+            config,
+            metrics.clone(),
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(stagesync::controller::run(ctx, stopped.map(|_| ()).boxed()));
         OperatorHandle {
+            metrics,
             stop: Some(stop),
             task: Some(task),
         }
@@ -141,6 +163,8 @@ pub fn test_policy(sts_endpoint: &str) -> StorePolicy {
 
 /// A running in-process operator; stops when dropped.
 pub struct OperatorHandle {
+    /// The operator's metrics.
+    pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }

@@ -5,6 +5,7 @@
 //! Which credentials a store may use is decided by the store registry (tenancy rules); this
 //! module only builds what it is told to build.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -14,6 +15,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
+use super::observe::{CallObserver, CountingInterceptor};
 use crate::provider::ProviderError;
 use crate::value::SecretBytes;
 
@@ -36,6 +38,8 @@ pub struct AwsClientConfig {
     /// Attempts per call, first one included, with the SDK's standard retry strategy
     /// (exponential backoff with jitter, throttling-aware).
     pub max_attempts: u32,
+    /// Told about every request (attempts included), for metrics.
+    pub observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl AwsClientConfig {
@@ -49,6 +53,7 @@ impl AwsClientConfig {
             assume_role: None,
             timeouts: Timeouts::default(),
             max_attempts: 3,
+            observer: None,
         }
     }
 }
@@ -174,6 +179,10 @@ pub async fn build_client(config: &AwsClientConfig) -> Result<AwsClients, Provid
     let mut sts = aws_sdk_sts::config::Builder::from(&sdk_config);
     if let Some(endpoint) = &config.sts_endpoint {
         sts = sts.endpoint_url(endpoint);
+    }
+    if let Some(observer) = &config.observer {
+        sm = sm.interceptor(CountingInterceptor(observer.clone()));
+        sts = sts.interceptor(CountingInterceptor(observer.clone()));
     }
     Ok(AwsClients {
         secrets_manager: aws_sdk_secretsmanager::Client::from_conf(sm.build()),

@@ -4,10 +4,12 @@
 
 mod client;
 mod errors;
+mod observe;
 
 pub use client::{
     AssumeRole, AwsClientConfig, AwsClients, CredentialSource, Timeouts, build_client,
 };
+pub use observe::{CallObserver, CallOutcome};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -18,7 +20,8 @@ use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_smithy_types::DateTime;
 
 use super::{
-    FindQuery, Payload, ProviderError, RemoteSecret, RotationInfo, SecretMetadata, SecretsBackend,
+    FindQuery, ListPage, Payload, ProviderError, RemoteSecret, RotationInfo, SecretMetadata,
+    SecretsBackend,
 };
 use crate::api::VersionSelector;
 use crate::value::SecretBytes;
@@ -26,6 +29,12 @@ use errors::{CallError, classify};
 
 /// Page size of `ListSecrets` (the API's maximum).
 const LIST_PAGE_SIZE: i32 = 100;
+
+/// Secrets per `BatchGetSecretValue` call (the API's maximum for `SecretIdList`).
+pub const BATCH_GET_MAX: usize = 20;
+
+/// Values per `ListSecrets` filter (the API's maximum).
+pub const LIST_FILTER_MAX_VALUES: usize = 10;
 
 /// A Secrets Manager client for one store.
 #[derive(Clone, Debug)]
@@ -108,17 +117,12 @@ impl SecretsBackend for AwsBackend {
                 });
             }
         };
-        let payload = match (out.secret_string, out.secret_binary) {
-            (Some(text), _) => Payload::Text(SecretBytes::from(text)),
-            (None, Some(blob)) => Payload::Binary(SecretBytes::from(blob.into_inner())),
-            (None, None) => Payload::Text(SecretBytes::default()),
-        };
         Ok(RemoteSecret {
             name: out.name.unwrap_or_else(|| key.to_owned()),
             arn: out.arn.unwrap_or_default(),
             version_id: out.version_id.unwrap_or_default(),
             version_stages: out.version_stages.unwrap_or_default(),
-            payload,
+            payload: payload(out.secret_string, out.secret_binary),
         })
     }
 
@@ -164,51 +168,123 @@ impl SecretsBackend for AwsBackend {
         let mut found = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
-            let out = self
-                .client
-                .list_secrets()
-                .set_filters((!filters.is_empty()).then(|| filters.clone()))
-                .max_results(LIST_PAGE_SIZE)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|err| classify(&err, "").into_error_without_key())?;
-            for entry in out.secret_list.unwrap_or_default() {
-                let name = entry.name.unwrap_or_default();
-                let tags = tag_map(entry.tags.as_deref());
-                if entry.deleted_date.is_some() || !query.matches(&name, &tags) {
-                    continue;
-                }
-                found.push(SecretMetadata {
-                    name,
-                    arn: entry.arn.unwrap_or_default(),
-                    versions: entry
-                        .secret_versions_to_stages
-                        .unwrap_or_default()
-                        .into_iter()
-                        .collect(),
-                    deleted_date: None,
-                    last_changed_date: entry.last_changed_date.and_then(to_system_time),
-                    rotation: RotationInfo {
-                        enabled: entry.rotation_enabled.unwrap_or(false),
-                        last_rotated_date: entry.last_rotated_date.and_then(to_system_time),
-                        next_rotation_date: entry.next_rotation_date.and_then(to_system_time),
-                    },
-                    tags,
-                });
-            }
-            match out.next_token {
-                Some(token) if !token.is_empty() => next_token = Some(token),
-                _ => break,
+            let page = self
+                .list_secrets_page(filters.clone(), next_token.take(), false)
+                .await?;
+            found.extend(
+                page.secrets
+                    .into_iter()
+                    .filter(|m| m.deleted_date.is_none() && query.matches(&m.name, &m.tags)),
+            );
+            match page.next_token {
+                Some(token) => next_token = Some(token),
+                None => break,
             }
         }
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
     }
+
+    async fn list_page(
+        &self,
+        names: &[String],
+        next_token: Option<String>,
+    ) -> Result<ListPage, ProviderError> {
+        let filters = if names.is_empty() {
+            Vec::new()
+        } else {
+            vec![
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .set_values(Some(names.to_vec()))
+                    .build(),
+            ]
+        };
+        self.list_secrets_page(filters, next_token, true).await
+    }
+
+    async fn batch_get_current(&self, keys: &[String]) -> Result<Vec<RemoteSecret>, ProviderError> {
+        let out = self
+            .client
+            .batch_get_secret_value()
+            .set_secret_id_list(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|err| classify(&err, "").into_error_without_key())?;
+        // Secrets that failed one by one (out.errors) are left out: the caller reads them with
+        // GetSecretValue, which reports each failure precisely.
+        Ok(out
+            .secret_values
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| RemoteSecret {
+                name: v.name.unwrap_or_default(),
+                arn: v.arn.unwrap_or_default(),
+                version_id: v.version_id.unwrap_or_default(),
+                version_stages: v.version_stages.unwrap_or_default(),
+                payload: payload(v.secret_string, v.secret_binary),
+            })
+            .collect())
+    }
+}
+
+impl AwsBackend {
+    /// One `ListSecrets` page: metadata only, no values, no KMS decrypt.
+    async fn list_secrets_page(
+        &self,
+        filters: Vec<Filter>,
+        next_token: Option<String>,
+        include_planned_deletion: bool,
+    ) -> Result<ListPage, ProviderError> {
+        let out = self
+            .client
+            .list_secrets()
+            .set_filters((!filters.is_empty()).then_some(filters))
+            .max_results(LIST_PAGE_SIZE)
+            .include_planned_deletion(include_planned_deletion)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|err| classify(&err, "").into_error_without_key())?;
+        let secrets = out
+            .secret_list
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| SecretMetadata {
+                name: entry.name.unwrap_or_default(),
+                arn: entry.arn.unwrap_or_default(),
+                versions: entry
+                    .secret_versions_to_stages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+                deleted_date: entry.deleted_date.and_then(to_system_time),
+                last_changed_date: entry.last_changed_date.and_then(to_system_time),
+                rotation: RotationInfo {
+                    enabled: entry.rotation_enabled.unwrap_or(false),
+                    last_rotated_date: entry.last_rotated_date.and_then(to_system_time),
+                    next_rotation_date: entry.next_rotation_date.and_then(to_system_time),
+                },
+                tags: tag_map(entry.tags.as_deref()),
+            })
+            .collect();
+        Ok(ListPage {
+            secrets,
+            next_token: out.next_token.filter(|t| !t.is_empty()),
+        })
+    }
 }
 
 fn filter(key: FilterNameStringType, value: &str) -> Filter {
     Filter::builder().key(key).values(value).build()
+}
+
+fn payload(text: Option<String>, binary: Option<aws_smithy_types::Blob>) -> Payload {
+    match (text, binary) {
+        (Some(text), _) => Payload::Text(SecretBytes::from(text)),
+        (None, Some(blob)) => Payload::Binary(SecretBytes::from(blob.into_inner())),
+        (None, None) => Payload::Text(SecretBytes::default()),
+    }
 }
 
 fn tag_map(tags: Option<&[Tag]>) -> BTreeMap<String, String> {
