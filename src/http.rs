@@ -37,7 +37,15 @@ pub fn router(health: Arc<Health>) -> Router {
         )
         .route(
             "/metrics",
-            get(|State(h): State<Arc<Health>>| async move { h.metrics.render() }),
+            get(|State(h): State<Arc<Health>>| async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    h.metrics.render(),
+                )
+            }),
         )
         .with_state(health)
 }
