@@ -134,13 +134,7 @@ fn ready(port: u16) -> bool {
 impl Moto {
     /// A raw SDK client, to set up secrets the way an AWS user (or a rotation Lambda) would.
     pub async fn admin_client(&self) -> aws_sdk_secretsmanager::Client {
-        let conf = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .endpoint_url(&self.endpoint)
-            .build();
-        aws_sdk_secretsmanager::Client::from_conf(conf)
+        admin_client_at(&self.endpoint).await
     }
 
     /// Client settings for a store pointed at this moto with static credentials.
@@ -169,4 +163,16 @@ impl Moto {
             .await
             .expect("backend builds")
     }
+}
+
+/// An admin client (see [`Moto::admin_client`]) for another endpoint, such as a proxy in front
+/// of moto.
+pub async fn admin_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
 }

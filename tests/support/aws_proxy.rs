@@ -1,0 +1,249 @@
+//! A small HTTP proxy in front of the test moto server, for integration tests and benchmarks that
+//! need to see or bend what the AWS SDK sends: it counts requests per operation, answers chosen
+//! Secrets Manager operations with `AccessDeniedException`, serves stale `ListSecrets` answers
+//! (AWS documents `ListSecrets` as eventually consistent) and adds latency.
+//!
+//! It runs on its own thread with its own tokio runtime, so one proxy keeps working across
+//! `#[tokio::test]` runtimes and in benchmarks; dropping the [`AwsProxy`] stops it. HTTP/1.1
+//! keep-alive is supported on both sides (the SDK reuses connections).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderMap};
+use hyper::http::request;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::runtime::Builder;
+use tokio::sync::oneshot::{self, Receiver};
+
+type Reply = Response<Full<Bytes>>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A running proxy; see the module documentation.
+pub struct AwsProxy {
+    /// Base URL to point clients at, e.g. `http://127.0.0.1:41235`.
+    pub endpoint: String,
+    proxy: Arc<Proxy>,
+    /// Dropping the sender stops the proxy's thread.
+    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+/// What every connection shares.
+struct Proxy {
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: Uri,
+    state: Mutex<State>,
+}
+
+/// What the proxy has seen and how it should behave.
+#[derive(Default)]
+struct State {
+    counts: BTreeMap<String, u64>,
+    denied: BTreeSet<String>,
+    stale_lists: bool,
+    /// Successful `ListSecrets` responses, by request body.
+    lists: HashMap<Bytes, Reply>,
+    latency: Duration,
+}
+
+impl AwsProxy {
+    /// Starts the proxy on 127.0.0.1 on a free port, forwarding to `upstream` (e.g.
+    /// `moto().endpoint`). It accepts connections as soon as this returns.
+    pub fn start(upstream: &str) -> AwsProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy port");
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let proxy = Arc::new(Proxy {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            upstream: upstream.parse().expect("upstream is a URL"),
+            state: Mutex::default(),
+        });
+        let (stop, stopped) = oneshot::channel();
+        let shared = proxy.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(serve(listener, shared, stopped));
+        });
+        AwsProxy {
+            endpoint,
+            proxy,
+            running: Some((stop, thread)),
+        }
+    }
+
+    /// Requests seen for one operation: a Secrets Manager one by its name (`"GetSecretValue"`,
+    /// `"ListSecrets"`, ...), an STS one as `"sts:<Action>"`. Denied requests count too.
+    pub fn count(&self, op: &str) -> u64 {
+        self.state().counts.get(op).copied().unwrap_or(0)
+    }
+
+    /// Requests seen per operation.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.state().counts.clone()
+    }
+
+    /// Requests seen for all Secrets Manager operations (STS excluded).
+    pub fn secrets_manager_calls(&self) -> u64 {
+        let sm = |(op, n): (&String, &u64)| if op.starts_with("sts:") { 0 } else { *n };
+        self.state().counts.iter().map(sm).sum()
+    }
+
+    /// Forgets the counts (denials, stale mode, recorded lists and latency stay).
+    pub fn reset(&self) {
+        self.state().counts.clear();
+    }
+
+    /// From now on answers this Secrets Manager operation with AWS's `AccessDeniedException`.
+    pub fn deny(&self, op: &str) {
+        self.state().denied.insert(op.to_owned());
+    }
+
+    /// Forwards this operation again after [`AwsProxy::deny`].
+    pub fn allow(&self, op: &str) {
+        self.state().denied.remove(op);
+    }
+
+    /// While on, a `ListSecrets` request whose body equals one answered successfully before gets
+    /// that earlier response instead of being forwarded. Successful `ListSecrets` responses are
+    /// always recorded (the latest per request body), whether this is on or off.
+    pub fn serve_stale_lists(&self, on: bool) {
+        self.state().stale_lists = on;
+    }
+
+    /// Delay added before answering every request (zero by default).
+    pub fn set_latency(&self, d: Duration) {
+        self.state().latency = d;
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.proxy.state.lock().unwrap()
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.running.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Accepts connections until told to stop; dropping the runtime then ends every connection.
+async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut stop: Receiver<()>) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let proxy = proxy.clone();
+        let service = service_fn(move |req| {
+            let proxy = proxy.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(req).await) }
+        });
+        tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+    }
+}
+
+impl Proxy {
+    async fn handle(&self, req: Request<Incoming>) -> Reply {
+        let (parts, body) = req.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return plain(StatusCode::BAD_REQUEST, "could not read the request".into());
+        };
+        let op = operation(&parts.headers, &body);
+        let listing = op.as_deref() == Some("ListSecrets");
+        let (latency, denied, stale) = {
+            let mut s = self.state.lock().unwrap();
+            if let Some(op) = &op {
+                *s.counts.entry(op.clone()).or_default() += 1;
+            }
+            let denied = op.as_ref().is_some_and(|op| s.denied.contains(op));
+            let stale = (listing && s.stale_lists).then(|| s.lists.get(&body).cloned());
+            (s.latency, denied, stale.flatten())
+        };
+        tokio::time::sleep(latency).await;
+        if denied {
+            return access_denied(op.as_deref().unwrap_or_default());
+        }
+        if let Some(recorded) = stale {
+            return recorded;
+        }
+        let response = match self.forward(parts, body.clone()).await {
+            Ok(response) => response,
+            Err(e) => return plain(StatusCode::BAD_GATEWAY, format!("proxy: {e:?}")),
+        };
+        if listing && response.status().is_success() {
+            let mut s = self.state.lock().unwrap();
+            s.lists.insert(body, response.clone());
+        }
+        response
+    }
+
+    /// Sends the request upstream and reads the whole answer.
+    async fn forward(&self, mut parts: request::Parts, body: Bytes) -> Result<Reply, Error> {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = format!("{}{}", self.upstream, path.trim_start_matches('/')).parse()?;
+        parts.headers.remove(header::HOST); // the client sets it from the upstream URL
+        strip_hop_by_hop(&mut parts.headers);
+        let request = Request::from_parts(parts, Full::new(body));
+        let (mut parts, body) = self.client.request(request).await?.into_parts();
+        let body = body.collect().await?.to_bytes();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, Full::new(body)))
+    }
+}
+
+/// `secretsmanager.<Op>` in `X-Amz-Target` gives `<Op>`; an STS form body `Action=<Op>&...`
+/// gives `sts:<Op>`.
+fn operation(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return target.strip_prefix("secretsmanager.").map(str::to_owned);
+    }
+    let form = std::str::from_utf8(body).ok()?;
+    let action = form.split('&').find_map(|kv| kv.strip_prefix("Action="))?;
+    Some(format!("sts:{action}"))
+}
+
+/// AWS's answer to a call the identity has no permission for. The SDK takes the error code
+/// from `x-amzn-errortype` first, then from the body's `__type`; both say the same here.
+fn access_denied(op: &str) -> Reply {
+    let message = format!(
+        "User: arn:aws:iam::123456789012:user/test is not authorized to perform: \
+         secretsmanager:{op} because no identity-based policy allows the secretsmanager:{op} action"
+    );
+    let body = serde_json::json!({"__type": "AccessDeniedException", "Message": message});
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
+        .header("x-amzn-errortype", "AccessDeniedException")
+        .body(body.to_string().into())
+        .unwrap()
+}
+
+fn plain(status: StatusCode, text: String) -> Reply {
+    let response = Response::builder().status(status);
+    response.body(text.into()).unwrap()
+}
+
+/// Headers about one connection, not the message (an upstream `connection: close` must not
+/// close the client's connection); each side sets its own.
+const HOP_BY_HOP: &str = "connection keep-alive te trailer transfer-encoding upgrade";
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in HOP_BY_HOP.split(' ') {
+        headers.remove(name);
+    }
+}
