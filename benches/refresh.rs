@@ -102,7 +102,10 @@ fn http(method: &str, base: &str, path: &str) -> String {
 /// Empties moto (every secret of every region).
 fn reset_moto() {
     let answer = http("POST", &moto().endpoint, "/moto-api/reset");
-    assert!(answer.starts_with("HTTP/1.") && answer.contains(" 200 "), "moto reset failed");
+    assert!(
+        answer.starts_with("HTTP/1.") && answer.contains(" 200 "),
+        "moto reset failed"
+    );
 }
 
 /// Creates `n` secrets named `bench/<i>`; returns their names.
@@ -211,9 +214,10 @@ impl Scenario {
                             .iter()
                             .filter(|es| {
                                 es.status.as_ref().is_some_and(|s| {
-                                    s.conditions
-                                        .iter()
-                                        .any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("SecretSynced"))
+                                    s.conditions.iter().any(|c| {
+                                        c.type_ == "Ready"
+                                            && c.reason.as_deref() == Some("SecretSynced")
+                                    })
                                 })
                             })
                             .count()
@@ -244,7 +248,10 @@ impl Scenario {
             .await
             .unwrap();
         let mut by_op = BTreeMap::new();
-        for line in text.lines().filter(|l| l.starts_with("stagesync_aws_calls_total{")) {
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("stagesync_aws_calls_total{"))
+        {
             let op = line
                 .split("operation=\"")
                 .nth(1)
@@ -375,7 +382,10 @@ async fn run(quick: bool) {
     let mut rows: Vec<Row> = Vec::new();
     let mut agreement: Vec<String> = Vec::new();
     let interval = z.interval;
-    eprintln!("refresh benchmark ({}), interval {interval:?}", if quick { "quick" } else { "full" });
+    eprintln!(
+        "refresh benchmark ({}), interval {interval:?}",
+        if quick { "quick" } else { "full" }
+    );
 
     // Baselines first: naive calls per cycle at each size.
     let mut baseline_per_cycle: BTreeMap<usize, f64> = BTreeMap::new();
@@ -409,7 +419,9 @@ async fn run(quick: bool) {
             id: "P1",
             what: format!("steady state, N = {n}: Secrets Manager calls per cycle"),
             measured: format!("{per_cycle:.1}"),
-            baseline: base.map_or("—".into(), |b| format!("{b:.1} ({:.0}× more)", b / per_cycle.max(0.01))),
+            baseline: base.map_or("—".into(), |b| {
+                format!("{b:.1} ({:.0}× more)", b / per_cycle.max(0.01))
+            }),
             goal: if n == 1_000 {
                 format!("≤ {goal:.0}; ≥ 50× below baseline")
             } else {
@@ -423,16 +435,24 @@ async fn run(quick: bool) {
         if z.cold.contains(&n) {
             rows.push(Row {
                 id: "P3",
-                what: format!("cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"),
+                what: format!(
+                    "cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"
+                ),
                 measured: cold.map_or("not all synced in 900 s".into(), secs),
                 baseline: "—".into(),
-                goal: if n == 1_000 { "≤ 5 s".into() } else { "—".into() },
+                goal: if n == 1_000 {
+                    "≤ 5 s".into()
+                } else {
+                    "—".into()
+                },
                 met: (n == 1_000).then(|| cold.is_some_and(|c| c <= Duration::from_secs(5))),
             });
             rows.push(Row {
                 id: "P5",
                 what: format!("operator peak RSS, N = {n}"),
-                measured: s.operator_peak_rss_mib().map_or("?".into(), |m| format!("{m:.0} MiB")),
+                measured: s
+                    .operator_peak_rss_mib()
+                    .map_or("?".into(), |m| format!("{m:.0} MiB")),
                 baseline: "—".into(),
                 goal: "—".into(),
                 met: None,
@@ -456,8 +476,14 @@ async fn run(quick: bool) {
                 let goal = k.div_ceil(20) as u64;
                 rows.push(Row {
                     id: "P2",
-                    what: format!("rotate K = {k} of {n} secrets: value calls until every Secret is updated"),
-                    measured: if all { calls.to_string() } else { format!("{calls} (not all updated)") },
+                    what: format!(
+                        "rotate K = {k} of {n} secrets: value calls until every Secret is updated"
+                    ),
+                    measured: if all {
+                        calls.to_string()
+                    } else {
+                        format!("{calls} (not all updated)")
+                    },
                     baseline: format!("{k} per interval, changed or not"),
                     goal: format!("≤ {goal}"),
                     met: Some(all && calls <= goal),
@@ -480,7 +506,13 @@ async fn run(quick: bool) {
         let (account, referenced) = z.sparse;
         let s = Scenario::start(account, false).await;
         let step = account / referenced;
-        let names: Vec<String> = s.names.iter().step_by(step).take(referenced).cloned().collect();
+        let names: Vec<String> = s
+            .names
+            .iter()
+            .step_by(step)
+            .take(referenced)
+            .cloned()
+            .collect();
         s.create_external_secrets(&names, interval).await;
         s.wait_synced(referenced, Duration::from_secs(300)).await;
         // The first cycle learns the account's size; steady state follows.
@@ -488,7 +520,9 @@ async fn run(quick: bool) {
         let goal = referenced.div_ceil(10) as f64;
         rows.push(Row {
             id: "P2b",
-            what: format!("sparse account: {account} secrets, {referenced} referenced: calls per cycle"),
+            what: format!(
+                "sparse account: {account} secrets, {referenced} referenced: calls per cycle"
+            ),
             measured: format!("{per_cycle:.1}"),
             baseline: format!("{referenced} per cycle"),
             goal: format!("≤ {goal:.0}"),
@@ -502,15 +536,22 @@ async fn run(quick: bool) {
         let s = Scenario::start(n, false).await;
         let names = s.names.clone();
         let started = Instant::now();
-        s.create_external_secrets(&names, Duration::from_secs(3600)).await;
+        s.create_external_secrets(&names, Duration::from_secs(3600))
+            .await;
         let synced = s.wait_synced(n, Duration::from_secs(900)).await;
         let cold = synced.map(|_| started.elapsed());
         rows.push(Row {
             id: "P3",
-            what: format!("cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"),
+            what: format!(
+                "cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"
+            ),
             measured: cold.map_or("not all synced in 900 s".into(), secs),
             baseline: "—".into(),
-            goal: if n == 1_000 { "≤ 5 s".into() } else { "—".into() },
+            goal: if n == 1_000 {
+                "≤ 5 s".into()
+            } else {
+                "—".into()
+            },
             met: (n == 1_000).then(|| cold.is_some_and(|c| c <= Duration::from_secs(5))),
         });
         let rss = s.operator_peak_rss_mib();
@@ -519,7 +560,11 @@ async fn run(quick: bool) {
             what: format!("operator peak RSS, N = {n}"),
             measured: rss.map_or("?".into(), |m| format!("{m:.0} MiB")),
             baseline: "—".into(),
-            goal: if n == 10_000 { "≤ 64 MiB".into() } else { "—".into() },
+            goal: if n == 10_000 {
+                "≤ 64 MiB".into()
+            } else {
+                "—".into()
+            },
             met: (n == 10_000).then(|| rss.is_some_and(|m| m <= 64.0)),
         });
         s.stop().await;
@@ -554,7 +599,13 @@ async fn run(quick: bool) {
         let mut since = Vec::new();
         let mut wanted = Vec::new();
         for (i, name) in names.iter().take(r).enumerate() {
-            let current = s.aws.describe_secret().secret_id(name).send().await.unwrap();
+            let current = s
+                .aws
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .unwrap();
             let from = current
                 .version_ids_to_stages
                 .unwrap_or_default()
@@ -587,8 +638,16 @@ async fn run(quick: bool) {
         }
         let direct = wait_values(&s, &wanted, &since, interval * 3).await;
         for (label, got, goal) in [
-            ("rotation-aware (AWSPENDING staged, then promoted)", engaged, Duration::from_secs(2)),
-            ("without (new AWSCURRENT put directly)", direct, interval + Duration::from_secs(2)),
+            (
+                "rotation-aware (AWSPENDING staged, then promoted)",
+                engaged,
+                Duration::from_secs(2),
+            ),
+            (
+                "without (new AWSCURRENT put directly)",
+                direct,
+                interval + Duration::from_secs(2),
+            ),
         ] {
             let missed = got.iter().filter(|d| d.is_none()).count();
             let mut d: Vec<Duration> = got.into_iter().flatten().collect();
@@ -601,7 +660,11 @@ async fn run(quick: bool) {
                     "{} / {}{}",
                     secs(percentile(&d, 0.5)),
                     secs(p99),
-                    if missed > 0 { format!(" ({missed} missed)") } else { String::new() }
+                    if missed > 0 {
+                        format!(" ({missed} missed)")
+                    } else {
+                        String::new()
+                    }
                 ),
                 baseline: format!("≤ interval ({} s) + sync", interval.as_secs()),
                 goal: format!("p99 ≤ {}", secs(goal)),

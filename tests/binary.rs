@@ -212,3 +212,30 @@ async fn stagesync_run_fails_at_once_when_the_metrics_port_is_taken() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--metrics-addr"), "{stderr}");
 }
+
+#[tokio::test]
+async fn unusable_tracking_flags_are_refused_before_anything_starts() {
+    for (flag, value) in [
+        ("--rotation-stuck-after", "soon"),
+        ("--list-confirm-interval", "-5m"),
+        ("--resync-floor", "10 minutes"),
+        ("--value-cache-bytes", "lots"),
+    ] {
+        let out = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
+                .args(["run", flag, value, "--metrics-addr", "127.0.0.1:0"])
+                .env("KUBECONFIG", "/nonexistent")
+                .output(),
+        )
+        .await
+        .expect("exits at once")
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: usage error");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains(value),
+            "{flag} {value}: {stderr}"
+        );
+    }
+}

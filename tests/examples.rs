@@ -122,4 +122,21 @@ fn the_validator_catches_what_the_api_server_would() {
     assert!(admit(&bad_interval).is_err());
     let errors = admit(&es(json!({"key": "a", "proprety": "typo"}))).unwrap_err();
     assert!(errors.iter().any(|e| e.contains("proprety")), "{errors:?}");
+    // A version-tracking mode that does not exist is refused at admission.
+    let store = |mode: &str| {
+        json!({
+            "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
+            "metadata": {"name": "s", "namespace": "ns"},
+            "spec": {"provider": {"aws": {
+                "service": "SecretsManager", "region": "eu-west-1",
+                "versionTracking": {"mode": mode},
+            }}},
+        })
+    };
+    assert!(admit(&store("Describe")).is_ok());
+    let errors = admit(&store("Poll")).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.contains("versionTracking.mode")),
+        "{errors:?}"
+    );
 }

@@ -12,6 +12,7 @@
 //!
 //! The reconciler never calls AWS itself; it calls [`fetch_all`].
 
+mod batch;
 pub mod cache;
 mod fetch;
 mod sweep;
@@ -31,6 +32,7 @@ use tokio::sync::broadcast;
 
 use crate::api::VersionSelector;
 use crate::api::secretstore::TrackingMode;
+use crate::api::version::AWS_CURRENT;
 use crate::metrics::Metrics;
 use crate::provider::{ProviderError, RemoteSecret, SecretMetadata, SecretsBackend};
 use cache::{CacheLimits, ValueCache};
@@ -84,6 +86,7 @@ pub struct StoreResolver {
     settings: TrackingSettings,
     tracker: Mutex<Tracker>,
     cache: ValueCache,
+    batcher: Option<Arc<batch::Batcher>>,
     in_flight: Mutex<HashMap<(String, VersionSelector), InFlight>>,
     sweep: Mutex<sweep::SweepState>,
     metrics: Arc<Metrics>,
@@ -110,9 +113,11 @@ impl StoreResolver {
         metrics: Arc<Metrics>,
         wake: broadcast::Sender<EsRef>,
     ) -> Arc<Self> {
+        let batcher = (!settings.naive).then(|| Arc::new(batch::Batcher::start(backend.clone())));
         let resolver = Arc::new(Self {
             label,
             backend,
+            batcher,
             mode,
             cache: ValueCache::new(settings.cache),
             settings,
@@ -204,6 +209,14 @@ impl StoreResolver {
                 if let Some(hit) = self.cache.get(&arn, &version_id) {
                     return Ok(with_stages(hit, stages));
                 }
+                // The current version can be read in a batch; should it have moved meanwhile,
+                // the version asked for is read by its id.
+                if stages.iter().any(|s| s == AWS_CURRENT) {
+                    let got = self.fetch(arn.clone(), VersionSelector::default()).await?;
+                    if got.version_id == version_id {
+                        return Ok(with_stages(got, stages));
+                    }
+                }
                 let got = self.fetch(arn, VersionSelector::Id(version_id)).await?;
                 Ok(with_stages(got, stages))
             }
@@ -278,9 +291,19 @@ impl StoreResolver {
                 f.clone()
             } else {
                 let backend = self.backend.clone();
-                let f = async move { backend.get_secret(&key, &selector).await.map(Arc::new) }
-                    .boxed()
-                    .shared();
+                let batcher = self
+                    .batcher
+                    .clone()
+                    .filter(|b| b.usable() && selector == VersionSelector::default());
+                let f = async move {
+                    match batcher {
+                        Some(b) => b.current(&key).await,
+                        None => backend.get_secret(&key, &selector).await,
+                    }
+                    .map(Arc::new)
+                }
+                .boxed()
+                .shared();
                 in_flight.insert(slot.clone(), f.clone());
                 f
             }
