@@ -61,6 +61,7 @@ pub struct Metrics {
     tracker_cycle: HistogramFamily<StoreLabels>,
     tracked_secrets: Family<StoreLabels, Gauge>,
     rotations_stuck: Family<StoreLabels, Gauge>,
+    scheduled_for_deletion: Family<StoreLabels, Gauge>,
     secret_writes: Family<WriteLabels, Counter>,
 }
 
@@ -128,6 +129,12 @@ impl Default for Metrics {
             "Secrets whose AWSPENDING version has not become AWSCURRENT within --rotation-stuck-after, by store",
             rotations_stuck.clone(),
         );
+        let scheduled_for_deletion = Family::default();
+        registry.register(
+            "secrets_scheduled_for_deletion",
+            "Referenced AWS secrets that are scheduled for deletion (ExternalSecrets still use them), by store",
+            scheduled_for_deletion.clone(),
+        );
         let secret_writes = Family::default();
         registry.register(
             "secret_writes",
@@ -145,6 +152,7 @@ impl Default for Metrics {
             tracker_cycle,
             tracked_secrets,
             rotations_stuck,
+            scheduled_for_deletion,
             secret_writes,
         }
     }
@@ -214,6 +222,13 @@ impl Metrics {
     /// Sets how many of a store's secrets have a stuck rotation.
     pub fn rotations_stuck(&self, store: &str, n: usize) {
         self.rotations_stuck
+            .get_or_create(&self::store(store))
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Sets how many of a store's referenced secrets are scheduled for deletion.
+    pub fn scheduled_for_deletion(&self, store: &str, n: usize) {
+        self.scheduled_for_deletion
             .get_or_create(&self::store(store))
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }

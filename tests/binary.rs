@@ -217,7 +217,7 @@ async fn stagesync_run_fails_at_once_when_the_metrics_port_is_taken() {
 async fn unusable_tracking_flags_are_refused_before_anything_starts() {
     for (flag, value) in [
         ("--rotation-stuck-after", "soon"),
-        ("--list-confirm-interval", "-5m"),
+        ("--list-confirm-interval", "1y"),
         ("--resync-floor", "10 minutes"),
         ("--value-cache-bytes", "lots"),
     ] {

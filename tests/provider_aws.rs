@@ -282,10 +282,11 @@ async fn secret_scheduled_for_deletion() {
         .get_secret(&name, &VersionSelector::default())
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        ProviderError::ScheduledForDeletion { key: name.clone() }
+    assert!(
+        matches!(&err, ProviderError::ScheduledForDeletion { key, deleted_date: Some(_) } if *key == name),
+        "{err:?}"
     );
+    assert!(err.to_string().contains("deletion date 20"), "{err}");
     assert_eq!(err.reason().as_str(), "SecretScheduledForDeletion");
     let meta = backend.describe_secret(&name).await.unwrap();
     assert!(meta.deleted_date.is_some());

@@ -174,10 +174,15 @@ pub enum ProviderError {
         version: VersionSelector,
     },
     /// The secret is scheduled for deletion and cannot be read.
-    #[error("secret {key:?} is scheduled for deletion")]
+    #[error(
+        "secret {key:?} is scheduled for deletion{}; the Secret keeps its data until the AWS secret is gone or restored",
+        since(deleted_date)
+    )]
     ScheduledForDeletion {
         /// Name or ARN asked for.
         key: String,
+        /// AWS's `DeletedDate` of the secret, when known.
+        deleted_date: Option<SystemTime>,
     },
     /// The backend refused the store's identity.
     #[error("access denied{}: {detail}", for_key(key))]
@@ -214,6 +219,12 @@ pub enum ProviderError {
     /// The store's configuration cannot work.
     #[error("invalid store configuration: {0}")]
     InvalidStoreConfig(String),
+}
+
+fn since(date: &Option<SystemTime>) -> String {
+    date.and_then(|d| k8s_openapi::jiff::Timestamp::try_from(d).ok())
+        .map(|t| format!(" (deletion date {t})"))
+        .unwrap_or_default()
 }
 
 fn for_key(key: &Option<String>) -> String {
@@ -309,7 +320,10 @@ mod tests {
                 "VersionNotFound",
             ),
             (
-                ProviderError::ScheduledForDeletion { key: "k".into() },
+                ProviderError::ScheduledForDeletion {
+                    key: "k".into(),
+                    deleted_date: None,
+                },
                 "SecretScheduledForDeletion",
             ),
             (

@@ -227,8 +227,9 @@ impl StoreResolver {
                 key: key.to_owned(),
                 version: selector.clone(),
             }),
-            Known::ScheduledForDeletion => Err(ProviderError::ScheduledForDeletion {
+            Known::ScheduledForDeletion(deleted_date) => Err(ProviderError::ScheduledForDeletion {
                 key: key.to_owned(),
+                deleted_date,
             }),
             Known::Unknown => {
                 let got = self.fetch(key.to_owned(), selector.clone()).await?;

@@ -329,6 +329,8 @@ async fn cycle(r: &Arc<StoreResolver>) {
             wake.extend(applied.wake);
             ahead.extend(applied.new_current);
         }
+        r.metrics
+            .scheduled_for_deletion(&r.label, tracker.scheduled_for_deletion());
     }
     if changed > 0 {
         r.metrics.versions_changed(&r.label, changed);

@@ -113,8 +113,8 @@ pub enum Known {
     SecretMissing,
     /// The secret exists but has no version for the selector.
     VersionMissing,
-    /// The secret is scheduled for deletion.
-    ScheduledForDeletion,
+    /// The secret is scheduled for deletion (AWS's `DeletedDate`).
+    ScheduledForDeletion(Option<SystemTime>),
     /// Not known, or not fresh enough: ask AWS.
     Unknown,
 }
@@ -233,7 +233,7 @@ impl Tracker {
             return Known::Unknown;
         };
         if meta.deleted_date.is_some() {
-            return Known::ScheduledForDeletion;
+            return Known::ScheduledForDeletion(meta.deleted_date);
         }
         match meta.version_id_for(selector) {
             Some(id) => Known::Version {
@@ -356,6 +356,14 @@ impl Tracker {
                 entry.missing = false;
             }
         }
+    }
+
+    /// Tracked secrets scheduled for deletion.
+    pub fn scheduled_for_deletion(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|e| e.meta.as_ref().is_some_and(|m| m.deleted_date.is_some()))
+            .count()
     }
 
     /// Secrets whose rotation has carried AWSPENDING for longer than `stuck_after`.
@@ -532,12 +540,13 @@ mod tests {
             Known::SecretMissing
         );
         let mut deleted = meta(&[("v1", CURRENT)]);
-        deleted.deleted_date = Some(SystemTime::now());
+        let deleted_at = Some(SystemTime::now());
+        deleted.deleted_date = deleted_at;
         let scheduled = t.apply(&key, Some(deleted), true, now);
         assert_eq!(scheduled.wake, vec![es("a")]);
         assert_eq!(
             t.known(&key, &stage("AWSCURRENT"), max, now),
-            Known::ScheduledForDeletion
+            Known::ScheduledForDeletion(deleted_at)
         );
     }
 

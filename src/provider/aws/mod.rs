@@ -70,6 +70,7 @@ impl AwsBackend {
         match self.describe_secret(key).await {
             Ok(meta) if meta.deleted_date.is_some() => ProviderError::ScheduledForDeletion {
                 key: key.to_owned(),
+                deleted_date: meta.deleted_date,
             },
             Ok(meta) if meta.version_id_for(version).is_none() => ProviderError::VersionNotFound {
                 key: key.to_owned(),
