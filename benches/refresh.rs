@@ -41,13 +41,13 @@ struct Sizes {
 fn sizes(quick: bool) -> Sizes {
     if quick {
         Sizes {
-            p1: vec![100],
-            baseline: vec![100],
+            p1: vec![300],
+            baseline: vec![300],
             p2: vec![1, 10],
-            sparse: (1_000, 20),
+            sparse: (500, 10),
             cold: vec![300],
             rotations: 5,
-            interval: Duration::from_secs(5),
+            interval: Duration::from_secs(3),
             cycles: 2,
         }
     } else {
@@ -286,7 +286,7 @@ impl Scenario {
 
     /// Secrets Manager calls per cycle in steady state (after one warm-up interval).
     async fn steady_calls_per_cycle(&self, interval: Duration, cycles: u32) -> f64 {
-        tokio::time::sleep(interval + Duration::from_secs(2)).await;
+        tokio::time::sleep(interval + Duration::from_secs(1)).await;
         let before: u64 = self.wire().values().sum();
         tokio::time::sleep(interval * cycles).await;
         let after: u64 = self.wire().values().sum();
@@ -348,24 +348,31 @@ async fn rotate_to(aws: &aws_sdk_secretsmanager::Client, name: &str, value: &str
         .expect("rotate");
 }
 
-/// Waits until each (Secret, value) holds; returns when each first did, measured from `since`.
-async fn wait_values(
+/// Polls until each (Secret, value) holds or `timeout` passes; returns when each first did.
+async fn watch_values(
     s: &Scenario,
     wanted: &[(String, String)],
-    since: &[Instant],
     timeout: Duration,
-) -> Vec<Option<Duration>> {
-    let mut seen: Vec<Option<Duration>> = vec![None; wanted.len()];
+) -> Vec<Option<Instant>> {
+    let mut seen: Vec<Option<Instant>> = vec![None; wanted.len()];
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline && seen.iter().any(Option::is_none) {
         for (i, (secret, value)) in wanted.iter().enumerate() {
             if seen[i].is_none() && s.password(secret).await.as_deref() == Some(value.as_str()) {
-                seen[i] = Some(since[i].elapsed());
+                seen[i] = Some(Instant::now());
             }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     seen
+}
+
+/// Latency of each change: from when it was made to when its Secret held it.
+fn latencies(made: &[Instant], seen: &[Option<Instant>]) -> Vec<Option<Duration>> {
+    made.iter()
+        .zip(seen)
+        .map(|(m, s)| s.map(|s| s.saturating_duration_since(*m)))
+        .collect()
 }
 
 fn main() {
@@ -402,7 +409,7 @@ async fn run(quick: bool) {
 
     // P1 (steady state), P2 (rotations, at the middle size), P3 and P5 (cold start and memory).
     let mut steady_at: BTreeMap<usize, f64> = BTreeMap::new();
-    let p2_size = if quick { 100 } else { 1_000 };
+    let p2_size = if quick { 300 } else { 1_000 };
     for &n in &z.p1 {
         let s = Scenario::start(n, false).await;
         let names = s.names.clone();
@@ -464,13 +471,12 @@ async fn run(quick: bool) {
                 let rotated: Vec<(String, String)> = (0..k)
                     .map(|i| (format!("es-{i}"), format!("rotated-{k}-{i}")))
                     .collect();
-                let now: Vec<Instant> = vec![Instant::now(); k];
                 stream::iter(0..k)
                     .map(|i| rotate_to(&s.aws, &names[i], &rotated[i].1))
                     .buffer_unordered(16)
                     .collect::<Vec<_>>()
                     .await;
-                let seen = wait_values(&s, &rotated, &now, interval * 4).await;
+                let seen = watch_values(&s, &rotated, interval * 4).await;
                 let all = seen.iter().all(Option::is_some);
                 let calls = value_calls(&before, &s.wire());
                 let goal = k.div_ceil(20) as u64;
@@ -595,48 +601,64 @@ async fn run(quick: bool) {
                 .unwrap();
             pending.push(v);
         }
-        tokio::time::sleep(interval + Duration::from_secs(3)).await;
-        let mut since = Vec::new();
-        let mut wanted = Vec::new();
-        for (i, name) in names.iter().take(r).enumerate() {
-            let current = s
-                .aws
-                .describe_secret()
-                .secret_id(name)
-                .send()
-                .await
-                .unwrap();
-            let from = current
-                .version_ids_to_stages
-                .unwrap_or_default()
-                .into_iter()
-                .find(|(_, st)| st.iter().any(|x| x == "AWSCURRENT"))
-                .map(|(id, _)| id)
-                .unwrap();
-            s.aws
-                .update_secret_version_stage()
-                .secret_id(name)
-                .version_stage("AWSCURRENT")
-                .move_to_version_id(&pending[i])
-                .remove_from_version_id(from)
-                .send()
-                .await
-                .unwrap();
-            since.push(Instant::now());
-            wanted.push((format!("es-{i}"), format!("promoted-{name}")));
-            tokio::time::sleep(interval / r as u32).await;
-        }
-        let engaged = wait_values(&s, &wanted, &since, interval * 3).await;
+        tokio::time::sleep(interval + Duration::from_secs(2)).await;
+        let wanted: Vec<(String, String)> = names
+            .iter()
+            .take(r)
+            .enumerate()
+            .map(|(i, name)| (format!("es-{i}"), format!("promoted-{name}")))
+            .collect();
+        let promote_all = async {
+            let mut since = Vec::new();
+            for (i, name) in names.iter().take(r).enumerate() {
+                let current = s
+                    .aws
+                    .describe_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .unwrap();
+                let from = current
+                    .version_ids_to_stages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|(_, st)| st.iter().any(|x| x == "AWSCURRENT"))
+                    .map(|(id, _)| id)
+                    .unwrap();
+                s.aws
+                    .update_secret_version_stage()
+                    .secret_id(name)
+                    .version_stage("AWSCURRENT")
+                    .move_to_version_id(&pending[i])
+                    .remove_from_version_id(from)
+                    .send()
+                    .await
+                    .unwrap();
+                since.push(Instant::now());
+                tokio::time::sleep(interval / r as u32).await;
+            }
+            since
+        };
+        let (since, seen) = tokio::join!(promote_all, watch_values(&s, &wanted, interval * 4));
+        let engaged = latencies(&since, &seen);
         // Without: put a new AWSCURRENT directly, spread over an interval.
-        let mut since = Vec::new();
-        let mut wanted = Vec::new();
-        for (i, name) in names.iter().enumerate().skip(r) {
-            rotate_to(&s.aws, name, &format!("direct-{name}")).await;
-            since.push(Instant::now());
-            wanted.push((format!("es-{i}"), format!("direct-{name}")));
-            tokio::time::sleep(interval / r as u32).await;
-        }
-        let direct = wait_values(&s, &wanted, &since, interval * 3).await;
+        let wanted: Vec<(String, String)> = names
+            .iter()
+            .enumerate()
+            .skip(r)
+            .map(|(i, name)| (format!("es-{i}"), format!("direct-{name}")))
+            .collect();
+        let put_all = async {
+            let mut since = Vec::new();
+            for name in names.iter().skip(r) {
+                rotate_to(&s.aws, name, &format!("direct-{name}")).await;
+                since.push(Instant::now());
+                tokio::time::sleep(interval / r as u32).await;
+            }
+            since
+        };
+        let (since, seen) = tokio::join!(put_all, watch_values(&s, &wanted, interval * 4));
+        let direct = latencies(&since, &seen);
         for (label, got, goal) in [
             (
                 "rotation-aware (AWSPENDING staged, then promoted)",

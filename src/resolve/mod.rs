@@ -66,8 +66,8 @@ impl Default for TrackingSettings {
         Self {
             naive: false,
             cache: CacheLimits::default(),
-            tick: Duration::from_secs(1),
-            rotation_poll: Duration::from_secs(1),
+            tick: Duration::from_millis(500),
+            rotation_poll: Duration::from_millis(500),
             rotation_window: Duration::from_secs(300),
             list_confirm_interval: Duration::from_secs(6 * 3600),
             rotation_stuck_after: Duration::from_secs(3600),

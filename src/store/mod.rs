@@ -448,7 +448,7 @@ impl StoreRegistry {
             }
             Some(auth) => match (&auth.secret_ref, &auth.jwt) {
                 (Some(secret_ref), None) => {
-                    let mut versions = Vec::new();
+                    let mut versions = CredentialReads::default();
                     let access_key_id = self
                         .read_key(store, &secret_ref.access_key_id, &mut versions)
                         .await?;
@@ -475,7 +475,7 @@ impl StoreRegistry {
                             secret_access_key,
                             session_token,
                         },
-                        versions.join(","),
+                        versions.version(),
                     )
                 }
                 (Some(_), Some(_)) => {
@@ -515,7 +515,7 @@ impl StoreRegistry {
         &self,
         store: &StoreObject,
         selector: &SecretKeySelector,
-        versions: &mut Vec<String>,
+        reads: &mut CredentialReads,
     ) -> Result<SecretBytes, StoreError> {
         let namespace = match (&store.namespace, &selector.namespace) {
             // A SecretStore reads only from its own namespace, whatever the reference says.
@@ -533,15 +533,24 @@ impl StoreRegistry {
                 )));
             }
         };
-        let secret = Api::<Secret>::namespaced(self.client.clone(), &namespace)
-            .get_opt(&selector.name)
-            .await?
-            .ok_or_else(|| StoreError::CredentialsNotFound {
-                what: format!("Secret {:?} in namespace {namespace:?}", selector.name),
-                secret: (namespace.clone(), selector.name.clone()),
-            })?;
-        versions.push(secret.resource_version().unwrap_or_default());
-        let data: BTreeMap<_, _> = secret.data.unwrap_or_default();
+        let slot = (namespace.clone(), selector.name.clone());
+        let secret = match reads.secrets.get(&slot) {
+            Some(s) => s,
+            None => {
+                let got = Api::<Secret>::namespaced(self.client.clone(), &namespace)
+                    .get_opt(&selector.name)
+                    .await?
+                    .ok_or_else(|| StoreError::CredentialsNotFound {
+                        what: format!("Secret {:?} in namespace {namespace:?}", selector.name),
+                        secret: slot.clone(),
+                    })?;
+                reads.secrets.entry(slot.clone()).or_insert(got)
+            }
+        };
+        let data: &BTreeMap<_, _> = match &secret.data {
+            Some(d) => d,
+            None => &BTreeMap::new(),
+        };
         let value = data
             .get(&selector.key)
             .ok_or_else(|| StoreError::CredentialsNotFound {
@@ -552,6 +561,23 @@ impl StoreRegistry {
                 secret: (namespace.clone(), selector.name.clone()),
             })?;
         Ok(SecretBytes::new(value.0.clone()))
+    }
+}
+
+/// The credential Secrets read for one client configuration, each read once.
+#[derive(Default)]
+struct CredentialReads {
+    secrets: BTreeMap<(String, String), Secret>,
+}
+
+impl CredentialReads {
+    /// Identifies the credentials read (their resourceVersions), so a change rebuilds the client.
+    fn version(&self) -> String {
+        self.secrets
+            .values()
+            .map(|s| s.resource_version().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
