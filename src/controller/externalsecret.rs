@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::Context;
 use super::backoff::jitter;
+use super::unchanged::Shortcut;
 use crate::api::Reason;
 use crate::api::duration::parse_go_duration;
 use crate::api::externalsecret::{
@@ -48,6 +49,9 @@ pub const FORCE_SYNC_ANNOTATIONS: [&str; 2] = ["stagesync.io/force-sync", "force
 /// still trusted (its sweep runs every tick; a check that lands a moment late is no reason to
 /// read the value again).
 const TRACKER_GRACE: Duration = Duration::from_secs(15);
+
+/// How long a reconcile waits for the tracker's first check of its secrets (after a start).
+const DEFER_FOR: Duration = Duration::from_secs(2);
 
 /// Why a sync failed. Every variant maps to one condition reason; messages carry no values.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +125,8 @@ enum Outcome {
     Deleted,
     /// Every AWS secret is gone and deletionPolicy Merge removed the ExternalSecret's keys.
     KeysRemoved,
+    /// The tracker has not checked the references yet: run again shortly.
+    Deferred,
 }
 
 /// Result of a sync, for the status.
@@ -163,6 +169,9 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let generation = es.metadata.generation;
     let reference = es.object_ref(&());
     match result {
+        Ok(synced) if synced.outcome == Outcome::Deferred => {
+            Ok(Action::requeue(jitter(DEFER_FOR, 0.2)))
+        }
         Ok(synced) => {
             ctx.backoff.succeeded(&key);
             let (reason, message) = match synced.outcome {
@@ -238,7 +247,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     Some(("Updated", format!("updated Secret {:?}", synced.target)))
                 }
                 Outcome::Deleted | Outcome::KeysRemoved => Some((reason.as_str(), message.clone())),
-                Outcome::Unchanged | Outcome::NotWritten => None,
+                Outcome::Unchanged | Outcome::NotWritten | Outcome::Deferred => None,
             };
             if let Some((event_reason, note)) = event {
                 tracing::info!(externalsecret = %key, secret = %synced.target, reason = event_reason, "{note}");
@@ -287,6 +296,25 @@ pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context
     let key = format!("{}/{}", es.namespace().unwrap_or_default(), es.name_any());
     tracing::warn!(externalsecret = %key, error = %err, "reconcile failed; retrying with backoff");
     Action::requeue(ctx.backoff.failed(&key, None))
+}
+
+/// The referenced secrets whose rotation is stuck: (key, pending version, pending for).
+fn stuck_rotations(
+    resolver: &crate::resolve::StoreResolver,
+    spec: &crate::api::externalsecret::ExternalSecretSpec,
+) -> Vec<(String, String, Duration)> {
+    crate::resolve::references(spec)
+        .values
+        .iter()
+        .map(|(k, _)| k)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|k| {
+            resolver
+                .stuck_rotation(k)
+                .map(|(v, age)| (k.clone(), v, age))
+        })
+        .collect()
 }
 
 /// The value of a force-sync annotation, if set.
@@ -406,6 +434,31 @@ async fn sync(
         max_age: interval.unwrap_or(ctx.config.default_refresh_interval) + TRACKER_GRACE,
         force,
     };
+    let existing = secrets.get_opt(target).await?;
+    let stuck = stuck_rotations(&store.resolver, spec);
+    if !force {
+        crate::resolve::track(&store.resolver, &es_ref, spec, interval);
+        let shortcut = super::unchanged::shortcut(
+            es,
+            &store.resolver,
+            existing.as_ref(),
+            opts.max_age,
+            &ctx.deferred,
+        );
+        let (outcome, synced_versions) = match shortcut {
+            Some(Shortcut::Unchanged(versions)) => (Outcome::Unchanged, versions),
+            Some(Shortcut::Defer) => (Outcome::Deferred, BTreeMap::new()),
+            None => (Outcome::NotWritten, BTreeMap::new()),
+        };
+        if outcome != Outcome::NotWritten {
+            return Ok(Synced {
+                outcome,
+                synced_versions,
+                target: target.to_owned(),
+                stuck,
+            });
+        }
+    }
     let fetched = fetch_all(
         &store.resolver,
         &es_ref,
@@ -415,20 +468,6 @@ async fn sync(
         opts,
     )
     .await?;
-    let stuck: Vec<(String, String, Duration)> = fetched
-        .values
-        .keys()
-        .map(|(k, _)| k)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter_map(|k| {
-            store
-                .resolver
-                .stuck_rotation(k)
-                .map(|(v, age)| (k.clone(), v, age))
-        })
-        .collect();
-    let existing = secrets.get_opt(target).await?;
     let es_name = es.name_any();
     let owner = ownership(existing.as_ref(), &es_name);
 

@@ -9,6 +9,7 @@
 pub mod backoff;
 pub mod externalsecret;
 pub mod store;
+mod unchanged;
 mod wanted;
 
 pub use wanted::WantedSecrets;
@@ -85,6 +86,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Secrets stagesync does not manage that ExternalSecrets wait for.
     pub wanted: WantedSecrets,
+    /// ExternalSecrets that waited once for the tracker's first check.
+    deferred: unchanged::Deferred,
 }
 
 impl Context {
@@ -107,6 +110,7 @@ impl Context {
             config,
             metrics,
             wanted: WantedSecrets::default(),
+            deferred: unchanged::Deferred::default(),
         }
     }
 }

@@ -88,6 +88,53 @@ impl FetchError {
     }
 }
 
+/// The `(key, version)` values and the metadata keys a spec reads (not `find`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct References {
+    /// Values by `(remote key, version)`.
+    pub values: BTreeSet<(String, VersionSelector)>,
+    /// Keys whose metadata (tags) is read.
+    pub metadata: BTreeSet<String>,
+}
+
+/// What a spec references.
+pub fn references(spec: &ExternalSecretSpec) -> References {
+    let mut out = References::default();
+    let refs = spec
+        .data
+        .iter()
+        .map(|d| &d.remote_ref)
+        .chain(spec.data_from.iter().filter_map(|d| d.extract.as_ref()));
+    for r in refs {
+        match r.metadata_policy {
+            MetadataPolicy::None => out.values.insert((r.key.clone(), r.version_selector())),
+            MetadataPolicy::Fetch => out.metadata.insert(r.key.clone()),
+        };
+    }
+    out
+}
+
+/// Tells the store's tracker which references `es` reads and how often (`interval`; `None`: no
+/// periodic refresh, nothing tracked).
+pub fn track(
+    resolver: &StoreResolver,
+    es: &EsRef,
+    spec: &ExternalSecretSpec,
+    interval: Option<Duration>,
+) {
+    let refs = references(spec);
+    let tracked: Vec<(String, VersionSelector)> = refs
+        .values
+        .into_iter()
+        .chain(
+            refs.metadata
+                .into_iter()
+                .map(|k| (k, VersionSelector::default())),
+        )
+        .collect();
+    resolver.subscribe(es, &tracked, interval);
+}
+
 /// How fresh what a reconcile reads must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadOptions {
@@ -109,30 +156,11 @@ pub async fn fetch_all(
     interval: Option<Duration>,
     opts: ReadOptions,
 ) -> Result<FetchedValues, FetchError> {
-    let mut value_refs = BTreeSet::new();
-    let mut metadata_refs = BTreeSet::new();
-    let refs = spec
-        .data
-        .iter()
-        .map(|d| &d.remote_ref)
-        .chain(spec.data_from.iter().filter_map(|d| d.extract.as_ref()));
-    for r in refs {
-        match r.metadata_policy {
-            MetadataPolicy::None => value_refs.insert((r.key.clone(), r.version_selector())),
-            MetadataPolicy::Fetch => metadata_refs.insert(r.key.clone()),
-        };
-    }
-
-    let tracked: Vec<(String, VersionSelector)> = value_refs
-        .iter()
-        .cloned()
-        .chain(
-            metadata_refs
-                .iter()
-                .map(|k| (k.clone(), VersionSelector::default())),
-        )
-        .collect();
-    resolver.subscribe(es, &tracked, interval);
+    let References {
+        values: value_refs,
+        metadata: metadata_refs,
+    } = references(spec);
+    track(resolver, es, spec, interval);
 
     let backend = resolver.backend().as_ref();
     let mut fetched = FetchedValues::default();

@@ -18,7 +18,7 @@ mod fetch;
 mod sweep;
 pub mod tracker;
 
-pub use fetch::{FetchError, FetchedValues, ReadOptions, fetch_all};
+pub use fetch::{FetchError, FetchedValues, ReadOptions, References, fetch_all, references, track};
 pub use sweep::CycleReport;
 pub use tracker::EsRef;
 
@@ -269,6 +269,38 @@ impl StoreResolver {
         );
         self.notify(applied.wake);
         Ok(Arc::new(meta))
+    }
+
+    /// The version ids the references point at, when the tracker confirmed every one of them
+    /// within `max_age` (`None` otherwise, or in the naive baseline).
+    pub fn known_versions(
+        &self,
+        refs: &std::collections::BTreeSet<(String, VersionSelector)>,
+        max_age: Duration,
+    ) -> Option<HashMap<String, String>> {
+        if self.settings.naive {
+            return None;
+        }
+        let tracker = self.tracker.lock().expect("tracker lock");
+        let now = Instant::now();
+        refs.iter()
+            .map(
+                |(key, selector)| match tracker.known(key, selector, max_age, now) {
+                    Known::Version { version_id, .. } => Some((key.clone(), version_id)),
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+
+    /// Whether the tracker has checked none of these keys yet (it learns them from reconciles).
+    pub fn never_checked(
+        &self,
+        refs: &std::collections::BTreeSet<(String, VersionSelector)>,
+    ) -> bool {
+        let tracker = self.tracker.lock().expect("tracker lock");
+        refs.iter()
+            .all(|(key, _)| tracker.entry(key).is_none_or(|e| e.checked_at.is_none()))
     }
 
     /// The cached value of a version, if held.
