@@ -76,14 +76,6 @@ struct Scenario {
     names: Vec<String>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One plain HTTP/1.0 request to a loopback `base` URL; returns the whole response.
 fn http(method: &str, base: &str, path: &str) -> String {
     use std::io::{Read, Write};
@@ -138,7 +130,7 @@ impl Scenario {
         let ns = cluster.namespace("bench").await;
         create_credentials(&client, &ns).await;
         create_store_with(&client, &ns, "aws", aws_provider(&proxy.endpoint, None)).await;
-        let metrics_port = free_port();
+        let metrics_port = support::free_port();
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"));
         cmd.arg("run")
             .arg("--kubeconfig")
@@ -335,6 +327,38 @@ struct Row {
     met: Option<bool>,
 }
 
+/// The P3 (cold start) and P5 (memory) rows of one size.
+fn cold_start_rows(n: usize, cold: Option<Duration>, rss: Option<f64>) -> [Row; 2] {
+    [
+        Row {
+            id: "P3",
+            what: format!(
+                "cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"
+            ),
+            measured: cold.map_or("not all synced in 900 s".into(), secs),
+            baseline: "—".into(),
+            goal: if n == 1_000 {
+                "≤ 5 s".into()
+            } else {
+                "—".into()
+            },
+            met: (n == 1_000).then(|| cold.is_some_and(|c| c <= Duration::from_secs(5))),
+        },
+        Row {
+            id: "P5",
+            what: format!("operator peak RSS, N = {n}"),
+            measured: rss.map_or("?".into(), |m| format!("{m:.0} MiB")),
+            baseline: "—".into(),
+            goal: if n == 10_000 {
+                "≤ 64 MiB".into()
+            } else {
+                "—".into()
+            },
+            met: (n == 10_000).then(|| rss.is_some_and(|m| m <= 64.0)),
+        },
+    ]
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -440,30 +464,7 @@ async fn run(quick: bool) {
             ),
         });
         if z.cold.contains(&n) {
-            rows.push(Row {
-                id: "P3",
-                what: format!(
-                    "cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"
-                ),
-                measured: cold.map_or("not all synced in 900 s".into(), secs),
-                baseline: "—".into(),
-                goal: if n == 1_000 {
-                    "≤ 5 s".into()
-                } else {
-                    "—".into()
-                },
-                met: (n == 1_000).then(|| cold.is_some_and(|c| c <= Duration::from_secs(5))),
-            });
-            rows.push(Row {
-                id: "P5",
-                what: format!("operator peak RSS, N = {n}"),
-                measured: s
-                    .operator_peak_rss_mib()
-                    .map_or("?".into(), |m| format!("{m:.0} MiB")),
-                baseline: "—".into(),
-                goal: "—".into(),
-                met: None,
-            });
+            rows.extend(cold_start_rows(n, cold, s.operator_peak_rss_mib()));
         }
         if n == p2_size {
             for &k in &z.p2 {
@@ -546,33 +547,7 @@ async fn run(quick: bool) {
             .await;
         let synced = s.wait_synced(n, Duration::from_secs(900)).await;
         let cold = synced.map(|_| started.elapsed());
-        rows.push(Row {
-            id: "P3",
-            what: format!(
-                "cold start, N = {n}: apply → every ExternalSecret Ready, Secret written"
-            ),
-            measured: cold.map_or("not all synced in 900 s".into(), secs),
-            baseline: "—".into(),
-            goal: if n == 1_000 {
-                "≤ 5 s".into()
-            } else {
-                "—".into()
-            },
-            met: (n == 1_000).then(|| cold.is_some_and(|c| c <= Duration::from_secs(5))),
-        });
-        let rss = s.operator_peak_rss_mib();
-        rows.push(Row {
-            id: "P5",
-            what: format!("operator peak RSS, N = {n}"),
-            measured: rss.map_or("?".into(), |m| format!("{m:.0} MiB")),
-            baseline: "—".into(),
-            goal: if n == 10_000 {
-                "≤ 64 MiB".into()
-            } else {
-                "—".into()
-            },
-            met: (n == 10_000).then(|| rss.is_some_and(|m| m <= 64.0)),
-        });
+        rows.extend(cold_start_rows(n, cold, s.operator_peak_rss_mib()));
         s.stop().await;
     }
 

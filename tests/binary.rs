@@ -14,14 +14,6 @@ use support::objects::*;
 use support::unique_name;
 use tokio::io::AsyncReadExt;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
@@ -69,7 +61,7 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
     let key = unique_name("bin/db");
     let v1 = create_aws(&aws, &key, "binary-one").await;
 
-    let port = free_port();
+    let port = support::free_port();
     let mut child = spawn_operator(&cluster, &ns, &m.endpoint, port);
 
     create_es(
@@ -143,7 +135,7 @@ async fn stagesync_run_keeps_the_secret_and_reports_when_aws_loses_it() {
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let key = unique_name("bin/lost");
     create_aws(&aws, &key, "kept-value").await;
-    let _child = spawn_operator(&cluster, &ns, &m.endpoint, free_port());
+    let _child = spawn_operator(&cluster, &ns, &m.endpoint, support::free_port());
     create_es(
         &cluster.client,
         &ns,

@@ -6,7 +6,7 @@
 //! aborts included. `tests/run.sh` installs moto into `.tools/venv`.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -67,17 +67,9 @@ fn moto_binary() -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(env: &[(&str, &str)]) -> Result<Moto, String> {
     let bin = moto_binary();
-    let port = free_port();
+    let port = super::free_port();
     let script = r#"
 "$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 &
 pid=$!
