@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every stagesync CRD as multi-document YAML (identical to `crds/*.yaml`).
     Crds,
     /// Print the stagesync version.
@@ -115,7 +115,7 @@ pub async fn run(cli: Cli, out: &mut (impl Write + Send)) -> anyhow::Result<()> 
     match cli.command {
         Command::Crds => out.write_all(crate::api::crds_yaml().as_bytes())?,
         Command::Version => writeln!(out, "stagesync {}", env!("CARGO_PKG_VERSION"))?,
-        Command::Run(args) => run_operator(args, shutdown_signal().boxed()).await?,
+        Command::Run(args) => run_operator(*args, shutdown_signal().boxed()).await?,
     }
     Ok(())
 }

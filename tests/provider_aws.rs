@@ -485,7 +485,10 @@ async fn list_pages_carry_versions_and_planned_deletions_without_values() {
         .await
         .unwrap();
     let backend = m.backend().await;
-    let page = backend.list_page(&[root.clone()], None).await.unwrap();
+    let page = backend
+        .list_page(std::slice::from_ref(&root), None)
+        .await
+        .unwrap();
     let by_name: BTreeMap<&str, _> = page.secrets.iter().map(|s| (s.name.as_str(), s)).collect();
     assert_eq!(by_name.len(), 2, "{:?}", by_name.keys());
     assert_eq!(

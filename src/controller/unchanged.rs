@@ -106,7 +106,20 @@ pub fn shortcut(
                     .get(key)
                     .is_some_and(|v| &v.version_id == version)
             });
-            same.then(|| Shortcut::Unchanged(status.synced_versions.clone()))
+            if !same {
+                return None;
+            }
+            let served: Vec<_> = refs
+                .values
+                .iter()
+                .filter_map(|(key, selector)| {
+                    known
+                        .get(key)
+                        .map(|v| (key.clone(), selector.clone(), v.clone()))
+                })
+                .collect();
+            resolver.served(&es_ref, &served);
+            Some(Shortcut::Unchanged(status.synced_versions.clone()))
         }
         None if resolver.never_checked(&refs.values) && deferred.first_time(&es_ref) => {
             Some(Shortcut::Defer)

@@ -41,6 +41,12 @@ impl Batcher {
         !self.denied.load(Ordering::Relaxed)
     }
 
+    /// The store's identity was refused `BatchGetSecretValue`: values are read one by one until
+    /// the store changes (a new identity gets a new batcher).
+    pub(super) fn denied(&self) {
+        deny(&self.denied);
+    }
+
     /// The current value of `key`, read in a batch.
     pub(super) async fn current(&self, key: &str) -> Result<RemoteSecret, ProviderError> {
         let (reply, answer) = oneshot::channel();
@@ -117,4 +123,12 @@ async fn answer(
         }
     }))
     .await;
+}
+
+fn deny(flag: &AtomicBool) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        tracing::info!(
+            "BatchGetSecretValue is denied to this store's identity; values are read one by one"
+        );
+    }
 }

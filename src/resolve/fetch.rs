@@ -177,6 +177,15 @@ pub async fn fetch_all(
         .buffer_unordered(FETCH_CONCURRENCY)
         .try_collect()
         .await?;
+    let served: Vec<(String, VersionSelector, String)> = fetched
+        .values
+        .iter()
+        .filter_map(|((key, selector), v)| {
+            v.as_ref()
+                .map(|v| (key.clone(), selector.clone(), v.version_id.clone()))
+        })
+        .collect();
+    resolver.served(es, &served);
     fetched.metadata = stream::iter(metadata_refs)
         .map(|key| async move {
             let got = match resolver.metadata(&key, opts).await {

@@ -113,7 +113,9 @@ impl StoreResolver {
         metrics: Arc<Metrics>,
         wake: broadcast::Sender<EsRef>,
     ) -> Arc<Self> {
-        let batcher = (!settings.naive).then(|| Arc::new(batch::Batcher::start(backend.clone())));
+        // Least-privilege stores (Describe mode) never ask for BatchGetSecretValue.
+        let batcher = (!settings.naive && mode == TrackingMode::List)
+            .then(|| Arc::new(batch::Batcher::start(backend.clone())));
         let resolver = Arc::new(Self {
             label,
             backend,
@@ -165,6 +167,15 @@ impl StoreResolver {
         for es in wake {
             // No receiver (no controller running): nothing to wake.
             let _ = self.wake.send(es);
+        }
+    }
+
+    /// Records the versions an ExternalSecret was served (by a read, or confirmed unchanged):
+    /// a later check that finds another version wakes it.
+    pub fn served(&self, es: &EsRef, served: &[(String, VersionSelector, String)]) {
+        let mut tracker = self.tracker.lock().expect("tracker lock");
+        for (key, selector, version_id) in served {
+            tracker.served(es, key, selector, version_id);
         }
     }
 
@@ -232,12 +243,26 @@ impl StoreResolver {
                 deleted_date,
             }),
             Known::Unknown => {
+                // A pinned version never changes: once read, it is served from the cache.
+                if let VersionSelector::Id(id) = selector {
+                    let arn = self
+                        .tracker
+                        .lock()
+                        .expect("tracker lock")
+                        .arn(key)
+                        .map(str::to_owned);
+                    if let Some(hit) = arn.and_then(|arn| self.cache.get(&arn, id)) {
+                        return Ok(hit);
+                    }
+                }
                 let got = self.fetch(key.to_owned(), selector.clone()).await?;
                 self.tracker.lock().expect("tracker lock").learn_from_value(
                     key,
+                    selector,
                     &got.arn,
                     &got.version_id,
                     &got.version_stages,
+                    Instant::now(),
                 );
                 Ok(got)
             }
@@ -372,9 +397,10 @@ impl StoreResolver {
     }
 }
 
-/// The value with the stages its version carries now (they move on rotation, the value does not).
+/// The value with the stages its version carries now (they move on rotation, the value does not;
+/// none known: as read).
 fn with_stages(value: Arc<RemoteSecret>, stages: Vec<String>) -> Arc<RemoteSecret> {
-    if value.version_stages == stages {
+    if stages.is_empty() || value.version_stages == stages {
         value
     } else {
         Arc::new(RemoteSecret {

@@ -85,7 +85,6 @@ pub struct CycleReport {
 pub(super) struct SweepState {
     account_size: Option<usize>,
     list_denied_until: Option<Instant>,
-    batch_denied_until: Option<Instant>,
     failures: u32,
     resume_at: Option<Instant>,
     last: CycleReport,
@@ -156,13 +155,16 @@ fn plan(r: &StoreResolver, now: Instant, wall: SystemTime) -> Plan {
             .map(|at| now.saturating_duration_since(at));
         if rotating && described_ago.is_none_or(|d| d >= s.rotation_poll) {
             hot.push(key.clone());
-        } else if entry.due(now) {
-            due.push(key.clone());
-        } else if may_list
+            continue;
+        }
+        if may_list
             && entry.checked_at.is_some()
             && described_ago.is_none_or(|d| d >= s.list_confirm_interval)
         {
             stale_confirm.push((entry.described_at, key.clone()));
+        }
+        if entry.due(now) {
+            due.push(key.clone());
         }
     }
     // Confirmations are spread: on average tracked × tick / list_confirm_interval a cycle, the
@@ -175,6 +177,8 @@ fn plan(r: &StoreResolver, now: Instant, wall: SystemTime) -> Plan {
     sweep.confirm_credit = sweep.confirm_credit.min(16.0);
     let mut described: Vec<String> = hot;
     described.extend(stale_confirm.into_iter().take(confirm_now).map(|(_, k)| k));
+    // A secret confirmed this cycle needs no listing.
+    due.retain(|k| !described.contains(k));
 
     let mut plan = Plan {
         tracked: tracker.len(),
@@ -257,24 +261,26 @@ async fn cycle(r: &Arc<StoreResolver>) {
                     listed.iter().map(|m| (m.arn.as_str(), m)).collect();
                 if plan.strategy == Strategy::FullSweep {
                     r.sweep.lock().expect("sweep lock").account_size = Some(listed.len());
-                    // A full sweep refreshes every tracked secret, due or not.
-                    let tracker = r.tracker.lock().expect("tracker lock");
-                    for (key, _) in tracker.entries() {
-                        if let Some(m) = by_name.get(key.as_str()).or(by_arn.get(key.as_str())) {
-                            answers.push((key.clone(), Some((*m).clone()), false));
-                        }
-                    }
                 }
-                for key in &plan.listed {
-                    let hit = by_name.get(key.as_str()).or(by_arn.get(key.as_str()));
-                    match hit {
-                        Some(m) if plan.strategy == Strategy::NameFiltered => {
-                            answers.push((key.clone(), Some((*m).clone()), false))
-                        }
-                        Some(_) => {}
-                        // Not listed: deleted, or a listing that lags behind; DescribeSecret
-                        // (strongly consistent) tells.
-                        None => describe.push(key.clone()),
+                // A full sweep refreshes every tracked secret, due or not; a filtered one the
+                // names asked for.
+                let keys: Vec<String> = if plan.strategy == Strategy::FullSweep {
+                    let tracker = r.tracker.lock().expect("tracker lock");
+                    tracker.entries().map(|(k, _)| k.clone()).collect()
+                } else {
+                    plan.listed.clone()
+                };
+                let listed_keys: HashSet<&String> = plan.listed.iter().collect();
+                let tracker = r.tracker.lock().expect("tracker lock");
+                for key in keys {
+                    match by_name.get(key.as_str()).or(by_arn.get(key.as_str())) {
+                        // A listing that contradicts what DescribeSecret confirmed may be stale:
+                        // DescribeSecret (strongly consistent) tells.
+                        Some(m) if tracker.contradicts_confirmed(&key, m) => describe.push(key),
+                        Some(m) => answers.push((key, Some((*m).clone()), false)),
+                        // Not listed: deleted, or a listing that lags behind.
+                        None if listed_keys.contains(&key) => describe.push(key),
+                        None => {}
                     }
                 }
             }
@@ -415,14 +421,9 @@ async fn fetch_ahead(
     if missing.is_empty() {
         return;
     }
-    if r.sweep
-        .lock()
-        .expect("sweep lock")
-        .batch_denied_until
-        .is_some_and(|t| t > Instant::now())
-    {
+    let Some(batcher) = r.batcher.as_ref().filter(|b| b.usable()) else {
         return;
-    }
+    };
     for chunk in missing.chunks(BATCH_GET_MAX) {
         let arns: Vec<String> = chunk.iter().map(|(arn, _)| arn.clone()).collect();
         *calls.entry("BatchGetSecretValue".into()).or_default() += 1;
@@ -434,9 +435,7 @@ async fn fetch_ahead(
                 }
             }
             Err(ProviderError::AccessDenied { .. }) => {
-                tracing::info!(store = %r.label, "BatchGetSecretValue is denied to this store's identity; values are read one by one");
-                r.sweep.lock().expect("sweep lock").batch_denied_until =
-                    Some(Instant::now() + LIST_RETRY_AFTER);
+                batcher.denied();
                 return;
             }
             Err(err) => {

@@ -30,13 +30,19 @@ pub struct Entry {
     pub missing: bool,
     /// The version carrying AWSPENDING (not AWSCURRENT) and when it was first seen so.
     pub pending_since: Option<(String, Instant)>,
+    /// The last value read of each selector (ARN, version id, when), before or between checks:
+    /// another reader within its staleness bound is served the same version from the cache.
+    reads: HashMap<VersionSelector, (String, String, Instant)>,
     subscribers: HashMap<EsRef, Subscription>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Subscription {
     interval: Duration,
     selectors: BTreeSet<VersionSelector>,
+    /// The version id each selector was last served to this ExternalSecret: whatever the
+    /// tracker knew or did not know then, a check that finds another version wakes it.
+    served: HashMap<VersionSelector, String>,
 }
 
 impl Entry {
@@ -169,17 +175,16 @@ impl Tracker {
         let mut keys = HashSet::new();
         for (key, selectors) in wanted {
             keys.insert(key.to_owned());
-            self.entries
+            let sub = self
+                .entries
                 .entry(key.to_owned())
                 .or_default()
                 .subscribers
-                .insert(
-                    es.clone(),
-                    Subscription {
-                        interval,
-                        selectors,
-                    },
-                );
+                .entry(es.clone())
+                .or_default();
+            sub.interval = interval;
+            sub.served.retain(|s, _| selectors.contains(s));
+            sub.selectors = selectors;
         }
         self.by_es.insert(es.clone(), keys);
     }
@@ -220,11 +225,16 @@ impl Tracker {
         let Some(entry) = self.entries.get(key) else {
             return Known::Unknown;
         };
-        let fresh = entry
-            .checked_at
-            .is_some_and(|at| now.saturating_duration_since(at) <= max_age);
-        if !fresh {
-            return Known::Unknown;
+        let within = |at: Instant| now.saturating_duration_since(at) <= max_age;
+        if !entry.checked_at.is_some_and(within) {
+            return match entry.reads.get(selector) {
+                Some((arn, version_id, at)) if within(*at) => Known::Version {
+                    arn: arn.clone(),
+                    version_id: version_id.clone(),
+                    stages: Vec::new(),
+                },
+                _ => Known::Unknown,
+            };
         }
         if entry.missing {
             return Known::SecretMissing;
@@ -241,13 +251,53 @@ impl Tracker {
                 version_id: id.to_owned(),
                 stages: meta.versions.get(id).cloned().unwrap_or_default(),
             },
+            // AWS leaves versions without a staging label out of its version map, yet still
+            // serves them by id: only GetSecretValue can tell.
+            None if matches!(selector, VersionSelector::Id(_)) => Known::Unknown,
             None => Known::VersionMissing,
         }
     }
 
+    /// The ARN of a secret, when known.
+    pub fn arn(&self, key: &str) -> Option<&str> {
+        let entry = self.entries.get(key)?;
+        entry
+            .meta
+            .as_ref()
+            .map(|m| m.arn.as_str())
+            .or_else(|| entry.reads.values().next().map(|(arn, _, _)| arn.as_str()))
+            .filter(|a| !a.is_empty())
+    }
+
+    /// Records that `es` was served `version_id` for `(key, selector)`.
+    pub fn served(&mut self, es: &EsRef, key: &str, selector: &VersionSelector, version_id: &str) {
+        if let Some(sub) = self
+            .entries
+            .get_mut(key)
+            .and_then(|e| e.subscribers.get_mut(es))
+            .filter(|sub| sub.selectors.contains(selector))
+        {
+            sub.served.insert(selector.clone(), version_id.to_owned());
+        }
+    }
+
+    /// Whether a listed answer contradicts what a DescribeSecret confirmed: the listing may be
+    /// stale (AWS documents ListSecrets as eventually consistent), so the caller describes the
+    /// secret instead of believing it.
+    pub fn contradicts_confirmed(&self, key: &str, listed: &SecretMetadata) -> bool {
+        self.entries.get(key).is_some_and(|e| {
+            e.described_at.is_some()
+                && e.meta.as_ref().is_some_and(|m| {
+                    m.versions != listed.versions
+                        || m.deleted_date.is_some() != listed.deleted_date.is_some()
+                })
+        })
+    }
+
     /// Feeds in a metadata answer for `key` (`None`: the secret does not exist), and says whom
-    /// it concerns. `described`: the answer came from DescribeSecret (strongly consistent).
-    /// A secret's first check wakes nobody unless it contradicts what was read before it.
+    /// it concerns: every ExternalSecret whose referenced version moved since the last check,
+    /// or differs from the version it was last served. `described`: the answer came from
+    /// DescribeSecret (strongly consistent).
     pub fn apply(
         &mut self,
         key: &str,
@@ -258,24 +308,28 @@ impl Tracker {
         let Some(entry) = self.entries.get_mut(key) else {
             return Applied::default();
         };
-        let had_knowledge = entry.meta.is_some() || entry.missing;
         let first_check = entry.checked_at.is_none();
         let selectors: BTreeSet<VersionSelector> = entry
             .subscribers
             .values()
             .flat_map(|s| s.selectors.iter().cloned())
             .collect();
-        let before: Vec<Option<String>> = selectors.iter().map(|s| entry.version_for(s)).collect();
-        let was_missing = entry.missing;
-        let was_deleted = entry
-            .meta
-            .as_ref()
-            .is_some_and(|m| m.deleted_date.is_some());
-        let old_current = entry.version_for(&VersionSelector::default());
+        let before: HashMap<&VersionSelector, Option<String>> = selectors
+            .iter()
+            .map(|s| (s, entry.version_for(s)))
+            .collect();
+        let state = |e: &Entry| {
+            (
+                e.missing,
+                e.meta.as_ref().is_some_and(|m| m.deleted_date.is_some()),
+            )
+        };
+        let state_before = state(entry);
 
         entry.missing = meta.is_none();
         entry.meta = meta.map(Arc::new);
         entry.checked_at = Some(now);
+        entry.reads.clear();
         if described {
             entry.described_at = Some(now);
         }
@@ -289,73 +343,78 @@ impl Tracker {
             (None, _) => None,
         };
 
-        let after: Vec<Option<String>> = selectors.iter().map(|s| entry.version_for(s)).collect();
-        let is_deleted = entry
-            .meta
-            .as_ref()
-            .is_some_and(|m| m.deleted_date.is_some());
-        // Only what was known before can have changed: a selector first resolved now is news to
-        // nobody (its users read it themselves).
-        let moved: BTreeSet<&VersionSelector> = selectors
+        let after: HashMap<&VersionSelector, Option<String>> = selectors
             .iter()
-            .zip(before.iter().zip(after.iter()))
-            .filter(|(_, (b, a))| b != a && (!first_check || b.is_some()))
-            .map(|(s, _)| s)
+            .map(|s| (s, entry.version_for(s)))
             .collect();
-        let everyone = had_knowledge && (was_missing != entry.missing || was_deleted != is_deleted);
-        if moved.is_empty() && !everyone {
-            return Applied::default();
-        }
-        let new_current = entry
-            .version_for(&VersionSelector::default())
-            .filter(|v| Some(v) != old_current.as_ref())
-            .filter(|_| moved.contains(&VersionSelector::default()))
-            .and_then(|v| entry.meta.as_ref().map(|m| (m.arn.clone(), v)));
-        let wake = entry
+        // A secret found deleted (or scheduled for deletion) concerns its readers even at the
+        // first check: they read it while it was there.
+        let state_after = state(entry);
+        let gone = state_after.0 || state_after.1;
+        let state_changed = state_after != state_before && (!first_check || gone);
+        // A selector that moved since the last check; a first check is news to nobody but the
+        // readers it contradicts (below).
+        let moved = |s: &VersionSelector| !first_check && before[s] != after[s];
+        let stale_for = |sub: &Subscription, s: &VersionSelector| {
+            !matches!(s, VersionSelector::Id(_))
+                && sub
+                    .served
+                    .get(s)
+                    .is_some_and(|v| after[s].as_ref() != Some(v))
+        };
+        let wake: Vec<EsRef> = entry
             .subscribers
             .iter()
-            .filter(|(_, sub)| everyone || sub.selectors.iter().any(|s| moved.contains(s)))
+            .filter(|(_, sub)| {
+                state_changed || sub.selectors.iter().any(|s| moved(s) || stale_for(sub, s))
+            })
             .map(|(es, _)| es.clone())
             .collect();
+        let current = VersionSelector::default();
+        let new_current = after
+            .get(&current)
+            .cloned()
+            .flatten()
+            .filter(|v| {
+                moved(&current)
+                    || entry
+                        .subscribers
+                        .values()
+                        .any(|sub| sub.served.get(&current).is_some_and(|s| s != v))
+            })
+            .and_then(|v| entry.meta.as_ref().map(|m| (m.arn.clone(), v)));
+        let changed = state_changed || selectors.iter().any(moved) || !wake.is_empty();
         Applied {
             wake,
             new_current,
-            changed: true,
+            changed,
         }
     }
 
-    /// Records what a value read taught: the version it returned carries these stages now.
-    /// Before the first check this is what later checks are compared with; after it, a read
-    /// that contradicts the last check (a stale listing) makes the secret due again.
-    pub fn learn_from_value(&mut self, key: &str, arn: &str, version_id: &str, stages: &[String]) {
+    /// Records what a value read taught. Before or between checks, the read serves other
+    /// readers of the same selector within their staleness bound; a read that contradicts the
+    /// last check (a stale listing) makes the secret due again at once.
+    pub fn learn_from_value(
+        &mut self,
+        key: &str,
+        selector: &VersionSelector,
+        arn: &str,
+        version_id: &str,
+        stages: &[String],
+        now: Instant,
+    ) {
         let Some(entry) = self.entries.get_mut(key) else {
             return;
         };
-        match &entry.meta {
-            Some(meta) if entry.checked_at.is_some() => {
-                if meta.versions.get(version_id).map(Vec::as_slice) != Some(stages) {
-                    entry.checked_at = None;
-                }
-            }
-            _ => {
-                let mut meta = entry
-                    .meta
-                    .as_deref()
-                    .cloned()
-                    .unwrap_or_else(|| SecretMetadata {
-                        name: key.to_owned(),
-                        arn: arn.to_owned(),
-                        ..SecretMetadata::default()
-                    });
-                for labels in meta.versions.values_mut() {
-                    labels.retain(|l| !stages.contains(l));
-                }
-                meta.versions.retain(|_, labels| !labels.is_empty());
-                meta.versions.insert(version_id.to_owned(), stages.to_vec());
-                entry.meta = Some(Arc::new(meta));
-                entry.missing = false;
-            }
+        if let (Some(meta), Some(_)) = (&entry.meta, entry.checked_at)
+            && meta.versions.get(version_id).map(Vec::as_slice) != Some(stages)
+        {
+            entry.checked_at = None;
         }
+        entry.reads.insert(
+            selector.clone(),
+            (arn.to_owned(), version_id.to_owned(), now),
+        );
     }
 
     /// Tracked secrets scheduled for deletion.
@@ -531,7 +590,8 @@ mod tests {
         );
         assert_eq!(
             t.known(&key, &VersionSelector::Id("gone".into()), max, now),
-            Known::VersionMissing
+            Known::Unknown,
+            "an id not in the version map may still exist (unlabelled): AWS decides"
         );
         let gone = t.apply(&key, None, true, now);
         assert_eq!(gone.wake, vec![es("a")]);
@@ -590,6 +650,10 @@ mod tests {
         );
     }
 
+    fn current() -> VersionSelector {
+        stage("AWSCURRENT")
+    }
+
     #[test]
     fn a_value_read_that_contradicts_the_listing_makes_the_secret_due() {
         let mut t = Tracker::default();
@@ -597,46 +661,156 @@ mod tests {
         let key = "app/db".to_owned();
         t.subscribe(
             &es("a"),
-            &[(key.clone(), stage("AWSCURRENT"))],
+            &[(key.clone(), current())],
             Duration::from_secs(60),
         );
         t.apply(&key, Some(meta(&[("v1", CURRENT)])), false, now);
-        t.learn_from_value(&key, "arn", "v1", &["AWSCURRENT".to_owned()]);
+        t.learn_from_value(
+            &key,
+            &current(),
+            "arn",
+            "v1",
+            &["AWSCURRENT".to_owned()],
+            now,
+        );
         assert!(!t.entry(&key).unwrap().due(now));
-        t.learn_from_value(&key, "arn", "v2", &["AWSCURRENT".to_owned()]);
+        t.learn_from_value(
+            &key,
+            &current(),
+            "arn",
+            "v2",
+            &["AWSCURRENT".to_owned()],
+            now,
+        );
         assert!(t.entry(&key).unwrap().due(now));
     }
 
     #[test]
-    fn a_first_check_that_contradicts_an_earlier_read_wakes_its_users() {
+    fn a_check_wakes_every_reader_served_another_version() {
+        let mut t = Tracker::default();
+        let now = Instant::now();
+        let key = "app/db".to_owned();
+        let previous = stage("AWSPREVIOUS");
+        t.subscribe(
+            &es("app"),
+            &[(key.clone(), current())],
+            Duration::from_secs(60),
+        );
+        t.subscribe(
+            &es("old"),
+            &[(key.clone(), previous.clone())],
+            Duration::from_secs(60),
+        );
+        // Before the tracker's first check: the app read v1 as current; a rotation later, the
+        // other reader read v1 as previous.
+        t.served(&es("app"), &key, &current(), "v1");
+        t.served(&es("old"), &key, &previous, "v1");
+        // The first check finds v2 current: the app is behind, the other reader is not.
+        let first = t.apply(
+            &key,
+            Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+            false,
+            now,
+        );
+        assert_eq!(first.wake, vec![es("app")]);
+        assert_eq!(first.new_current, Some((meta(&[]).arn, "v2".to_owned())));
+        // Once served the new version, the same answer wakes nobody.
+        t.served(&es("app"), &key, &current(), "v2");
+        let again = t.apply(
+            &key,
+            Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+            false,
+            now,
+        );
+        assert_eq!(again, Applied::default());
+        // A deletion before any check wakes the readers too.
+        let gone = "app/gone".to_owned();
+        t.subscribe(
+            &es("g"),
+            &[(gone.clone(), current())],
+            Duration::from_secs(60),
+        );
+        t.served(&es("g"), &gone, &current(), "v1");
+        assert_eq!(t.apply(&gone, None, true, now).wake, vec![es("g")]);
+    }
+
+    #[test]
+    fn a_recent_read_serves_other_readers_until_the_first_check() {
+        let mut t = Tracker::default();
+        let now = Instant::now();
+        let key = "app/db".to_owned();
+        let max = Duration::from_secs(10);
+        t.subscribe(&es("a"), &[(key.clone(), current())], max);
+        t.learn_from_value(
+            &key,
+            &current(),
+            "arn",
+            "v1",
+            &["AWSCURRENT".to_owned()],
+            now,
+        );
+        assert!(matches!(
+            t.known(&key, &current(), max, now + Duration::from_secs(5)),
+            Known::Version { ref version_id, .. } if version_id == "v1"
+        ));
+        assert_eq!(
+            t.known(&key, &current(), max, now + Duration::from_secs(11)),
+            Known::Unknown,
+            "older than the reader accepts"
+        );
+        assert_eq!(
+            t.known(&key, &stage("AWSPREVIOUS"), max, now),
+            Known::Unknown,
+            "another stage was not read"
+        );
+        assert!(t.entry(&key).unwrap().due(now), "a read is no check");
+    }
+
+    #[test]
+    fn a_listing_that_contradicts_a_description_is_not_believed() {
         let mut t = Tracker::default();
         let now = Instant::now();
         let key = "app/db".to_owned();
         t.subscribe(
             &es("a"),
-            &[(key.clone(), stage("AWSCURRENT"))],
+            &[(key.clone(), current())],
             Duration::from_secs(60),
         );
-        // The reconcile read v1 before the tracker ever checked the secret...
-        t.learn_from_value(&key, "arn", "v1", &["AWSCURRENT".to_owned()]);
-        assert_eq!(
-            t.known(&key, &stage("AWSCURRENT"), Duration::from_secs(60), now),
-            Known::Unknown,
-            "a read is no check"
+        t.apply(
+            &key,
+            Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+            true,
+            now,
         );
-        // ...and the secret was deleted before the first check.
-        let gone = t.apply(&key, None, true, now);
-        assert_eq!(gone.wake, vec![es("a")]);
-
-        // A first check that agrees with the read wakes nobody.
+        assert!(t.contradicts_confirmed(&key, &meta(&[("v1", CURRENT)])));
+        assert!(!t.contradicts_confirmed(&key, &meta(&[("v1", PREVIOUS), ("v2", CURRENT)])));
+        // Only a described state is protected from listings.
         let other = "app/other".to_owned();
         t.subscribe(
             &es("b"),
-            &[(other.clone(), stage("AWSCURRENT"))],
+            &[(other.clone(), current())],
             Duration::from_secs(60),
         );
-        t.learn_from_value(&other, "arn", "v1", &["AWSCURRENT".to_owned()]);
-        let same = t.apply(&other, Some(meta(&[("v1", CURRENT)])), false, now);
-        assert_eq!(same, Applied::default());
+        t.apply(&other, Some(meta(&[("v2", CURRENT)])), false, now);
+        assert!(!t.contradicts_confirmed(&other, &meta(&[("v1", CURRENT)])));
+    }
+
+    #[test]
+    fn unlisted_pinned_versions_are_asked_of_aws() {
+        let mut t = Tracker::default();
+        let now = Instant::now();
+        let key = "app/db".to_owned();
+        let pinned = VersionSelector::Id("v0".into());
+        t.subscribe(
+            &es("a"),
+            &[(key.clone(), pinned.clone())],
+            Duration::from_secs(60),
+        );
+        t.apply(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+        assert_eq!(
+            t.known(&key, &pinned, Duration::from_secs(60), now),
+            Known::Unknown
+        );
+        assert_eq!(t.arn(&key), Some(meta(&[]).arn.as_str()));
     }
 }

@@ -340,3 +340,94 @@ pub async fn rotate(
 pub fn store_ref() -> Value {
     json!({"name": "aws", "kind": "SecretStore"})
 }
+
+/// Creates a SecretStore from its whole `spec` (provider, refreshInterval, ...).
+pub async fn create_store_spec(client: &Client, ns: &str, name: &str, spec: Value) {
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap();
+    Api::<SecretStore>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &store)
+        .await
+        .unwrap();
+}
+
+/// Merges `annotations` into an ExternalSecret's metadata (as `kubectl annotate` does).
+pub async fn annotate_es(client: &Client, ns: &str, name: &str, annotations: Value) {
+    Api::<ExternalSecret>::namespaced(client.clone(), ns)
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": annotations}})),
+        )
+        .await
+        .unwrap();
+}
+
+/// One condition of an ExternalSecret by type: (status, reason, message).
+pub async fn es_condition(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    type_: &str,
+) -> Option<(String, String, String)> {
+    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .ok()??;
+    let c = es
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == type_)?;
+    let status = serde_json::to_value(c.status)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Some((
+        status,
+        c.reason.unwrap_or_default(),
+        c.message.unwrap_or_default(),
+    ))
+}
+
+/// The (type, reason, note) of the events about an object (events.k8s.io/v1).
+pub async fn typed_events_about(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Vec<(String, String, String)> {
+    use k8s_openapi::api::events::v1::Event;
+    Api::<Event>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| {
+            (
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// A new AWSCURRENT version with `value` (what `aws secretsmanager put-secret-value` does);
+/// returns its version id.
+pub async fn put_current(aws: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
+    aws.put_secret_value()
+        .secret_id(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("put secret value")
+        .version_id
+        .expect("version id")
+}

@@ -140,9 +140,8 @@ impl SecretsBackend for AwsBackend {
             arn: out.arn.unwrap_or_default(),
             versions: out
                 .version_ids_to_stages
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+                .map(labelled_versions)
+                .unwrap_or_default(),
             deleted_date: out.deleted_date.and_then(to_system_time),
             last_changed_date: out.last_changed_date.and_then(to_system_time),
             rotation: RotationInfo {
@@ -256,9 +255,8 @@ impl AwsBackend {
                 arn: entry.arn.unwrap_or_default(),
                 versions: entry
                     .secret_versions_to_stages
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect(),
+                    .map(labelled_versions)
+                    .unwrap_or_default(),
                 deleted_date: entry.deleted_date.and_then(to_system_time),
                 last_changed_date: entry.last_changed_date.and_then(to_system_time),
                 rotation: RotationInfo {
@@ -286,6 +284,21 @@ fn payload(text: Option<String>, binary: Option<aws_smithy_types::Blob>) -> Payl
         (None, Some(blob)) => Payload::Binary(SecretBytes::from(blob.into_inner())),
         (None, None) => Payload::Text(SecretBytes::default()),
     }
+}
+
+/// The versions that carry a staging label (AWS may list unlabelled ones; they are reachable by
+/// id only), so a listing and a description of the same secret compare equal.
+fn labelled_versions(
+    versions: std::collections::HashMap<String, Vec<String>>,
+) -> BTreeMap<String, Vec<String>> {
+    versions
+        .into_iter()
+        .filter(|(_, stages)| !stages.is_empty())
+        .map(|(id, mut stages)| {
+            stages.sort();
+            (id, stages)
+        })
+        .collect()
 }
 
 fn tag_map(tags: Option<&[Tag]>) -> BTreeMap<String, String> {
