@@ -100,6 +100,20 @@ impl Rig {
         &self.cluster.client
     }
 
+    /// Stops the operator and starts a new one (empty caches, the cluster as it was).
+    async fn restart_operator(&mut self) {
+        let fresh = self.cluster.run_operator_with(
+            test_policy(&self.proxy.endpoint),
+            ControllerConfig {
+                backoff_base: QUICK.0,
+                backoff_cap: QUICK.1,
+                namespaces: vec![self.ns.clone()],
+                ..ControllerConfig::default()
+            },
+        );
+        std::mem::replace(&mut self.operator, fresh).stop().await;
+    }
+
     /// Creates a SecretStore on the proxy; `tracking` is its `versionTracking` block (`{}`: the
     /// default).
     async fn store(&self, name: &str, tracking: Value) {
@@ -305,6 +319,50 @@ async fn one_value_read_serves_every_namespace_and_a_rotation_costs_one_more() {
         "the new version is read once for both: {:?}",
         r.proxy.counts()
     );
+}
+
+#[tokio::test]
+async fn an_operator_restart_on_a_warm_cluster_reads_no_value() {
+    let mut r = Rig::start("restart", |_| {}).await;
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let key = unique_name("app/warm");
+        create_aws(&r.aws, &key, &format!("warm-{i}")).await;
+        create_es(r.client(), &r.ns, &format!("warm-{i}"), current(&key)).await;
+        keys.push(key);
+    }
+    for i in 0..3 {
+        wait_data(
+            r.client(),
+            &r.ns,
+            &format!("warm-{i}"),
+            &[("v", &format!("warm-{i}"))],
+        )
+        .await;
+    }
+    r.cycles(2).await;
+    let synced_at = r.es("warm-0").await.status.unwrap().refresh_time;
+    let reads = r.value_calls();
+
+    r.restart_operator().await;
+    // The new operator reconciles every ExternalSecret (its status is written again) and its
+    // tracker checks the secrets, yet no value is read: versions and Secrets are as written.
+    eventually(WAIT, "warm-0 reconciled by the new operator", || async {
+        (r.es("warm-0").await.status.unwrap().refresh_time != synced_at).then_some(())
+    })
+    .await;
+    r.cycles(3).await;
+    assert_eq!(r.value_calls(), reads, "{:?}", r.proxy.counts());
+    for i in 0..3 {
+        let (status, _) =
+            wait_reason(r.client(), &r.ns, &format!("warm-{i}"), "SecretSynced").await;
+        assert_eq!(status, "True");
+    }
+
+    // A rotation after the restart is still followed, with one value read.
+    put_current(&r.aws, &keys[1], "warm-1-rotated").await;
+    wait_data(r.client(), &r.ns, "warm-1", &[("v", "warm-1-rotated")]).await;
+    assert_eq!(r.value_calls(), reads + 1, "{:?}", r.proxy.counts());
 }
 
 #[tokio::test]
