@@ -105,14 +105,28 @@ async fn fill_aws(aws: &aws_sdk_secretsmanager::Client, n: usize) -> Vec<String>
     let names: Vec<String> = (0..n).map(|i| format!("bench/{i:05}")).collect();
     stream::iter(names.clone())
         .map(|name| async move {
-            aws.create_secret()
-                .name(&name)
-                .secret_string(format!("{{\"password\":\"initial-{name}\"}}"))
-                .send()
-                .await
-                .expect("create secret");
+            // moto answers a 500 now and then under load: try again.
+            for attempt in 1.. {
+                let created = aws
+                    .create_secret()
+                    .name(&name)
+                    .secret_string(format!("{{\"password\":\"initial-{name}\"}}"))
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => break,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_resource_exists_exception()) =>
+                    {
+                        break;
+                    }
+                    Err(e) if attempt >= 5 => panic!("create secret {name}: {e:?}"),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
         })
-        .buffer_unordered(16)
+        .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await;
     names

@@ -240,11 +240,17 @@ impl Metrics {
             .inc();
     }
 
-    /// An observer counting one store's AWS requests into these metrics.
-    pub fn observer(self: &Arc<Self>, store: &str) -> Arc<dyn CallObserver> {
+    /// An observer counting one store's AWS requests into these metrics, and its Secrets
+    /// Manager requests into `total` (for the store's cost estimate).
+    pub fn observer(
+        self: &Arc<Self>,
+        store: &str,
+        total: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Arc<dyn CallObserver> {
         Arc::new(StoreCalls {
             metrics: self.clone(),
             store: store.to_owned(),
+            total,
         })
     }
 
@@ -261,11 +267,16 @@ impl Metrics {
 struct StoreCalls {
     metrics: Arc<Metrics>,
     store: String,
+    total: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl CallObserver for StoreCalls {
     fn aws_call(&self, operation: &str, outcome: CallOutcome) {
         self.metrics.aws_call(&self.store, operation, outcome);
+        if !operation.starts_with("sts:") {
+            self.total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -296,7 +307,8 @@ mod tests {
     #[test]
     fn aws_calls_and_their_cost_by_store() {
         let m = Arc::new(Metrics::default());
-        let obs = m.observer("SecretStore/team-a/aws");
+        let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let obs = m.observer("SecretStore/team-a/aws", total.clone());
         for _ in 0..4 {
             obs.aws_call("ListSecrets", CallOutcome::Success);
         }
@@ -320,5 +332,6 @@ mod tests {
             .expect("cost line");
         let cost: f64 = cost_line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((cost - 5.0 * DOLLARS_PER_CALL).abs() < 1e-12, "{cost_line}");
+        assert_eq!(total.load(std::sync::atomic::Ordering::Relaxed), 5);
     }
 }

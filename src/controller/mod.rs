@@ -236,6 +236,7 @@ async fn external_secrets(
             let es_ref = (es.namespace().unwrap_or_default(), es.name_any());
             forget.stores.forget(&es_ref);
             forget.wanted.forget(&es_ref);
+            forget.deferred.forget(&es_ref);
         }
     })
     .applied_objects()

@@ -44,6 +44,11 @@ impl Deferred {
     fn first_time(&self, es: &EsRef) -> bool {
         self.0.lock().expect("deferred lock").insert(es.clone())
     }
+
+    /// Forgets a deleted ExternalSecret.
+    pub fn forget(&self, es: &EsRef) {
+        self.0.lock().expect("deferred lock").remove(es);
+    }
 }
 
 /// Whether the reconcile can skip reading values.

@@ -91,6 +91,8 @@ pub struct StoreResolver {
     sweep: Mutex<sweep::SweepState>,
     metrics: Arc<Metrics>,
     wake: broadcast::Sender<EsRef>,
+    /// Secrets Manager requests of this store so far (every attempt, counted by the SDK).
+    calls: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for StoreResolver {
@@ -105,6 +107,7 @@ impl std::fmt::Debug for StoreResolver {
 impl StoreResolver {
     /// A resolver for the store `label` (kind/namespace/name, for metrics and logs), with its
     /// sweep running on the current tokio runtime until the resolver is dropped.
+    /// `calls` counts the store's Secrets Manager requests (the backend's observer adds to it).
     pub fn start(
         label: String,
         backend: Arc<dyn SecretsBackend>,
@@ -112,6 +115,7 @@ impl StoreResolver {
         settings: TrackingSettings,
         metrics: Arc<Metrics>,
         wake: broadcast::Sender<EsRef>,
+        calls: Arc<std::sync::atomic::AtomicU64>,
     ) -> Arc<Self> {
         // Least-privilege stores (Describe mode) never ask for BatchGetSecretValue.
         let batcher = (!settings.naive && mode == TrackingMode::List)
@@ -128,6 +132,7 @@ impl StoreResolver {
             sweep: Mutex::default(),
             metrics,
             wake,
+            calls,
         });
         if !resolver.settings.naive {
             tokio::spawn(sweep::run(Arc::downgrade(&resolver)));

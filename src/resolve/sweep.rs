@@ -88,6 +88,7 @@ pub(super) struct SweepState {
     failures: u32,
     resume_at: Option<Instant>,
     last: CycleReport,
+    /// (when, the store's Secrets Manager requests so far), one sample a cycle that made calls.
     history: Vec<(Instant, u64)>,
     confirm_credit: f64,
     stuck_reported: HashSet<String>,
@@ -100,14 +101,19 @@ pub(super) fn report(r: &StoreResolver) -> CycleReport {
     report.tracked = r.tracker.lock().expect("tracker lock").len();
     report.account_size = state.account_size;
     report.list_denied = state.list_denied_until.is_some_and(|t| t > Instant::now());
+    // Every Secrets Manager request of the store (reconciles' reads included) over the window.
     let now = Instant::now();
-    let calls: u64 = state
+    let total = r.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let oldest = state
         .history
         .iter()
-        .filter(|(at, _)| now.duration_since(*at) <= RATE_WINDOW)
-        .map(|(_, n)| n)
-        .sum();
-    report.calls_per_second = calls as f64 / RATE_WINDOW.as_secs_f64();
+        .find(|(at, _)| now.duration_since(*at) <= RATE_WINDOW);
+    report.calls_per_second = match oldest {
+        Some((at, then)) if now.duration_since(*at) >= Duration::from_secs(1) => {
+            total.saturating_sub(*then) as f64 / now.duration_since(*at).as_secs_f64()
+        }
+        _ => 0.0,
+    };
     report.dollars_per_month =
         report.calls_per_second * 30.0 * 86_400.0 * crate::metrics::DOLLARS_PER_CALL;
     report
@@ -312,6 +318,17 @@ async fn cycle(r: &Arc<StoreResolver>) {
             match got {
                 Ok(m) => answers.push((key, Some(m), true)),
                 Err(ProviderError::SecretNotFound { .. }) => answers.push((key, None, true)),
+                // A problem of this secret alone (no permission on it, say).
+                Err(
+                    err @ (ProviderError::AccessDenied { key: Some(_), .. }
+                    | ProviderError::InvalidRequest { .. }),
+                ) => {
+                    tracing::warn!(store = %r.label, secret = %key, error = %err, "DescribeSecret failed for this secret; checking it again after its refresh interval");
+                    r.tracker
+                        .lock()
+                        .expect("tracker lock")
+                        .postpone(&key, Instant::now());
+                }
                 Err(err) => {
                     tracing::warn!(store = %r.label, secret = %key, error = %err, "DescribeSecret failed; retrying with backoff");
                     failed = true;
@@ -354,12 +371,13 @@ async fn cycle(r: &Arc<StoreResolver>) {
     );
     r.notify(wake);
 
-    let total: u64 = calls.values().sum();
     let mut sweep = r.sweep.lock().expect("sweep lock");
     sweep
         .history
         .retain(|(at, _)| now.duration_since(*at) <= RATE_WINDOW);
-    sweep.history.push((now, total));
+    sweep
+        .history
+        .push((now, r.calls.load(std::sync::atomic::Ordering::Relaxed)));
     sweep.last.strategy = plan.strategy;
     sweep.last.calls = calls;
     if failed {

@@ -33,6 +33,8 @@ pub struct Entry {
     /// The last value read of each selector (ARN, version id, when), before or between checks:
     /// another reader within its staleness bound is served the same version from the cache.
     reads: HashMap<VersionSelector, (String, String, Instant)>,
+    /// A check of this secret alone failed (access denied to it, say): not before then again.
+    not_before: Option<Instant>,
     subscribers: HashMap<EsRef, Subscription>,
 }
 
@@ -53,6 +55,9 @@ impl Entry {
 
     /// Whether this secret is due for a metadata check.
     pub fn due(&self, now: Instant) -> bool {
+        if self.not_before.is_some_and(|t| now < t) {
+            return false;
+        }
         match (self.interval(), self.checked_at) {
             (None, _) => false,
             (Some(_), None) => true,
@@ -281,6 +286,14 @@ impl Tracker {
         }
     }
 
+    /// A check of this secret alone failed: it waits one interval (its readers meet the error
+    /// themselves) instead of holding back the store's other secrets.
+    pub fn postpone(&mut self, key: &str, now: Instant) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.not_before = Some(now + e.interval().unwrap_or(Duration::from_secs(60)));
+        }
+    }
+
     /// Whether a listed answer contradicts what a DescribeSecret confirmed: the listing may be
     /// stale (AWS documents ListSecrets as eventually consistent), so the caller describes the
     /// secret instead of believing it.
@@ -329,6 +342,7 @@ impl Tracker {
         entry.missing = meta.is_none();
         entry.meta = meta.map(Arc::new);
         entry.checked_at = Some(now);
+        entry.not_before = None;
         entry.reads.clear();
         if described {
             entry.described_at = Some(now);

@@ -380,7 +380,8 @@ impl StoreRegistry {
             Some(ns) => format!("{:?}/{ns}/{}", store.kind, store.name),
             None => format!("{:?}/{}", store.kind, store.name),
         };
-        config.observer = Some(self.metrics.observer(&label));
+        let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        config.observer = Some(self.metrics.observer(&label, calls.clone()));
         let backend = (self.factory)(config).await?;
         let mode = store
             .aws
@@ -395,6 +396,7 @@ impl StoreRegistry {
             self.policy.tracking.clone(),
             self.metrics.clone(),
             self.wake.clone(),
+            calls,
         );
         let replaced = self.cache.lock().expect("store cache lock").insert(
             key,
