@@ -48,10 +48,13 @@ pub struct TrackingSettings {
     pub cache: CacheLimits,
     /// How often each store's sweep looks for due work.
     pub tick: Duration,
-    /// DescribeSecret period of secrets in a rotation (AWSPENDING staged, or their
-    /// NextRotationDate near).
+    /// DescribeSecret period of secrets in a rotation (a version staged AWSPENDING that is not
+    /// AWSCURRENT yet): the promotion reaches the Secret within about this.
     pub rotation_poll: Duration,
-    /// How close to NextRotationDate a secret counts as rotating.
+    /// DescribeSecret period of secrets whose NextRotationDate is near, to see the rotation
+    /// start (its AWSPENDING version) early.
+    pub rotation_watch_poll: Duration,
+    /// How close to NextRotationDate a secret is watched.
     pub rotation_window: Duration,
     /// In list mode, each secret is also confirmed with DescribeSecret (strongly consistent) at
     /// least this often: the bound on staleness if ListSecrets kept answering from a stale view.
@@ -68,6 +71,7 @@ impl Default for TrackingSettings {
             cache: CacheLimits::default(),
             tick: Duration::from_millis(500),
             rotation_poll: Duration::from_millis(500),
+            rotation_watch_poll: Duration::from_secs(5),
             rotation_window: Duration::from_secs(300),
             list_confirm_interval: Duration::from_secs(6 * 3600),
             rotation_stuck_after: Duration::from_secs(3600),

@@ -4,11 +4,13 @@
 //! fetches the changed `AWSCURRENT` values ahead (`BatchGetSecretValue`, 20 a call) and wakes the
 //! ExternalSecrets whose versions moved.
 //!
-//! Secrets in a rotation (AWSPENDING staged, or NextRotationDate near) are polled precisely with
-//! `DescribeSecret` every `rotation_poll`. In list mode every secret is also confirmed with
-//! `DescribeSecret` at least every `list_confirm_interval`, which bounds how long a stale
-//! listing (AWS documents `ListSecrets` as eventually consistent) can hide a change. Failures
-//! back off exponentially with jitter; nothing loops hot.
+//! Secrets in a rotation (AWSPENDING staged) are polled precisely with `DescribeSecret` every
+//! `rotation_poll`, those whose NextRotationDate is near every `rotation_watch_poll`. In list
+//! mode every secret is also confirmed with `DescribeSecret` at least every
+//! `list_confirm_interval`, which bounds how long a stale listing (AWS documents `ListSecrets`
+//! as eventually consistent) can hide a change; a listing that contradicts a description is
+//! checked with `DescribeSecret` before it is believed. Failures back off exponentially with
+//! jitter; a secret whose check fails alone waits one interval; nothing loops hot.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -154,12 +156,17 @@ fn plan(r: &StoreResolver, now: Instant, wall: SystemTime) -> Plan {
     let mut stale_confirm = Vec::new();
     for (key, entry) in tracker.entries() {
         let Some(_) = entry.interval() else { continue };
-        let rotating =
-            entry.rotation_in_progress() || entry.rotation_due_within(wall, s.rotation_window);
+        let in_progress = entry.rotation_in_progress();
+        let rotating = in_progress || entry.rotation_due_within(wall, s.rotation_window);
+        let poll = if in_progress {
+            s.rotation_poll
+        } else {
+            s.rotation_watch_poll
+        };
         let described_ago = entry
             .described_at
             .map(|at| now.saturating_duration_since(at));
-        if rotating && described_ago.is_none_or(|d| d >= s.rotation_poll) {
+        if rotating && described_ago.is_none_or(|d| d >= poll) {
             hot.push(key.clone());
             continue;
         }
@@ -337,7 +344,9 @@ async fn cycle(r: &Arc<StoreResolver>) {
         }
     }
 
-    let now = Instant::now();
+    // What the answers say is true as of the calls' start: the next check is due one interval
+    // after that, so a secret is never seen less often than its readers ask.
+    let now = started;
     let mut wake: Vec<EsRef> = Vec::new();
     let mut ahead: Vec<(String, String)> = Vec::new();
     let mut changed = 0u64;
