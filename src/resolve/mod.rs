@@ -97,6 +97,8 @@ pub struct StoreResolver {
     wake: broadcast::Sender<EsRef>,
     /// Secrets Manager requests of this store so far (every attempt, counted by the SDK).
     calls: Arc<std::sync::atomic::AtomicU64>,
+    /// When the resolver started.
+    born: Instant,
 }
 
 impl std::fmt::Debug for StoreResolver {
@@ -137,6 +139,7 @@ impl StoreResolver {
             metrics,
             wake,
             calls,
+            born: Instant::now(),
         });
         if !resolver.settings.naive {
             tokio::spawn(sweep::run(Arc::downgrade(&resolver)));

@@ -103,19 +103,19 @@ pub(super) fn report(r: &StoreResolver) -> CycleReport {
     report.tracked = r.tracker.lock().expect("tracker lock").len();
     report.account_size = state.account_size;
     report.list_denied = state.list_denied_until.is_some_and(|t| t > Instant::now());
-    // Every Secrets Manager request of the store (reconciles' reads included) over the window.
+    // Every Secrets Manager request of the store (reconciles' reads included) over the last ten
+    // minutes, or since the store's resolver started when that is more recent.
     let now = Instant::now();
     let total = r.calls.load(std::sync::atomic::Ordering::Relaxed);
-    let oldest = state
+    let (since, base) = state
         .history
         .iter()
-        .find(|(at, _)| now.duration_since(*at) <= RATE_WINDOW);
-    report.calls_per_second = match oldest {
-        Some((at, then)) if now.duration_since(*at) >= Duration::from_secs(1) => {
-            total.saturating_sub(*then) as f64 / now.duration_since(*at).as_secs_f64()
-        }
-        _ => 0.0,
-    };
+        .find(|(at, _)| now.duration_since(*at) <= RATE_WINDOW)
+        .copied()
+        .filter(|(at, _)| now.duration_since(*at) >= Duration::from_secs(1))
+        .unwrap_or((r.born, 0));
+    let elapsed = now.duration_since(since).max(Duration::from_secs(1));
+    report.calls_per_second = total.saturating_sub(base) as f64 / elapsed.as_secs_f64();
     report.dollars_per_month =
         report.calls_per_second * 30.0 * 86_400.0 * crate::metrics::DOLLARS_PER_CALL;
     report
