@@ -229,6 +229,13 @@ async fn external_secrets(
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    // managedFields are the bulk of a stored object and no reconcile reads them: the cache of
+    // every ExternalSecret holds the rest.
+    .modify(|es| {
+        es.managed_fields_mut().clear();
+        es.annotations_mut()
+            .remove("kubectl.kubernetes.io/last-applied-configuration");
+    })
     .reflect(writer)
     .inspect_ok(move |event| {
         // A deleted ExternalSecret no longer needs its secrets tracked.
