@@ -91,7 +91,7 @@ pub struct RunArgs {
     /// In list mode, every tracked secret is also confirmed with DescribeSecret at least this
     /// often: the staleness bound should ListSecrets keep answering from a stale view (Go
     /// duration).
-    #[arg(long, env = "STAGESYNC_LIST_CONFIRM_INTERVAL", default_value = "6h", value_parser = go_duration)]
+    #[arg(long, env = "STAGESYNC_LIST_CONFIRM_INTERVAL", default_value = "24h", value_parser = go_duration)]
     pub list_confirm_interval: Duration,
     /// Re-run every ExternalSecret at least this often even when no version changed, as a
     /// safety net (Go duration).

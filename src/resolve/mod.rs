@@ -73,7 +73,7 @@ impl Default for TrackingSettings {
             rotation_poll: Duration::from_millis(500),
             rotation_watch_poll: Duration::from_secs(5),
             rotation_window: Duration::from_secs(300),
-            list_confirm_interval: Duration::from_secs(6 * 3600),
+            list_confirm_interval: Duration::from_secs(24 * 3600),
             rotation_stuck_after: Duration::from_secs(3600),
         }
     }
