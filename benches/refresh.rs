@@ -437,6 +437,13 @@ fn main() {
 /// `-- --cold-only`: only the cold start and peak memory at `REFRESH_BENCH_N` (default 10,000),
 /// for looking into one figure.
 async fn cold_only(n: usize) {
+    for r in cold_start(n).await {
+        println!("| {} | {} | {} |", r.id, r.what, r.measured);
+    }
+}
+
+/// A scenario of its own: `n` ExternalSecrets applied at once; the P3 and P5 rows.
+async fn cold_start(n: usize) -> [Row; 2] {
     let s = Scenario::start(n, false).await;
     let names = s.names.clone();
     let started = Instant::now();
@@ -444,10 +451,9 @@ async fn cold_only(n: usize) {
         .await;
     let synced = s.wait_synced(n, Duration::from_secs(900)).await;
     let cold = synced.map(|_| started.elapsed());
-    for r in cold_start_rows(n, cold, s.operator_peak_rss_mib()) {
-        println!("| {} | {} | {} |", r.id, r.what, r.measured);
-    }
+    let rows = cold_start_rows(n, cold, s.operator_peak_rss_mib());
     s.stop().await;
+    rows
 }
 
 async fn run(quick: bool) {
@@ -587,15 +593,7 @@ async fn run(quick: bool) {
 
     // P3 / P5 at the sizes not already run in P1.
     for &n in z.cold.iter().filter(|n| !z.p1.contains(n)) {
-        let s = Scenario::start(n, false).await;
-        let names = s.names.clone();
-        let started = Instant::now();
-        s.create_external_secrets(&names, Duration::from_secs(3600))
-            .await;
-        let synced = s.wait_synced(n, Duration::from_secs(900)).await;
-        let cold = synced.map(|_| started.elapsed());
-        rows.extend(cold_start_rows(n, cold, s.operator_peak_rss_mib()));
-        s.stop().await;
+        rows.extend(cold_start(n).await);
     }
 
     // P4: rotation latency, with rotation-aware scheduling engaged (AWSPENDING staged first,

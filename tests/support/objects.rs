@@ -73,16 +73,7 @@ pub async fn create_store(client: &Client, ns: &str, endpoint: &str) {
 
 /// Creates a SecretStore with the given `spec.provider`.
 pub async fn create_store_with(client: &Client, ns: &str, name: &str, provider: Value) {
-    let store: SecretStore = serde_json::from_value(json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"provider": provider},
-    }))
-    .unwrap();
-    Api::<SecretStore>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &store)
-        .await
-        .unwrap();
+    create_store_spec(client, ns, name, json!({"provider": provider})).await;
 }
 
 /// Creates a ClusterSecretStore.
