@@ -3,7 +3,7 @@
 //! in the same run.
 //!
 //! `cargo bench --bench refresh` (full, ~15 minutes) or `cargo bench --bench refresh -- --quick`
-//! (small, under two minutes). The API server fake runs in this process; moto (AWS) and the
+//! (small, under a minute). The API server fake runs in this process; moto (AWS) and the
 //! operator (the release `stagesync` binary, so its memory is its own) run as processes. AWS
 //! calls are counted twice: on the wire by a counting proxy in front of moto, and by the
 //! operator's own `/metrics`; the table says whether the two agree. Prints a markdown table.
