@@ -438,13 +438,8 @@ async fn sync(
     let stuck = stuck_rotations(&store.resolver, spec);
     if !force {
         crate::resolve::track(&store.resolver, &es_ref, spec, interval);
-        let shortcut = super::unchanged::shortcut(
-            es,
-            &store.resolver,
-            existing.as_ref(),
-            opts.max_age,
-            &ctx.deferred,
-        );
+        let shortcut =
+            super::unchanged::shortcut(es, &store.resolver, existing.as_ref(), opts.max_age);
         let (outcome, synced_versions) = match shortcut {
             Some(Shortcut::Unchanged(versions)) => (Outcome::Unchanged, versions),
             Some(Shortcut::Defer) => (Outcome::Deferred, BTreeMap::new()),

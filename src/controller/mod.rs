@@ -86,8 +86,6 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Secrets stagesync does not manage that ExternalSecrets wait for.
     pub wanted: WantedSecrets,
-    /// ExternalSecrets that waited once for the tracker's first check.
-    deferred: unchanged::Deferred,
 }
 
 impl Context {
@@ -110,7 +108,6 @@ impl Context {
             config,
             metrics,
             wanted: WantedSecrets::default(),
-            deferred: unchanged::Deferred::default(),
         }
     }
 }
@@ -243,7 +240,6 @@ async fn external_secrets(
             let es_ref = (es.namespace().unwrap_or_default(), es.name_any());
             forget.stores.forget(&es_ref);
             forget.wanted.forget(&es_ref);
-            forget.deferred.forget(&es_ref);
         }
     })
     .applied_objects()

@@ -9,7 +9,6 @@
 //! `templateFrom`. Anything else takes the full path.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -18,7 +17,7 @@ use kube::ResourceExt;
 use crate::api::externalsecret::{CreationPolicy, ExternalSecret, SyncedVersion};
 use crate::api::reason::CONDITION_READY;
 use crate::api::shared::ConditionStatus;
-use crate::resolve::{EsRef, StoreResolver, references};
+use crate::resolve::{StoreResolver, references};
 use crate::value::SecretBytes;
 use crate::write::ANNOTATION_DATA_HASH;
 use crate::write::secret::{
@@ -35,29 +34,12 @@ pub enum Shortcut {
     Defer,
 }
 
-/// ExternalSecrets already deferred once; a second time they take the full path, so a tracker
-/// that cannot check (AWS failing) never holds a sync back for long.
-#[derive(Debug, Default)]
-pub struct Deferred(Mutex<HashSet<EsRef>>);
-
-impl Deferred {
-    fn first_time(&self, es: &EsRef) -> bool {
-        self.0.lock().expect("deferred lock").insert(es.clone())
-    }
-
-    /// Forgets a deleted ExternalSecret.
-    pub fn forget(&self, es: &EsRef) {
-        self.0.lock().expect("deferred lock").remove(es);
-    }
-}
-
 /// Whether the reconcile can skip reading values.
 pub fn shortcut(
     es: &ExternalSecret,
     resolver: &StoreResolver,
     existing: Option<&Secret>,
     max_age: Duration,
-    deferred: &Deferred,
 ) -> Option<Shortcut> {
     let spec = &es.spec;
     if !matches!(
@@ -126,7 +108,9 @@ pub fn shortcut(
             resolver.served(&es_ref, &served);
             Some(Shortcut::Unchanged(status.synced_versions.clone()))
         }
-        None if resolver.never_checked(&refs.values) && deferred.first_time(&es_ref) => {
+        // Right after a start the tracker learns what to check from these very reconciles;
+        // a tracker that cannot check for long (AWS failing) holds nothing back.
+        None if resolver.never_checked(&refs.values) && resolver.warming_up() => {
             Some(Shortcut::Defer)
         }
         None => None,

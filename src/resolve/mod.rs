@@ -79,6 +79,9 @@ impl Default for TrackingSettings {
     }
 }
 
+/// How long after a start reconciles wait for the tracker's first checks rather than read.
+const WARM_UP: Duration = Duration::from_secs(30);
+
 type InFlight = Shared<BoxFuture<'static, Result<Arc<RemoteSecret>, ProviderError>>>;
 
 /// Reading one store: its backend, tracker, cache and sweep. One per store and identity; two
@@ -328,6 +331,12 @@ impl StoreResolver {
                 },
             )
             .collect()
+    }
+
+    /// Whether the resolver started less than [`WARM_UP`] ago: its tracker is still learning
+    /// what to check.
+    pub fn warming_up(&self) -> bool {
+        self.born.elapsed() < WARM_UP
     }
 
     /// Whether the tracker has checked none of these keys yet (it learns them from reconciles).

@@ -5,6 +5,7 @@ pub mod aws_proxy;
 pub mod cluster;
 pub mod moto;
 pub mod objects;
+pub mod rig;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,0 +1,374 @@
+//! Unit tests of the tracker's rules, with time passed in.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn es(name: &str) -> EsRef {
+    ("ns".to_owned(), name.to_owned())
+}
+
+fn meta(versions: &[(&str, &[&str])]) -> SecretMetadata {
+    SecretMetadata {
+        name: "app/db".into(),
+        arn: "arn:aws:secretsmanager:us-east-1:1:secret:app/db-AbCdEf".into(),
+        versions: versions
+            .iter()
+            .map(|(id, stages)| {
+                (
+                    (*id).to_owned(),
+                    stages.iter().map(|s| (*s).to_owned()).collect(),
+                )
+            })
+            .collect::<BTreeMap<_, _>>(),
+        ..Default::default()
+    }
+}
+
+const CURRENT: &[&str] = &["AWSCURRENT"];
+const PREVIOUS: &[&str] = &["AWSPREVIOUS"];
+const PENDING: &[&str] = &["AWSPENDING"];
+
+fn stage(s: &str) -> VersionSelector {
+    VersionSelector::Stage(s.to_owned())
+}
+
+#[test]
+fn due_follows_the_shortest_interval_of_its_users() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), stage("AWSCURRENT"))],
+        Duration::from_secs(60),
+    );
+    t.subscribe(
+        &es("b"),
+        &[(key.clone(), stage("AWSCURRENT"))],
+        Duration::from_secs(10),
+    );
+    assert!(t.entry(&key).unwrap().due(now), "never checked: due");
+    t.apply(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    let e = t.entry(&key).unwrap();
+    assert!(!e.due(now + Duration::from_secs(9)));
+    assert!(e.due(now + Duration::from_secs(10)));
+    t.forget(&es("b"));
+    assert!(!t.entry(&key).unwrap().due(now + Duration::from_secs(10)));
+    t.forget(&es("a"));
+    assert!(t.is_empty(), "an unused secret is not tracked");
+}
+
+#[test]
+fn rotation_wakes_the_users_of_each_stage_that_moved() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    let subscribe = |t: &mut Tracker, name: &str, s: &str| {
+        t.subscribe(
+            &es(name),
+            &[(key.clone(), stage(s))],
+            Duration::from_secs(10),
+        )
+    };
+    subscribe(&mut t, "current", "AWSCURRENT");
+    subscribe(&mut t, "previous", "AWSPREVIOUS");
+    subscribe(&mut t, "pending", "AWSPENDING");
+    let first = t.apply(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    assert_eq!(first, Applied::default(), "the first check is no change");
+
+    // A rotation stages v2 as AWSPENDING: only AWSPENDING consumers move.
+    let staged = t.apply(
+        &key,
+        Some(meta(&[("v1", CURRENT), ("v2", PENDING)])),
+        false,
+        now,
+    );
+    assert_eq!(staged.wake, vec![es("pending")]);
+    assert_eq!(staged.new_current, None);
+    assert!(t.entry(&key).unwrap().rotation_in_progress());
+
+    // Promotion: AWSCURRENT and AWSPREVIOUS consumers move, AWSPENDING ones too (gone).
+    let promoted = t.apply(
+        &key,
+        Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+        false,
+        now,
+    );
+    let mut woken = promoted.wake.clone();
+    woken.sort();
+    assert_eq!(woken, vec![es("current"), es("pending"), es("previous")]);
+    assert_eq!(promoted.new_current, Some((meta(&[]).arn, "v2".to_owned())));
+    assert!(!t.entry(&key).unwrap().rotation_in_progress());
+    assert_eq!(
+        t.known(&key, &stage("AWSPREVIOUS"), Duration::from_secs(10), now),
+        Known::Version {
+            arn: meta(&[]).arn,
+            version_id: "v1".into(),
+            stages: vec!["AWSPREVIOUS".into()]
+        }
+    );
+
+    // The same answer again changes nothing.
+    let same = t.apply(
+        &key,
+        Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+        false,
+        now,
+    );
+    assert_eq!(same, Applied::default());
+}
+
+#[test]
+fn known_only_when_fresh_enough() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), stage("AWSCURRENT"))],
+        Duration::from_secs(10),
+    );
+    let max = Duration::from_secs(10);
+    assert_eq!(
+        t.known(&key, &stage("AWSCURRENT"), max, now),
+        Known::Unknown
+    );
+    t.apply(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    assert!(matches!(
+        t.known(&key, &stage("AWSCURRENT"), max, now + max),
+        Known::Version { .. }
+    ));
+    assert_eq!(
+        t.known(&key, &stage("AWSCURRENT"), max, now + max * 2),
+        Known::Unknown
+    );
+    assert_eq!(
+        t.known(&key, &stage("AWSPENDING"), max, now),
+        Known::VersionMissing
+    );
+    assert_eq!(
+        t.known(&key, &VersionSelector::Id("gone".into()), max, now),
+        Known::Unknown,
+        "an id not in the version map may still exist (unlabelled): AWS decides"
+    );
+    let gone = t.apply(&key, None, true, now);
+    assert_eq!(gone.wake, vec![es("a")]);
+    assert_eq!(
+        t.known(&key, &stage("AWSCURRENT"), max, now),
+        Known::SecretMissing
+    );
+    let mut deleted = meta(&[("v1", CURRENT)]);
+    let deleted_at = Some(SystemTime::now());
+    deleted.deleted_date = deleted_at;
+    let scheduled = t.apply(&key, Some(deleted), true, now);
+    assert_eq!(scheduled.wake, vec![es("a")]);
+    assert_eq!(
+        t.known(&key, &stage("AWSCURRENT"), max, now),
+        Known::ScheduledForDeletion(deleted_at)
+    );
+}
+
+#[test]
+fn a_pending_version_that_never_becomes_current_is_stuck() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), stage("AWSCURRENT"))],
+        Duration::from_secs(10),
+    );
+    let stuck_after = Duration::from_secs(3600);
+    let rotating = meta(&[("v1", CURRENT), ("v2", PENDING)]);
+    t.apply(&key, Some(rotating.clone()), false, now);
+    t.apply(
+        &key,
+        Some(rotating.clone()),
+        false,
+        now + Duration::from_secs(1800),
+    );
+    assert!(
+        t.stuck(now + Duration::from_secs(1800), stuck_after)
+            .is_empty()
+    );
+    assert_eq!(
+        t.stuck(now + Duration::from_secs(3601), stuck_after),
+        vec![&key]
+    );
+    // A new attempt (another pending version) starts the clock again.
+    t.apply(
+        &key,
+        Some(meta(&[("v1", CURRENT), ("v3", PENDING)])),
+        false,
+        now + Duration::from_secs(3602),
+    );
+    assert!(
+        t.stuck(now + Duration::from_secs(3700), stuck_after)
+            .is_empty()
+    );
+}
+
+fn current() -> VersionSelector {
+    stage("AWSCURRENT")
+}
+
+#[test]
+fn a_value_read_that_contradicts_the_listing_makes_the_secret_due() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), current())],
+        Duration::from_secs(60),
+    );
+    t.apply(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    t.learn_from_value(
+        &key,
+        &current(),
+        "arn",
+        "v1",
+        &["AWSCURRENT".to_owned()],
+        now,
+    );
+    assert!(!t.entry(&key).unwrap().due(now));
+    t.learn_from_value(
+        &key,
+        &current(),
+        "arn",
+        "v2",
+        &["AWSCURRENT".to_owned()],
+        now,
+    );
+    assert!(t.entry(&key).unwrap().due(now));
+}
+
+#[test]
+fn a_check_wakes_every_reader_served_another_version() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    let previous = stage("AWSPREVIOUS");
+    t.subscribe(
+        &es("app"),
+        &[(key.clone(), current())],
+        Duration::from_secs(60),
+    );
+    t.subscribe(
+        &es("old"),
+        &[(key.clone(), previous.clone())],
+        Duration::from_secs(60),
+    );
+    // Before the tracker's first check: the app read v1 as current; a rotation later, the
+    // other reader read v1 as previous.
+    t.served(&es("app"), &key, &current(), "v1");
+    t.served(&es("old"), &key, &previous, "v1");
+    // The first check finds v2 current: the app is behind, the other reader is not.
+    let first = t.apply(
+        &key,
+        Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+        false,
+        now,
+    );
+    assert_eq!(first.wake, vec![es("app")]);
+    assert_eq!(first.new_current, Some((meta(&[]).arn, "v2".to_owned())));
+    // Once served the new version, the same answer wakes nobody.
+    t.served(&es("app"), &key, &current(), "v2");
+    let again = t.apply(
+        &key,
+        Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+        false,
+        now,
+    );
+    assert_eq!(again, Applied::default());
+    // A deletion before any check wakes the readers too.
+    let gone = "app/gone".to_owned();
+    t.subscribe(
+        &es("g"),
+        &[(gone.clone(), current())],
+        Duration::from_secs(60),
+    );
+    t.served(&es("g"), &gone, &current(), "v1");
+    assert_eq!(t.apply(&gone, None, true, now).wake, vec![es("g")]);
+}
+
+#[test]
+fn a_recent_read_serves_other_readers_until_the_first_check() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    let max = Duration::from_secs(10);
+    t.subscribe(&es("a"), &[(key.clone(), current())], max);
+    t.learn_from_value(
+        &key,
+        &current(),
+        "arn",
+        "v1",
+        &["AWSCURRENT".to_owned()],
+        now,
+    );
+    assert!(matches!(
+        t.known(&key, &current(), max, now + Duration::from_secs(5)),
+        Known::Version { ref version_id, .. } if version_id == "v1"
+    ));
+    assert_eq!(
+        t.known(&key, &current(), max, now + Duration::from_secs(11)),
+        Known::Unknown,
+        "older than the reader accepts"
+    );
+    assert_eq!(
+        t.known(&key, &stage("AWSPREVIOUS"), max, now),
+        Known::Unknown,
+        "another stage was not read"
+    );
+    assert!(t.entry(&key).unwrap().due(now), "a read is no check");
+}
+
+#[test]
+fn a_listing_that_contradicts_a_description_is_not_believed() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), current())],
+        Duration::from_secs(60),
+    );
+    t.apply(
+        &key,
+        Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+        true,
+        now,
+    );
+    assert!(t.contradicts_confirmed(&key, &meta(&[("v1", CURRENT)])));
+    assert!(!t.contradicts_confirmed(&key, &meta(&[("v1", PREVIOUS), ("v2", CURRENT)])));
+    // Only a described state is protected from listings.
+    let other = "app/other".to_owned();
+    t.subscribe(
+        &es("b"),
+        &[(other.clone(), current())],
+        Duration::from_secs(60),
+    );
+    t.apply(&other, Some(meta(&[("v2", CURRENT)])), false, now);
+    assert!(!t.contradicts_confirmed(&other, &meta(&[("v1", CURRENT)])));
+}
+
+#[test]
+fn unlisted_pinned_versions_are_asked_of_aws() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    let pinned = VersionSelector::Id("v0".into());
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), pinned.clone())],
+        Duration::from_secs(60),
+    );
+    t.apply(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+    assert_eq!(
+        t.known(&key, &pinned, Duration::from_secs(60), now),
+        Known::Unknown
+    );
+    assert_eq!(t.arn(&key), Some(meta(&[]).arn.as_str()));
+}
