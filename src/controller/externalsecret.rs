@@ -436,33 +436,23 @@ async fn sync(
     };
     let existing = secrets.get_opt(target).await?;
     let stuck = stuck_rotations(&store.resolver, spec);
-    if !force {
-        crate::resolve::track(&store.resolver, &es_ref, spec, interval);
-        let shortcut =
-            super::unchanged::shortcut(es, &store.resolver, existing.as_ref(), opts.max_age);
+    crate::resolve::track(&store.resolver, &es_ref, spec, interval);
+    let shortcut = (!force)
+        .then(|| super::unchanged::shortcut(es, &store.resolver, existing.as_ref(), opts.max_age))
+        .flatten();
+    if let Some(shortcut) = shortcut {
         let (outcome, synced_versions) = match shortcut {
-            Some(Shortcut::Unchanged(versions)) => (Outcome::Unchanged, versions),
-            Some(Shortcut::Defer) => (Outcome::Deferred, BTreeMap::new()),
-            None => (Outcome::NotWritten, BTreeMap::new()),
+            Shortcut::Unchanged(versions) => (Outcome::Unchanged, versions),
+            Shortcut::Defer => (Outcome::Deferred, BTreeMap::new()),
         };
-        if outcome != Outcome::NotWritten {
-            return Ok(Synced {
-                outcome,
-                synced_versions,
-                target: target.to_owned(),
-                stuck,
-            });
-        }
+        return Ok(Synced {
+            outcome,
+            synced_versions,
+            target: target.to_owned(),
+            stuck,
+        });
     }
-    let fetched = fetch_all(
-        &store.resolver,
-        &es_ref,
-        spec,
-        tolerate_missing,
-        interval,
-        opts,
-    )
-    .await?;
+    let fetched = fetch_all(&store.resolver, &es_ref, spec, tolerate_missing, opts).await?;
     let es_name = es.name_any();
     let owner = ownership(existing.as_ref(), &es_name);
 

@@ -144,8 +144,8 @@ pub struct ReadOptions {
     pub force: bool,
 }
 
-/// Fetches every value and metadata the spec references, and tells the store's tracker which
-/// references `es` reads and how often (`interval`; `None`: no periodic refresh). With
+/// Fetches every value and metadata the spec references, and records the versions `es` was
+/// served (the caller has told the tracker what `es` reads, with [`track`]). With
 /// `tolerate_missing`, secrets that do not exist are recorded as `None` instead of failing the
 /// whole fetch (deletionPolicy Delete/Merge: a deleted AWS secret is not an error).
 pub async fn fetch_all(
@@ -153,14 +153,12 @@ pub async fn fetch_all(
     es: &EsRef,
     spec: &ExternalSecretSpec,
     tolerate_missing: bool,
-    interval: Option<Duration>,
     opts: ReadOptions,
 ) -> Result<FetchedValues, FetchError> {
     let References {
         values: value_refs,
         metadata: metadata_refs,
     } = references(spec);
-    track(resolver, es, spec, interval);
 
     let backend = resolver.backend().as_ref();
     let mut fetched = FetchedValues::default();

@@ -76,32 +76,37 @@ pub async fn create_store_with(client: &Client, ns: &str, name: &str, provider: 
     create_store_spec(client, ns, name, json!({"provider": provider})).await;
 }
 
-/// Creates a ClusterSecretStore.
-pub async fn create_cluster_store(client: &Client, name: &str, spec: Value) {
-    let store: ClusterSecretStore = serde_json::from_value(json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "ClusterSecretStore",
-        "metadata": {"name": name},
+/// Creates a stagesync object of kind `K` from its spec through `api` (`ns`: `None` for
+/// cluster-scoped kinds).
+async fn create_object<K>(api: Api<K>, ns: Option<&str>, name: &str, spec: Value) -> K
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let mut metadata = json!({"name": name});
+    if let Some(ns) = ns {
+        metadata["namespace"] = json!(ns);
+    }
+    let object: K = serde_json::from_value(json!({
+        "apiVersion": K::api_version(&()), "kind": K::kind(&()),
+        "metadata": metadata,
         "spec": spec,
     }))
     .unwrap();
-    Api::<ClusterSecretStore>::all(client.clone())
-        .create(&PostParams::default(), &store)
-        .await
-        .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap()
+}
+
+/// Creates a ClusterSecretStore.
+pub async fn create_cluster_store(client: &Client, name: &str, spec: Value) {
+    create_object::<ClusterSecretStore>(Api::all(client.clone()), None, name, spec).await;
 }
 
 /// Creates an ExternalSecret from its spec.
 pub async fn create_es(client: &Client, ns: &str, name: &str, spec: Value) -> ExternalSecret {
-    let es: ExternalSecret = serde_json::from_value(json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "ExternalSecret",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }))
-    .unwrap();
-    Api::<ExternalSecret>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &es)
-        .await
-        .unwrap()
+    create_object(Api::namespaced(client.clone(), ns), Some(ns), name, spec).await
 }
 
 /// Replaces an ExternalSecret's spec (as a GitOps tool would, by server-side apply).
@@ -181,12 +186,16 @@ pub async fn secret_data(
     )
 }
 
+/// Expected Secret data, as `secret_data` returns it.
+pub fn expected_data(want: &[(&str, &str)]) -> BTreeMap<String, String> {
+    want.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 /// Waits until a Secret's data equals `want`.
 pub async fn wait_data(client: &Client, ns: &str, name: &str, want: &[(&str, &str)]) -> Secret {
-    let want: BTreeMap<String, String> = want
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let want = expected_data(want);
     eventually(
         WAIT,
         &format!(
@@ -334,16 +343,7 @@ pub fn store_ref() -> Value {
 
 /// Creates a SecretStore from its whole `spec` (provider, refreshInterval, ...).
 pub async fn create_store_spec(client: &Client, ns: &str, name: &str, spec: Value) {
-    let store: SecretStore = serde_json::from_value(json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }))
-    .unwrap();
-    Api::<SecretStore>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &store)
-        .await
-        .unwrap();
+    create_object::<SecretStore>(Api::namespaced(client.clone(), ns), Some(ns), name, spec).await;
 }
 
 /// Merges `annotations` into an ExternalSecret's metadata (as `kubectl annotate` does).

@@ -193,10 +193,7 @@ pub async fn stay(
     want: &[(&str, &str)],
     during: Duration,
 ) {
-    let want: BTreeMap<String, String> = want
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let want = expected_data(want);
     let until = Instant::now() + during;
     while Instant::now() < until {
         for name in names {
@@ -215,10 +212,7 @@ pub async fn wait_data_within(
     want: &[(&str, &str)],
     timeout: Duration,
 ) {
-    let want: BTreeMap<String, String> = want
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let want = expected_data(want);
     let what = format!("Secret {ns}/{name} data {want:?}");
     eventually(timeout, &what, || async {
         (secret_data(client, ns, name).await.as_ref() == Some(&want)).then_some(())
