@@ -128,28 +128,7 @@ pub async fn apply_es_spec(client: &Client, ns: &str, name: &str, spec: Value) {
 
 /// The Ready condition's (status, reason, message), once it was computed for the current spec.
 pub async fn ready(client: &Client, ns: &str, name: &str) -> Option<(String, String, String)> {
-    let es = Api::<ExternalSecret>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await
-        .ok()??;
-    let c = es
-        .status?
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")?;
-    if c.observed_generation != es.metadata.generation {
-        return None;
-    }
-    let status = serde_json::to_value(c.status)
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Some((
-        status,
-        c.reason.unwrap_or_default(),
-        c.message.unwrap_or_default(),
-    ))
+    condition_of(client, ns, name, "Ready", true).await
 }
 
 /// Waits until Ready has `reason` (for the current generation); returns (status, message).
@@ -365,6 +344,18 @@ pub async fn es_condition(
     name: &str,
     type_: &str,
 ) -> Option<(String, String, String)> {
+    condition_of(client, ns, name, type_, false).await
+}
+
+/// An ExternalSecret's condition as (status, reason, message); with `current`, only once it was
+/// computed for the current spec.
+async fn condition_of(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    type_: &str,
+    current: bool,
+) -> Option<(String, String, String)> {
     let es = Api::<ExternalSecret>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await
@@ -374,6 +365,9 @@ pub async fn es_condition(
         .conditions
         .into_iter()
         .find(|c| c.type_ == type_)?;
+    if current && c.observed_generation != es.metadata.generation {
+        return None;
+    }
     let status = serde_json::to_value(c.status)
         .unwrap()
         .as_str()
