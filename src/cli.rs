@@ -17,6 +17,7 @@ use crate::http::Health;
 use crate::provider::aws::Timeouts;
 use crate::resolve::TrackingSettings;
 use crate::resolve::cache::CacheLimits;
+use crate::restart::RestartConfig;
 use crate::store::{StorePolicy, StoreRegistry, aws_backend_factory};
 use crate::telemetry::LogFormat;
 
@@ -100,6 +101,30 @@ pub struct RunArgs {
     /// Most bytes of secret values each store's cache holds in memory.
     #[arg(long, env = "STAGESYNC_VALUE_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub value_cache_bytes: usize,
+    /// Restart workloads annotated `stagesync.io/reload` when their Secrets' data changes
+    /// (`false`: workloads are neither watched nor touched, and need no RBAC).
+    #[arg(long, env = "STAGESYNC_RESTARTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub restarts: bool,
+    /// Longest wait for more Secrets of one workload to change before its one rollout; the wait
+    /// ends sooner once every Secret being rewritten is written (Go duration).
+    #[arg(long, env = "STAGESYNC_RESTART_DEBOUNCE", default_value = "5s", value_parser = go_duration)]
+    pub restart_debounce: Duration,
+    /// Rollouts started per minute, cluster-wide; the rest wait in order, none is dropped.
+    #[arg(long, env = "STAGESYNC_MAX_ROLLOUTS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rollouts_per_minute: u32,
+    /// A rollout not finished this long after stagesync started it is reported stuck
+    /// (Deployments also by their own progressDeadlineSeconds) (Go duration).
+    #[arg(long, env = "STAGESYNC_ROLLOUT_DEADLINE", default_value = "10m", value_parser = go_duration)]
+    pub rollout_deadline: Duration,
+    /// Also honour stakater Reloader's annotations (`reloader.stakater.com/auto`,
+    /// `secret.reloader.stakater.com/auto`, `secret.reloader.stakater.com/reload`,
+    /// `reloader.stakater.com/ignore`), on Secrets stagesync does not manage too.
+    #[arg(long, env = "STAGESYNC_RELOADER_COMPATIBLE")]
+    pub reloader_compatible: bool,
+    /// With --reloader-compatible: label selector narrowing which unmanaged Secrets are watched
+    /// (default: all of them in the watched namespaces).
+    #[arg(long, env = "STAGESYNC_RELOADER_SECRET_SELECTOR")]
+    pub reloader_secret_selector: Option<String>,
     /// Benchmark baseline only: no version tracker and no cache, every refresh re-reads every
     /// value (what ESO does). Never use it in production.
     #[arg(long, env = "STAGESYNC_NAIVE_REFRESH", hide = true)]
@@ -179,6 +204,14 @@ pub async fn run_operator(
         concurrency: args.concurrency,
         namespaces: args.namespaces.clone(),
         resync_floor: args.resync_floor,
+        restart: RestartConfig {
+            enabled: args.restarts,
+            debounce: args.restart_debounce,
+            max_rollouts_per_minute: args.max_rollouts_per_minute,
+            reloader_compatible: args.reloader_compatible,
+            reloader_secret_selector: args.reloader_secret_selector.clone(),
+            rollout_deadline: args.rollout_deadline,
+        },
         ..ControllerConfig::default()
     };
     let health = Arc::new(Health::default());

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod provider;
 pub mod render;
 pub mod resolve;
+pub mod restart;
 pub mod store;
 pub mod telemetry;
 pub mod value;

@@ -39,6 +39,12 @@ struct StoreLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RestartLabels {
+    kind: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WriteLabels {
     outcome: &'static str,
 }
@@ -63,6 +69,9 @@ pub struct Metrics {
     rotations_stuck: Family<StoreLabels, Gauge>,
     scheduled_for_deletion: Family<StoreLabels, Gauge>,
     secret_writes: Family<WriteLabels, Counter>,
+    restarts: Family<RestartLabels, Counter>,
+    restart_queue: Gauge,
+    rollouts: Family<RestartLabels, Counter>,
 }
 
 impl fmt::Debug for Metrics {
@@ -141,8 +150,29 @@ impl Default for Metrics {
             "Kubernetes Secret writes by outcome (created, updated, deleted)",
             secret_writes.clone(),
         );
+        let restarts = Family::default();
+        registry.register(
+            "workload_restarts",
+            "Workload restarts because Secret data changed, by kind and result (restarted, skipped by reload-strategy none, failed)",
+            restarts.clone(),
+        );
+        let restart_queue = Gauge::default();
+        registry.register(
+            "restart_queue_length",
+            "Workload rollouts waiting for the --max-rollouts-per-minute rate limit",
+            restart_queue.clone(),
+        );
+        let rollouts = Family::default();
+        registry.register(
+            "rollouts",
+            "Rollouts started by stagesync that ended, by kind and result (finished, stuck)",
+            rollouts.clone(),
+        );
         Self {
             registry,
+            restarts,
+            restart_queue,
+            rollouts,
             syncs,
             sync_duration,
             aws_calls,
@@ -237,6 +267,26 @@ impl Metrics {
     pub fn secret_write(&self, outcome: &'static str) {
         self.secret_writes
             .get_or_create(&WriteLabels { outcome })
+            .inc();
+    }
+
+    /// Records a workload restart (`restarted`, `skipped`, `failed`).
+    pub fn restart(&self, kind: &'static str, result: &'static str) {
+        self.restarts
+            .get_or_create(&RestartLabels { kind, result })
+            .inc();
+    }
+
+    /// Sets how many rollouts wait for the rate limit.
+    pub fn restart_queue(&self, len: usize) {
+        self.restart_queue
+            .set(i64::try_from(len).unwrap_or(i64::MAX));
+    }
+
+    /// Records a rollout that ended (`finished`, `stuck`).
+    pub fn rollout(&self, kind: &'static str, result: &'static str) {
+        self.rollouts
+            .get_or_create(&RestartLabels { kind, result })
             .inc();
     }
 

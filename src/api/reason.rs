@@ -11,6 +11,9 @@ pub const CONDITION_DELETED: &str = "Deleted";
 /// Condition type: whether the rotations of the AWS secrets an ExternalSecret reads complete
 /// (`False` with reason `RotationStuck` when an AWSPENDING version is never promoted).
 pub const CONDITION_ROTATION_HEALTHY: &str = "RotationHealthy";
+/// Condition type: whether the workloads stagesync restarted after the Secret's data changed
+/// finished their rollouts (`False` with reason `RolloutStuck` when one failed or stalled).
+pub const CONDITION_WORKLOADS_UPDATED: &str = "WorkloadsUpdated";
 
 /// Why a condition has its status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,6 +77,12 @@ pub enum Reason {
     RotationStuck,
     /// No rotation of the referenced secrets is stuck.
     RotationHealthy,
+    /// Every workload restarted after the Secret changed finished its rollout.
+    RolloutFinished,
+    /// A workload restarted after the Secret changed is still rolling.
+    RolloutInProgress,
+    /// A workload restarted after the Secret changed failed or stalled its rollout.
+    RolloutStuck,
 }
 
 impl Reason {
@@ -107,6 +116,9 @@ impl Reason {
             Self::StoreValid => "Valid",
             Self::RotationStuck => "RotationStuck",
             Self::RotationHealthy => "RotationHealthy",
+            Self::RolloutFinished => "RolloutFinished",
+            Self::RolloutInProgress => "RolloutInProgress",
+            Self::RolloutStuck => "RolloutStuck",
         }
     }
 

@@ -22,7 +22,9 @@ use crate::api::duration::parse_go_duration;
 use crate::api::externalsecret::{
     CreationPolicy, DeletionPolicy, ExternalSecret, RefreshPolicy, SecretBinding,
 };
-use crate::api::reason::{CONDITION_READY, CONDITION_ROTATION_HEALTHY};
+use crate::api::reason::{
+    CONDITION_READY, CONDITION_ROTATION_HEALTHY, CONDITION_WORKLOADS_UPDATED,
+};
 use crate::api::shared::ConditionStatus;
 use crate::render::RenderError;
 use crate::render::data::build_data;
@@ -138,6 +140,11 @@ struct Synced {
     stuck: Vec<(String, String, Duration)>,
 }
 
+/// The name of the Secret an ExternalSecret writes.
+pub fn target_name(es: &ExternalSecret) -> String {
+    es.spec.target.name.clone().unwrap_or_else(|| es.name_any())
+}
+
 /// Reconciles one ExternalSecret.
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
     let namespace = es.namespace().unwrap_or_default();
@@ -145,7 +152,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let key = format!("{namespace}/{name}");
     let es_api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let target = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
+    let target = target_name(&es);
+    // However this reconcile ends, workloads waiting for this Secret's rewrite stop waiting.
+    let _settle = ctx
+        .restarts
+        .settle_on_drop((namespace.clone(), target.clone()));
 
     if es.metadata.deletion_timestamp.is_some() {
         return finalize(&es, &es_api, &secrets, &target).await;
@@ -209,6 +220,18 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             set_condition(&mut status.conditions, ready);
             let rotation_event =
                 rotation_condition(&mut status, &previous, &synced.stuck, generation);
+            let workloads_event = workloads_condition(
+                &mut status,
+                &previous,
+                ctx.restarts.outcome(&(namespace.clone(), target.clone())),
+                generation,
+            );
+            if synced.outcome == Outcome::Updated {
+                ctx.restarts.note_versions(
+                    (namespace.clone(), target.clone()),
+                    versions_note(&previous.synced_versions, &synced.synced_versions),
+                );
+            }
             if force.is_some() {
                 status.force_synced = force.clone();
             }
@@ -229,6 +252,17 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     true,
                     Reason::RotationStuck.as_str(),
                     "Rotation",
+                    &note,
+                )
+                .await;
+            }
+            if let Some((warning, event_reason, note)) = workloads_event {
+                publish(
+                    &ctx.recorder,
+                    &reference,
+                    warning,
+                    event_reason,
+                    "Restart",
                     &note,
                 )
                 .await;
@@ -373,6 +407,90 @@ fn rotation_condition(
     );
     set_condition(&mut status.conditions, c);
     (!was_stuck).then_some(message)
+}
+
+/// "prod/db v1 → v2, prod/api v7 → v8": the AWS versions a write moved between (ids only).
+fn versions_note(
+    before: &std::collections::BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
+    after: &std::collections::BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
+) -> String {
+    let moved: Vec<String> = after
+        .iter()
+        .filter_map(|(key, v)| match before.get(key) {
+            Some(old) if old.version_id == v.version_id => None,
+            Some(old) => Some(format!(
+                "{key}: version {} → {}",
+                old.version_id, v.version_id
+            )),
+            None => Some(format!("{key}: version {}", v.version_id)),
+        })
+        .collect();
+    if moved.is_empty() {
+        "same AWS versions".to_owned()
+    } else {
+        moved.join(", ")
+    }
+}
+
+/// Sets `WorkloadsUpdated` from the rollouts of the workloads restarted for this Secret (absent
+/// when none were); returns the event to publish when it changed status.
+fn workloads_condition(
+    status: &mut crate::api::externalsecret::ExternalSecretStatus,
+    previous: &crate::api::externalsecret::ExternalSecretStatus,
+    outcome: Option<crate::restart::RolloutOutcome>,
+    generation: Option<i64>,
+) -> Option<(bool, &'static str, String)> {
+    let Some(outcome) = outcome else {
+        status
+            .conditions
+            .retain(|c| c.type_ != CONDITION_WORKLOADS_UPDATED);
+        return None;
+    };
+    let (state, reason, message) = if !outcome.stuck.is_empty() {
+        (
+            ConditionStatus::False,
+            Reason::RolloutStuck,
+            format!(
+                "the rollout after the last change is stuck: {}; the pods still running the old data keep serving",
+                outcome.stuck.join("; ")
+            ),
+        )
+    } else if !outcome.in_progress.is_empty() {
+        (
+            ConditionStatus::Unknown,
+            Reason::RolloutInProgress,
+            format!("rolling: {}", outcome.in_progress.join("; ")),
+        )
+    } else {
+        (
+            ConditionStatus::True,
+            Reason::RolloutFinished,
+            format!(
+                "every restarted workload finished its rollout: {}",
+                outcome.finished.join(", ")
+            ),
+        )
+    };
+    let before = previous
+        .conditions
+        .iter()
+        .find(|c| c.type_ == CONDITION_WORKLOADS_UPDATED)
+        .map(|c| c.status.clone());
+    let c = condition(
+        &previous.conditions,
+        CONDITION_WORKLOADS_UPDATED,
+        state.clone(),
+        reason.as_str(),
+        &crate::write::status::truncate(&message, 1000),
+        generation,
+    );
+    set_condition(&mut status.conditions, c);
+    let changed = before.as_ref() != Some(&state);
+    match state {
+        ConditionStatus::False if changed => Some((true, reason.as_str(), message)),
+        ConditionStatus::True if changed => Some((false, reason.as_str(), message)),
+        _ => None,
+    }
 }
 
 /// The refresh interval of a periodically refreshed ExternalSecret (`None`: it never refreshes

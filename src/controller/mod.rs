@@ -32,8 +32,9 @@ use crate::api::externalsecret::{ExternalSecret, StoreKind};
 use crate::api::secretstore::{ClusterSecretStore, SecretStore};
 use crate::metrics::Metrics;
 use crate::resolve;
+use crate::restart::{RestartConfig, RestartHub};
 use crate::store::StoreRegistry;
-use crate::write::{ANNOTATION_MERGED_PREFIX, ANNOTATION_OWNER, LABEL_MANAGED};
+use crate::write::LABEL_MANAGED;
 use backoff::Backoff;
 
 /// Settings of the controllers.
@@ -54,6 +55,8 @@ pub struct ControllerConfig {
     /// Safety-net re-check of every ExternalSecret at least this often even when its store's
     /// tracker reports no change (the tracker wakes it sooner when a version moves).
     pub resync_floor: Duration,
+    /// Workload restarts.
+    pub restart: RestartConfig,
 }
 
 impl Default for ControllerConfig {
@@ -66,6 +69,7 @@ impl Default for ControllerConfig {
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
             resync_floor: Duration::from_secs(600),
+            restart: RestartConfig::default(),
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Secrets stagesync does not manage that ExternalSecrets wait for.
     pub wanted: WantedSecrets,
+    /// What the ExternalSecret controller and the restart engine share.
+    pub restarts: Arc<RestartHub>,
 }
 
 impl Context {
@@ -103,6 +109,7 @@ impl Context {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            restarts: Arc::new(RestartHub::new(config.restart.debounce)),
             client,
             stores,
             config,
@@ -135,6 +142,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: BoxFuture<'static, ()>) {
                 .for_each(log_result)
                 .boxed(),
         );
+    }
+    if ctx.config.restart.enabled {
+        controllers.push(crate::restart::run(ctx.clone(), shutdown.clone()).boxed());
     }
     controllers.push(
         Controller::new(
@@ -218,6 +228,7 @@ async fn external_secrets(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let namespace_filter = namespace.clone();
+    let namespace_filter_clone = namespace.clone();
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store::<ExternalSecret>();
     let forget = ctx.clone();
@@ -246,8 +257,25 @@ async fn external_secrets(
     .predicate_filter(external_secret_trigger, Default::default());
     let in_scope =
         move |es: &resolve::EsRef| namespace_in_scope(namespace_filter.as_deref(), &es.0);
+    let expecting = (reader.clone(), ctx.restarts.clone());
     let tracker_wakes = broadcast_stream(ctx.stores.wakes())
         .filter(move |es| futures::future::ready(in_scope(es)))
+        .map(move |(ns, name)| {
+            let es = ObjectRef::new(&name).within(&ns);
+            // A version moved: this ExternalSecret's Secret is about to be rewritten, and
+            // workloads using it wait for that before they roll.
+            if let Some(obj) = expecting.0.get(&es) {
+                expecting
+                    .1
+                    .expect_write((ns, externalsecret::target_name(&obj)));
+            }
+            es
+        });
+    let in_scope_restarts = namespace_filter_clone.clone();
+    let restart_wakes = broadcast_stream(ctx.restarts.es_wakes())
+        .filter(move |es| {
+            futures::future::ready(namespace_in_scope(in_scope_restarts.as_deref(), &es.0))
+        })
         .map(|(ns, name)| ObjectRef::new(&name).within(&ns));
     let wanted = ctx.wanted.clone();
     let unmanaged = watcher(
@@ -293,6 +321,7 @@ async fn external_secrets(
     let cluster_stores = by_store(StoreKind::ClusterSecretStore);
     Controller::for_stream(trigger, reader.clone())
         .reconcile_on(tracker_wakes)
+        .reconcile_on(restart_wakes)
         .reconcile_on(unmanaged)
         .watches(
             scoped::<Secret>(&client, namespace.as_deref()),
@@ -316,21 +345,13 @@ async fn external_secrets(
         .await;
 }
 
-/// The ExternalSecrets that wrote a managed Secret: its owner, and every ExternalSecret merging
-/// into it.
+/// The ExternalSecrets that wrote a managed Secret.
 fn secret_to_external_secrets(secret: Secret) -> Vec<ObjectRef<ExternalSecret>> {
     let Some(ns) = secret.namespace() else {
         return Vec::new();
     };
-    let owner = secret.annotations().get(ANNOTATION_OWNER).cloned();
-    let merged = secret
-        .annotations()
-        .iter()
-        .filter(|(k, _)| k.starts_with(ANNOTATION_MERGED_PREFIX))
-        .map(|(_, v)| v.clone());
-    owner
+    crate::write::writers(&secret)
         .into_iter()
-        .chain(merged)
         .map(|name| ObjectRef::new(&name).within(&ns))
         .collect()
 }

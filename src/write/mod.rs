@@ -24,3 +24,17 @@ pub const ANNOTATION_OWNER: &str = "stagesync.io/external-secret";
 pub const ANNOTATION_MERGED_PREFIX: &str = "merge.stagesync.io/";
 /// Annotation holding a salted hash of the Secret's data (workload restarts key on it).
 pub const ANNOTATION_DATA_HASH: &str = "stagesync.io/data-hash";
+
+/// The ExternalSecrets (same namespace) that write a Secret: its owner, and every ExternalSecret
+/// merging keys into it.
+pub fn writers(secret: &k8s_openapi::api::core::v1::Secret) -> Vec<String> {
+    let annotations = secret.metadata.annotations.iter().flatten();
+    let owner = annotations
+        .clone()
+        .filter(|(k, _)| *k == ANNOTATION_OWNER)
+        .map(|(_, v)| v.clone());
+    let merged = annotations
+        .filter(|(k, _)| k.starts_with(ANNOTATION_MERGED_PREFIX))
+        .map(|(_, v)| v.clone());
+    owner.chain(merged).collect()
+}
