@@ -27,7 +27,7 @@ fn defs_of<T: JsonSchema>() -> Defs {
 fn builtin_defs() -> &'static HashMap<(&'static str, &'static str), Defs> {
     static DEFS: OnceLock<HashMap<(&'static str, &'static str), Defs>> = OnceLock::new();
     DEFS.get_or_init(|| {
-        use k8s_openapi::api::{apps, coordination, core, events, rbac};
+        use k8s_openapi::api::{apps, batch, coordination, core, events, rbac};
         use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
         use k8s_openapi::apimachinery::pkg::apis::meta;
         let mut m = HashMap::new();
@@ -44,6 +44,8 @@ fn builtin_defs() -> &'static HashMap<(&'static str, &'static str), Defs> {
         m.insert(("apps", "StatefulSet"), defs_of::<apps::v1::StatefulSet>());
         m.insert(("apps", "DaemonSet"), defs_of::<apps::v1::DaemonSet>());
         m.insert(("apps", "ReplicaSet"), defs_of::<apps::v1::ReplicaSet>());
+        m.insert(("batch", "CronJob"), defs_of::<batch::v1::CronJob>());
+        m.insert(("batch", "Job"), defs_of::<batch::v1::Job>());
         m.insert(
             ("coordination.k8s.io", "Lease"),
             defs_of::<coordination::v1::Lease>(),

@@ -406,8 +406,9 @@ impl Cluster {
         Ok(())
     }
 
-    /// Status subresource rules and generation: `old` is the live object (None on create),
-    /// `sub` the subresource written through.
+    /// Status subresource rules, and the generation of a create (updates: `set_generation`
+    /// after admission): `old` is the live object (None on create), `sub` the subresource
+    /// written through.
     fn apply_strategy(rt: &ResourceType, old: Option<&Value>, new: &mut Value, sub: Option<&str>) {
         let obj = new.as_object_mut().expect("object");
         match (old, sub) {
@@ -469,30 +470,34 @@ impl Cluster {
                         }
                     }
                 }
-                let bump = match rt.generation {
-                    GenerationPolicy::None => false,
-                    GenerationPolicy::Spec => old.get("spec") != new.get("spec"),
-                    GenerationPolicy::CustomResource => {
-                        let strip = |v: &Value| {
-                            let mut m = v.as_object().cloned().unwrap_or_default();
-                            m.remove("metadata");
-                            if rt.status {
-                                m.remove("status");
-                            }
-                            m
-                        };
-                        strip(old) != strip(new)
-                    }
-                };
-                let gen_old = old["metadata"]["generation"].as_i64().unwrap_or(0);
-                if rt.generation != GenerationPolicy::None {
-                    meta_mut(new).insert(
-                        "generation".into(),
-                        json!(if bump { gen_old + 1 } else { gen_old.max(1) }),
-                    );
-                }
             }
         }
+    }
+
+    /// `metadata.generation` of an update, once `new` is defaulted (upstream defaults while
+    /// decoding, before the strategy compares: a write that drops a defaulted field which the
+    /// defaults put back is no spec change).
+    fn set_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
+        let bump = match rt.generation {
+            GenerationPolicy::None => return,
+            GenerationPolicy::Spec => old.get("spec") != new.get("spec"),
+            GenerationPolicy::CustomResource => {
+                let strip = |v: &Value| {
+                    let mut m = v.as_object().cloned().unwrap_or_default();
+                    m.remove("metadata");
+                    if rt.status {
+                        m.remove("status");
+                    }
+                    m
+                };
+                strip(old) != strip(new)
+            }
+        };
+        let gen_old = old["metadata"]["generation"].as_i64().unwrap_or(0);
+        meta_mut(new).insert(
+            "generation".into(),
+            json!(if bump { gen_old + 1 } else { gen_old.max(1) }),
+        );
     }
 
     /// Normalize + validate (built-in rules or the CRD schema). `old` for updates.
@@ -754,6 +759,7 @@ impl Cluster {
         }
         Self::apply_strategy(rt, Some(cur), &mut new, sub);
         self.admit(rt, &mut new, Some(cur), o)?;
+        Self::set_generation(rt, cur, &mut new);
         Self::track(rt, Some(cur), &mut new, o, sub);
         self.commit_update(rt, cur, new, o, conditional)
     }
@@ -947,6 +953,7 @@ impl Cluster {
                         meta_mut(&mut new2).insert("managedFields".into(), mf);
                     }
                     self.admit(rt, &mut new2, Some(&cur), o)?;
+                    Self::set_generation(rt, &cur, &mut new2);
                     if let Some(done) = self.commit_update(rt, &cur, new2, o, want_rv.is_some())? {
                         return Ok((200, done));
                     }
@@ -967,6 +974,9 @@ impl Cluster {
         let policy = match (d.propagation, d.orphan_dependents) {
             (Some(p), _) => p,
             (None, Some(true)) => Propagation::Orphan,
+            // batch/v1 Jobs orphan their pods unless told otherwise (upstream's
+            // DefaultGarbageCollectionPolicy, kept for backwards compatibility).
+            (None, None) if rt.group == "batch" && rt.kind == "Job" => Propagation::Orphan,
             (None, _) => Propagation::Background,
         };
         if rt.kind == "Namespace" && matches!(name, "default" | "kube-system" | "kube-public") {

@@ -14,7 +14,7 @@ use crate::schema::CrdSchema;
 pub enum GenerationPolicy {
     /// The kind has no generation (Secret, ConfigMap, Namespace, ...).
     None,
-    /// Bumped when `.spec` changes (Deployment, CRD, ...).
+    /// Bumped when `.spec` changes (Deployment, CronJob, Job, CRD, ...).
     Spec,
     /// Custom resources: bumped on any change outside `metadata` (and outside
     /// `status` when the status subresource is on).
@@ -179,6 +179,8 @@ const BUILTINS: &[Builtin] = &[
     Builtin { group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", short: &["sts"], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[], storage: "statefulsets.apps" },
     Builtin { group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets", short: &["ds"], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[], storage: "daemonsets.apps" },
     Builtin { group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", short: &["rs"], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[("status.replicas", "status.replicas")], storage: "replicasets.apps" },
+    Builtin { group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs", short: &["cj"], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[], storage: "cronjobs.batch" },
+    Builtin { group: "batch", version: "v1", kind: "Job", plural: "jobs", short: &[], categories: &["all"], namespaced: true, status: true, generation: G::Spec, create_on_update: false, return_deleted: false, fields: &[], storage: "jobs.batch" },
     Builtin { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", short: &[], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: false, return_deleted: false, fields: &[], storage: "leases.coordination.k8s.io" },
     Builtin { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", short: &["ev"], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: EVENTS_V1_FIELDS, storage: "events" },
     Builtin { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", short: &[], categories: &[], namespaced: true, status: false, generation: G::None, create_on_update: true, return_deleted: false, fields: &[], storage: "roles.rbac.authorization.k8s.io" },

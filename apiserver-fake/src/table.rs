@@ -135,6 +135,16 @@ pub fn columns(rt: &ResourceType) -> Vec<Value> {
         "StatefulSet" => vec![name, s("Ready"), age],
         "ReplicaSet" => vec![name, i("Desired"), i("Current"), i("Ready"), age],
         "DaemonSet" => vec![name, i("Desired"), i("Current"), i("Ready"), age],
+        "CronJob" => vec![
+            name,
+            s("Schedule"),
+            s("Timezone"),
+            col("Suspend", "boolean", "", "", 0),
+            i("Active"),
+            s("Last Schedule"),
+            age,
+        ],
+        "Job" => vec![name, s("Status"), s("Completions"), s("Duration"), age],
         "Pod" => vec![name, s("Ready"), s("Status"), s("Restarts"), age],
         "Lease" => vec![name, s("Holder"), age],
         "Event" => vec![
@@ -223,6 +233,76 @@ pub fn row(rt: &ResourceType, obj: &Value, include: Include) -> Value {
                 json!(n(&obj["status"]["numberReady"])),
                 age,
             ],
+            "CronJob" => {
+                let spec = &obj["spec"];
+                let or_none = |v: &Value| match v.as_str() {
+                    Some(s) => json!(s),
+                    None => json!("<none>"),
+                };
+                let last = match obj["status"]["lastScheduleTime"].as_str() {
+                    Some(ts) => json!(human_age(ts)),
+                    None => json!("<none>"),
+                };
+                vec![
+                    name,
+                    spec["schedule"].clone(),
+                    or_none(&spec["timeZone"]),
+                    json!(match spec["suspend"].as_bool() {
+                        Some(true) => "True",
+                        Some(false) => "False",
+                        None => "<unset>",
+                    }),
+                    json!(obj["status"]["active"].as_array().map_or(0, Vec::len)),
+                    last,
+                    age,
+                ]
+            }
+            "Job" => {
+                let st = &obj["status"];
+                let has = |ty: &str| {
+                    st["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter().any(|c| c["type"] == ty && c["status"] == "True")
+                    })
+                };
+                let status = if has("Complete") {
+                    "Complete"
+                } else if has("Failed") {
+                    "Failed"
+                } else if !obj["metadata"]["deletionTimestamp"].is_null() {
+                    "Terminating"
+                } else if has("Suspended") {
+                    "Suspended"
+                } else if has("FailureTarget") {
+                    "FailureTarget"
+                } else if has("SuccessCriteriaMet") {
+                    "SuccessCriteriaMet"
+                } else {
+                    "Running"
+                };
+                let succeeded = n(&st["succeeded"]);
+                let completions = match obj["spec"]["completions"].as_i64() {
+                    Some(c) => format!("{succeeded}/{c}"),
+                    None => match n(&obj["spec"]["parallelism"]) {
+                        p if p > 1 => format!("{succeeded}/1 of {p}"),
+                        _ => format!("{succeeded}/1"),
+                    },
+                };
+                let ts = |v: &Value| v.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok());
+                let duration = match (ts(&st["startTime"]), ts(&st["completionTime"])) {
+                    (None, _) => String::new(),
+                    (Some(start), None) => {
+                        human_duration(jiff::Timestamp::now().as_second() - start.as_second())
+                    }
+                    (Some(start), Some(end)) => human_duration(end.as_second() - start.as_second()),
+                };
+                vec![
+                    name,
+                    json!(status),
+                    json!(completions),
+                    json!(duration),
+                    age,
+                ]
+            }
             "Pod" => {
                 let containers = obj["spec"]["containers"].as_array().map_or(0, Vec::len);
                 vec![

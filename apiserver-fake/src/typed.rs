@@ -41,7 +41,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(v: Value) -> Result<Value, String
 /// Decode `obj` as the Go struct of a built-in kind would: returns the object without
 /// unknown fields; None for kinds without a typed form here (custom resources).
 pub fn decode(rt: &ResourceType, obj: Value) -> Option<Result<Value, String>> {
-    use k8s_openapi::api::{apps, coordination, core, events, rbac};
+    use k8s_openapi::api::{apps, batch, coordination, core, events, rbac};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
     let f: fn(Value) -> Result<Value, String> = match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Namespace") => round_trip::<core::v1::Namespace>,
@@ -54,6 +54,8 @@ pub fn decode(rt: &ResourceType, obj: Value) -> Option<Result<Value, String>> {
         ("apps", "StatefulSet") => round_trip::<apps::v1::StatefulSet>,
         ("apps", "DaemonSet") => round_trip::<apps::v1::DaemonSet>,
         ("apps", "ReplicaSet") => round_trip::<apps::v1::ReplicaSet>,
+        ("batch", "CronJob") => round_trip::<batch::v1::CronJob>,
+        ("batch", "Job") => round_trip::<batch::v1::Job>,
         ("coordination.k8s.io", "Lease") => round_trip::<coordination::v1::Lease>,
         ("events.k8s.io", "Event") => round_trip::<events::v1::Event>,
         ("rbac.authorization.k8s.io", "Role") => round_trip::<rbac::v1::Role>,

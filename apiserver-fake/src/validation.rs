@@ -1,6 +1,7 @@
 //! Validation and normalization of built-in kinds (what upstream's per-kind strategies
 //! check): object names, labels, Secret/ConfigMap data, immutability, Deployment-family
-//! selectors, CRD definitions. Custom resources are validated by `schema::CrdSchema`.
+//! selectors, CronJob schedules and job templates, CRD definitions. Custom resources are
+//! validated by `schema::CrdSchema`.
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -259,6 +260,27 @@ pub fn normalize(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
                 }));
             }
         }
+        ("batch", "CronJob") => {
+            // Upstream's SetDefaults_CronJob (batch/v1).
+            let spec = obj
+                .as_object_mut()
+                .expect("object")
+                .entry("spec")
+                .or_insert_with(|| json!({}));
+            if let Some(spec) = spec.as_object_mut() {
+                for (k, v) in [
+                    ("concurrencyPolicy", json!("Allow")),
+                    ("suspend", json!(false)),
+                    ("successfulJobsHistoryLimit", json!(3)),
+                    ("failedJobsHistoryLimit", json!(1)),
+                ] {
+                    let slot = spec.entry(k).or_insert(Value::Null);
+                    if slot.is_null() || (k == "concurrencyPolicy" && *slot == json!("")) {
+                        *slot = v;
+                    }
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -358,6 +380,7 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
                 }
             }
         }
+        ("batch", "CronJob") => validate_cron_job(obj, old, &mut causes),
         ("" | "events.k8s.io", "Event") => validate_event(rt, obj, &mut causes),
         ("coordination.k8s.io", "Lease") => {
             if let Some(d) = obj["spec"]["leaseDurationSeconds"].as_i64()
@@ -376,6 +399,156 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
         _ => {}
     }
     causes
+}
+
+const NEGATIVE_MSG: &str = "must be greater than or equal to 0";
+
+/// The simple parts of upstream's ValidateCronJobCreate/Update: schedule present, five fields
+/// (or a known `@` descriptor) and no `TZ`, concurrency policy, the job template's restart
+/// policy and selector, non-negative limits, names of at most 52 characters. Not checked: the
+/// values of the schedule's fields, `timeZone` names, the pod template itself.
+fn validate_cron_job(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    let spec = &obj["spec"];
+    match spec["schedule"].as_str().unwrap_or_default() {
+        "" => causes.push(Cause::required("spec.schedule")),
+        schedule => {
+            if let Err(e) = check_schedule(schedule) {
+                causes.push(Cause::invalid("spec.schedule", &json!(schedule), &e));
+            }
+            let old_tz = old.is_some_and(|o| {
+                o["spec"]["schedule"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("TZ"))
+            });
+            if schedule.contains("TZ") {
+                if !old_tz {
+                    causes.push(Cause::invalid(
+                        "spec.schedule",
+                        &json!(schedule),
+                        "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+                    ));
+                } else if spec["timeZone"].is_string() {
+                    causes.push(Cause::invalid(
+                        "spec.schedule",
+                        &json!(schedule),
+                        "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+                    ));
+                }
+            }
+        }
+    }
+    let non_negative = |field: &str, causes: &mut Vec<Cause>| {
+        if let Some(n) = spec[field].as_i64()
+            && n < 0
+        {
+            causes.push(Cause::invalid(
+                &format!("spec.{field}"),
+                &json!(n),
+                NEGATIVE_MSG,
+            ));
+        }
+    };
+    non_negative("startingDeadlineSeconds", causes);
+    match spec["concurrencyPolicy"].as_str().unwrap_or_default() {
+        "Allow" | "Forbid" | "Replace" => {}
+        "" => causes.push(Cause::required("spec.concurrencyPolicy")),
+        other => causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "spec.concurrencyPolicy",
+            format!(
+                "Unsupported value: \"{other}\": supported values: \"Allow\", \"Forbid\", \"Replace\""
+            ),
+        )),
+    }
+    let job = &spec["jobTemplate"]["spec"];
+    for f in [
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+    ] {
+        if let Some(n) = job[f].as_i64()
+            && n < 0
+        {
+            causes.push(Cause::invalid(
+                &format!("spec.jobTemplate.spec.{f}"),
+                &json!(n),
+                NEGATIVE_MSG,
+            ));
+        }
+    }
+    // Upstream checks after pod defaulting, where an unset policy has become `Always`.
+    let restart = "spec.jobTemplate.spec.template.spec.restartPolicy";
+    match job["template"]["spec"]["restartPolicy"]
+        .as_str()
+        .unwrap_or_default()
+    {
+        "OnFailure" | "Never" => {}
+        "" | "Always" => causes.push(Cause::new(
+            "FieldValueRequired",
+            restart,
+            "Required value: valid values: \"OnFailure\", \"Never\"",
+        )),
+        other => causes.push(Cause::new(
+            "FieldValueNotSupported",
+            restart,
+            format!("Unsupported value: \"{other}\": supported values: \"OnFailure\", \"Never\""),
+        )),
+    }
+    if !job["selector"].is_null() {
+        causes.push(Cause::invalid(
+            "spec.jobTemplate.spec.selector",
+            &job["selector"],
+            "`selector` will be auto-generated",
+        ));
+    }
+    if job["manualSelector"].as_bool() == Some(true) {
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "spec.jobTemplate.spec.manualSelector",
+            "Unsupported value: true: supported values: \"nil\", \"false\"",
+        ));
+    }
+    non_negative("successfulJobsHistoryLimit", causes);
+    non_negative("failedJobsHistoryLimit", causes);
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    if old.is_none() && name.len() > 52 {
+        // The controller appends an 11-character suffix for the Jobs it creates (63 - 11).
+        causes.push(Cause::invalid(
+            "metadata.name",
+            &json!(name),
+            "must be no more than 52 characters",
+        ));
+    }
+}
+
+/// The shape check of robfig/cron's standard parser: five fields or an `@` descriptor
+/// (field values and ranges are not checked). Errors are the parser's texts.
+fn check_schedule(schedule: &str) -> Result<(), String> {
+    let s = schedule.trim();
+    let s = match s.split_once(char::is_whitespace) {
+        Some((tz, rest)) if tz.starts_with("TZ=") || tz.starts_with("CRON_TZ=") => rest.trim(),
+        _ => s,
+    };
+    if let Some(d) = s.strip_prefix('@') {
+        return match d {
+            "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => {
+                Ok(())
+            }
+            _ if d.starts_with("every ") => Ok(()),
+            _ => Err(format!("unrecognized descriptor: {s}")),
+        };
+    }
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "expected exactly 5 fields, found {}: [{}]",
+            fields.len(),
+            fields.join(" ")
+        ));
+    }
+    Ok(())
 }
 
 /// Upstream's ValidateEventCreate: events.k8s.io/v1 writes (and core ones that set

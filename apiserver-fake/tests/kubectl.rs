@@ -470,6 +470,90 @@ fn delete_owner_garbage_collects_dependents() {
     );
 }
 
+const CRON_JOB: &str = "apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: \"0 3 * * *\"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: app
+            image: app:1
+";
+
+#[test]
+fn cron_jobs_through_kubectl() {
+    let fake = Fake::start(&[]);
+    let cj = fake.write("cj.yaml", CRON_JOB);
+    assert!(fake.ok(&["apply", "-f", &cj]).contains("created"));
+    let table = fake.ok(&["get", "cj"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"
+        ],
+        "{table}"
+    );
+    assert!(
+        table.contains("nightly") && table.contains("0 3 * * *") && table.contains("False"),
+        "{table}"
+    );
+    // The restart-annotation pattern: strategic merge patch (kubectl's default) and apply.
+    fake.ok(&[
+        "patch",
+        "cronjob",
+        "nightly",
+        "-p",
+        r#"{"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"x":"1"}}}}}}}"#,
+    ]);
+    fake.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "ops",
+        "--force-conflicts",
+        "-f",
+        &cj,
+    ]);
+    // Client-side apply of a changed image computes a strategic merge patch from the OpenAPI.
+    let cj2 = fake.write(
+        "cj2.yaml",
+        &CRON_JOB.replace("image: app:1", "image: app:2"),
+    );
+    assert!(fake.ok(&["apply", "-f", &cj2]).contains("configured"));
+    assert_eq!(
+        fake.ok(&[
+            "get",
+            "cronjob",
+            "nightly",
+            "-o",
+            "jsonpath={.spec.jobTemplate.spec.template.metadata.annotations.x} \
+             {.spec.jobTemplate.spec.template.spec.containers[*].image} {.metadata.generation}"
+        ]),
+        "1 app:2 3"
+    );
+    let explained = fake.ok(&["explain", "cronjob.spec.schedule"]);
+    assert!(explained.contains("schedule"), "{explained}");
+    let err = fake.fails(&[
+        "apply",
+        "-f",
+        &fake.write(
+            "bad.yaml",
+            &CRON_JOB.replace("restartPolicy: OnFailure", "restartPolicy: Always"),
+        ),
+    ]);
+    assert!(
+        err.contains("spec.jobTemplate.spec.template.spec.restartPolicy: Required value"),
+        "{err}"
+    );
+}
+
 #[test]
 fn api_resources_and_discovery() {
     let fake = Fake::start(&["--crds", &format!("{FIXTURES}/crds")]);
@@ -478,6 +562,8 @@ fn api_resources_and_discovery() {
         "secrets",
         "configmaps",
         "deployments",
+        "cronjobs",
+        "jobs",
         "leases",
         "customresourcedefinitions",
         "widgets",

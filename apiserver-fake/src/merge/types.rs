@@ -290,6 +290,47 @@ fn workload(kind: &str) -> Node {
     )
 }
 
+/// `batch/v1` JobSpec: the pod template as for the `apps/v1` workloads, `selector` atomic.
+fn job_spec() -> Node {
+    Node::strukt()
+        .with("selector", label_selector())
+        .with("template", pod_template())
+        .present()
+}
+
+/// `batch/v1` Job: `status.conditions` is `+listType=atomic` (strategic merge: merged by `type`).
+fn job() -> Node {
+    let conditions = Node {
+        list: Some(ListKind::Atomic),
+        elem: Some(Box::new(Node::strukt())),
+        ..Node::default()
+    }
+    .smp_merge(Some("type"));
+    Node::strukt().with("spec", job_spec()).with(
+        "status",
+        Node::strukt().with("conditions", conditions).present(),
+    )
+}
+
+/// `batch/v1` CronJob: `spec.jobTemplate` is a JobTemplateSpec (ObjectMeta + JobSpec), so
+/// `spec.jobTemplate.spec.template` is a pod template like a Deployment's `spec.template`.
+fn cron_job() -> Node {
+    let job_template = Node::strukt()
+        .with("metadata", object_meta())
+        .with("spec", job_spec())
+        .present();
+    Node::strukt()
+        .with(
+            "spec",
+            Node::strukt().with("jobTemplate", job_template).present(),
+        )
+        .with(
+            "status",
+            // `active` (ObjectReferences) is `+listType=atomic`.
+            Node::strukt().with("active", Node::atomic()).present(),
+        )
+}
+
 fn root() -> Node {
     Node::strukt().with("metadata", object_meta())
 }
@@ -320,6 +361,10 @@ impl MergeSchema {
     ///   `env` by `name`, `volumeMounts` by `mountPath`, `volumeDevices` by `devicePath`,
     ///   `nodeSelector` atomic map, `tolerations`/`readinessGates` atomic, `selector` atomic,
     ///   `status.conditions` by `type`, pod `podIPs`/`hostIPs` by `ip`;
+    /// - `batch/v1` CronJob and Job: the same pod template at `spec.jobTemplate.spec.template`
+    ///   (CronJob, whose `spec.jobTemplate.metadata` is an ObjectMeta) and `spec.template` (Job),
+    ///   JobSpec `selector` atomic, CronJob `status.active` atomic, Job `status.conditions` atomic
+    ///   for apply and merged by `type` for strategic merge patch;
     /// - `coordination.k8s.io/v1` Lease, `rbac.authorization.k8s.io/v1` Role/ClusterRole
     ///   (`rules` atomic) and RoleBinding/ClusterRoleBinding (`subjects` atomic).
     ///
@@ -374,6 +419,16 @@ impl MergeSchema {
             }
             ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
                 let mut s = known(workload(kind).with("metadata", object_meta()));
+                s.status_subresource = true;
+                s
+            }
+            ("batch", "CronJob") => {
+                let mut s = known(cron_job().with("metadata", object_meta()));
+                s.status_subresource = true;
+                s
+            }
+            ("batch", "Job") => {
+                let mut s = known(job().with("metadata", object_meta()));
                 s.status_subresource = true;
                 s
             }

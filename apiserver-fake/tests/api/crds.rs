@@ -430,3 +430,128 @@ async fn non_structural_crd_is_rejected() {
         e.message
     );
 }
+
+/// The Argo Rollouts CRD fixture of the operator's tests (`tests/fixtures/argo-rollouts` at the
+/// workspace root): loads, serves `Rollout`, and takes a server-side-applied `spec.restartAt`.
+const ROLLOUTS_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/argo-rollouts"
+);
+
+#[tokio::test]
+async fn argo_rollouts_fixture_loads_and_takes_restart_at() {
+    let (fake, client) = start().await;
+    assert_eq!(fake.load_crds(Path::new(ROLLOUTS_FIXTURE)).unwrap(), 1);
+    namespace(&client, "crd-ro").await;
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let (ar, caps) = discovery
+        .get("argoproj.io")
+        .expect("argoproj.io discovered")
+        .recommended_kind("Rollout")
+        .expect("Rollout served");
+    assert_eq!(
+        (ar.plural.as_str(), ar.version.as_str()),
+        ("rollouts", "v1alpha1")
+    );
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    assert!(
+        caps.subresources
+            .iter()
+            .any(|(s, _)| s.plural == "rollouts/status" || s.plural == "status")
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "crd-ro", &ar);
+    let rollout: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        },
+    }))
+    .unwrap();
+    let created = api.create(&PostParams::default(), &rollout).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    assert_eq!(
+        created.data["spec"]["strategy"]["canary"]["steps"][0]["setWeight"], 20,
+        "undeclared spec fields are preserved"
+    );
+    // What a restarter sends: only spec.restartAt, under its own field manager.
+    let restart = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "web"},
+        "spec": {"restartAt": "2026-01-02T03:04:05Z"},
+    });
+    let applied = api
+        .patch(
+            "web",
+            &PatchParams::apply("stagesync").force(),
+            &Patch::Apply(restart),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.data["spec"]["restartAt"], "2026-01-02T03:04:05Z");
+    assert_eq!(applied.metadata.generation, Some(2));
+    let got = api.get("web").await.unwrap();
+    assert_eq!(got.data["spec"]["restartAt"], "2026-01-02T03:04:05Z");
+    assert_eq!(got.data["spec"]["replicas"], 2, "the rest of spec is kept");
+    assert_eq!(
+        got.data["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx"
+    );
+    let mf = got.metadata.managed_fields.unwrap();
+    let entry = mf
+        .iter()
+        .find(|m| m.manager.as_deref() == Some("stagesync"))
+        .expect("stagesync entry");
+    assert_eq!(entry.operation.as_deref(), Some("Apply"));
+    let owned = serde_json::to_string(&entry.fields_v1).unwrap();
+    assert!(owned.contains("f:restartAt"), "{owned}");
+    // The schema is enforced: restartAt is a date-time, paused a boolean.
+    let e = api_err(
+        api.patch(
+            "web",
+            &PatchParams::apply("stagesync").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "web"},
+                "spec": {"restartAt": "now", "paused": "yes"},
+            })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        (e.code, e.reason.as_str()),
+        (422, "Invalid"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("spec.restartAt"), "{}", e.message);
+    assert!(e.message.contains("spec.paused"), "{}", e.message);
+    // A JSON merge patch (what a non-SSA client would send) works too.
+    let merged = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"restartAt": "2026-01-03T00:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(merged.data["spec"]["restartAt"], "2026-01-03T00:00:00Z");
+    // Status through the subresource only.
+    let st = api
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"status": {"phase": "Healthy", "restartedAt": "2026-01-03T00:00:01Z"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(st.data["status"]["restartedAt"], "2026-01-03T00:00:01Z");
+    assert_eq!(st.metadata.generation, merged.metadata.generation);
+}

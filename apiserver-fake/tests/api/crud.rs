@@ -504,6 +504,17 @@ async fn generation_follows_spec_for_deployments() {
         .await
         .unwrap();
     assert_eq!(d3.metadata.generation, Some(2));
+    // Dropping a defaulted field that the defaults put back is no spec change.
+    let d3b = api
+        .patch(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"revisionHistoryLimit": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d3b.spec.as_ref().unwrap().revision_history_limit, Some(10));
+    assert_eq!(d3b.metadata.generation, Some(2));
     // Status is ignored on the main resource and spec on /status.
     let d4 = api
         .patch(

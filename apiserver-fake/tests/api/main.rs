@@ -1,5 +1,6 @@
 //! In-process tests of the fake through kube::Api and kube::runtime::watcher.
 
+mod batch;
 mod crud;
 
 mod crds;
