@@ -31,7 +31,7 @@ use super::workload::{Kind, Owned, Progress, progress};
 use super::{RestartConfig, RolloutOutcome, SecretRef};
 use crate::api::externalsecret::ExternalSecret;
 use crate::controller::Context;
-use crate::write::events::publish;
+use crate::write::events::{publish, publish_related};
 use crate::write::{FIELD_MANAGER, LABEL_MANAGED, writers};
 
 /// Quiet time after a Secret change before a rollout, when no rewrite is expected.
@@ -713,7 +713,7 @@ impl Engine {
                     tracing::info!(namespace = %key.1, workload = %label(key.0, &key.2), "{note}");
                     self.event(key, false, "Restarted", &note).await;
                     for es in self.writers_of(&key.1, &changed) {
-                        self.es_event(&key.1, &es, false, "Restarted", &note).await;
+                        self.es_event(key, &es, "Restarted", &note).await;
                     }
                 }
             }
@@ -851,16 +851,20 @@ impl Engine {
         self.event(key, true, reason, &note).await;
     }
 
-    async fn event(&self, key: &WorkloadKey, warning: bool, reason: &str, note: &str) {
+    fn reference(&self, key: &WorkloadKey) -> ObjectReference {
         let resource = key.0.api_resource();
-        let regarding = ObjectReference {
+        ObjectReference {
             api_version: Some(resource.api_version),
             kind: Some(resource.kind),
             namespace: Some(key.1.clone()),
             name: Some(key.2.clone()),
             uid: self.workloads.get(key).map(|w| w.uid.clone()),
             ..ObjectReference::default()
-        };
+        }
+    }
+
+    async fn event(&self, key: &WorkloadKey, warning: bool, reason: &str, note: &str) {
+        let regarding = self.reference(key);
         publish(
             &self.ctx.recorder,
             &regarding,
@@ -872,18 +876,21 @@ impl Engine {
         .await;
     }
 
-    async fn es_event(&self, namespace: &str, name: &str, warning: bool, reason: &str, note: &str) {
+    /// An event on ExternalSecret `name` about workload `key` (one series per workload).
+    async fn es_event(&self, key: &WorkloadKey, name: &str, reason: &str, note: &str) {
         let regarding = ObjectReference {
             api_version: Some(ExternalSecret::api_version(&()).into_owned()),
             kind: Some(ExternalSecret::kind(&()).into_owned()),
-            namespace: Some(namespace.to_owned()),
+            namespace: Some(key.1.clone()),
             name: Some(name.to_owned()),
             ..ObjectReference::default()
         };
-        publish(
+        let related = Some(self.reference(key));
+        publish_related(
             &self.ctx.recorder,
             &regarding,
-            warning,
+            related,
+            false,
             reason,
             "Restart",
             note,

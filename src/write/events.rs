@@ -19,6 +19,20 @@ pub async fn publish(
     action: &str,
     note: &str,
 ) {
+    publish_related(recorder, regarding, None, warning, reason, action, note).await;
+}
+
+/// Publishes an event about `regarding` that concerns `related` too (events about one object
+/// with the same reason fold into one series unless their related objects differ).
+pub async fn publish_related(
+    recorder: &Recorder,
+    regarding: &ObjectReference,
+    related: Option<ObjectReference>,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
     let event = Event {
         type_: if warning {
             EventType::Warning
@@ -28,7 +42,7 @@ pub async fn publish(
         reason: reason.to_owned(),
         note: Some(truncate(note, MAX_NOTE)),
         action: action.to_owned(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(err) = recorder.publish(&event, regarding).await {
         tracing::warn!(

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod moto;
 pub mod objects;
 pub mod rig;
+pub mod workloads;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -30,6 +30,8 @@ pub struct Rig {
     pub aws: aws_sdk_secretsmanager::Client,
     pub ns: String,
     pub cluster: TestCluster,
+    /// The operator's controller settings (kept by [`Rig::restart_operator`]).
+    pub config: ControllerConfig,
 }
 
 impl Rig {
@@ -39,6 +41,20 @@ impl Rig {
         more: usize,
         tune: impl FnOnce(&mut StorePolicy),
         backoff: (Duration, Duration),
+    ) -> (Self, Vec<String>) {
+        Self::bare_with(prefix, more, tune, |c| {
+            c.backoff_base = backoff.0;
+            c.backoff_cap = backoff.1;
+        })
+        .await
+    }
+
+    /// Like [`Rig::bare`], with the controller settings tuned by `configure`.
+    pub async fn bare_with(
+        prefix: &str,
+        more: usize,
+        tune: impl FnOnce(&mut StorePolicy),
+        configure: impl FnOnce(&mut ControllerConfig),
     ) -> (Self, Vec<String>) {
         if let Ok(filter) = std::env::var("ROTATION_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -55,19 +71,19 @@ impl Rig {
         }
         let mut policy = test_policy(&proxy.endpoint);
         tune(&mut policy);
-        let operator = cluster.run_operator_with(
-            policy,
-            ControllerConfig {
-                backoff_base: backoff.0,
-                backoff_cap: backoff.1,
-                namespaces: std::iter::once(ns.clone())
-                    .chain(extra.iter().cloned())
-                    .collect(),
-                ..ControllerConfig::default()
-            },
-        );
+        let mut config = ControllerConfig {
+            backoff_base: QUICK.0,
+            backoff_cap: QUICK.1,
+            namespaces: std::iter::once(ns.clone())
+                .chain(extra.iter().cloned())
+                .collect(),
+            ..ControllerConfig::default()
+        };
+        configure(&mut config);
+        let operator = cluster.run_operator_with(policy, config.clone());
         let rig = Rig {
             operator,
+            config,
             aws: moto().admin_client().await,
             proxy,
             ns,
@@ -79,7 +95,16 @@ impl Rig {
     /// The usual world: credentials and a SecretStore `aws` (checked every second) through the
     /// proxy, quick retries.
     pub async fn start(prefix: &str, tune: impl FnOnce(&mut StorePolicy)) -> Self {
-        let (rig, _) = Self::bare(prefix, 0, tune, QUICK).await;
+        Self::configured(prefix, tune, |_| {}).await
+    }
+
+    /// The usual world, with the controller settings tuned by `configure`.
+    pub async fn configured(
+        prefix: &str,
+        tune: impl FnOnce(&mut StorePolicy),
+        configure: impl FnOnce(&mut ControllerConfig),
+    ) -> Self {
+        let (rig, _) = Self::bare_with(prefix, 0, tune, configure).await;
         create_credentials(rig.client(), &rig.ns).await;
         rig.store("aws", json!({})).await;
         rig
@@ -91,15 +116,9 @@ impl Rig {
 
     /// Stops the operator and starts a new one (empty caches, the cluster as it was).
     pub async fn restart_operator(&mut self) {
-        let fresh = self.cluster.run_operator_with(
-            test_policy(&self.proxy.endpoint),
-            ControllerConfig {
-                backoff_base: QUICK.0,
-                backoff_cap: QUICK.1,
-                namespaces: vec![self.ns.clone()],
-                ..ControllerConfig::default()
-            },
-        );
+        let fresh = self
+            .cluster
+            .run_operator_with(test_policy(&self.proxy.endpoint), self.config.clone());
         std::mem::replace(&mut self.operator, fresh).stop().await;
     }
 
