@@ -475,11 +475,11 @@ fn workloads_condition(
         .conditions
         .iter()
         .find(|c| c.type_ == CONDITION_WORKLOADS_UPDATED)
-        .map(|c| c.status.clone());
+        .map(|c| c.status);
     let c = condition(
         &previous.conditions,
         CONDITION_WORKLOADS_UPDATED,
-        state.clone(),
+        state,
         reason.as_str(),
         &crate::write::status::truncate(&message, 1000),
         generation,
