@@ -16,15 +16,14 @@ use serde_json::json;
 
 use super::Context;
 use super::backoff::jitter;
+use super::conditions::{rotation_condition, versions_note, workloads_condition};
 use super::unchanged::Shortcut;
 use crate::api::Reason;
 use crate::api::duration::parse_go_duration;
 use crate::api::externalsecret::{
     CreationPolicy, DeletionPolicy, ExternalSecret, RefreshPolicy, SecretBinding,
 };
-use crate::api::reason::{
-    CONDITION_READY, CONDITION_ROTATION_HEALTHY, CONDITION_WORKLOADS_UPDATED,
-};
+use crate::api::reason::CONDITION_READY;
 use crate::api::shared::ConditionStatus;
 use crate::render::RenderError;
 use crate::render::data::build_data;
@@ -358,139 +357,6 @@ fn force_sync_value(es: &ExternalSecret) -> Option<String> {
         .find_map(|a| es.annotations().get(*a))
         .filter(|v| !v.is_empty())
         .cloned()
-}
-
-/// Sets or clears `RotationHealthy`; returns the note of a Warning event when a rotation just
-/// became stuck. The condition appears only once a rotation was stuck.
-fn rotation_condition(
-    status: &mut crate::api::externalsecret::ExternalSecretStatus,
-    previous: &crate::api::externalsecret::ExternalSecretStatus,
-    stuck: &[(String, String, Duration)],
-    generation: Option<i64>,
-) -> Option<String> {
-    let had = previous
-        .conditions
-        .iter()
-        .find(|c| c.type_ == CONDITION_ROTATION_HEALTHY);
-    if stuck.is_empty() {
-        if had.is_some() {
-            let healthy = condition(
-                &previous.conditions,
-                CONDITION_ROTATION_HEALTHY,
-                ConditionStatus::True,
-                Reason::RotationHealthy.as_str(),
-                "no rotation of the referenced AWS secrets is stuck",
-                generation,
-            );
-            set_condition(&mut status.conditions, healthy);
-        }
-        return None;
-    }
-    let message = stuck
-        .iter()
-        .map(|(key, version, age)| {
-            format!(
-                "secret {key:?}: version {version} has carried AWSPENDING for {}s without becoming AWSCURRENT; the rotation function keeps failing, the Secret keeps the current value",
-                age.as_secs()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    let was_stuck = had.is_some_and(|c| c.status == ConditionStatus::False);
-    let c = condition(
-        &previous.conditions,
-        CONDITION_ROTATION_HEALTHY,
-        ConditionStatus::False,
-        Reason::RotationStuck.as_str(),
-        &message,
-        generation,
-    );
-    set_condition(&mut status.conditions, c);
-    (!was_stuck).then_some(message)
-}
-
-/// "prod/db v1 → v2, prod/api v7 → v8": the AWS versions a write moved between (ids only).
-fn versions_note(
-    before: &std::collections::BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
-    after: &std::collections::BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
-) -> String {
-    let moved: Vec<String> = after
-        .iter()
-        .filter_map(|(key, v)| match before.get(key) {
-            Some(old) if old.version_id == v.version_id => None,
-            Some(old) => Some(format!(
-                "{key}: version {} → {}",
-                old.version_id, v.version_id
-            )),
-            None => Some(format!("{key}: version {}", v.version_id)),
-        })
-        .collect();
-    if moved.is_empty() {
-        "same AWS versions".to_owned()
-    } else {
-        moved.join(", ")
-    }
-}
-
-/// Sets `WorkloadsUpdated` from the rollouts of the workloads restarted for this Secret (absent
-/// when none were); returns the event to publish when it changed status.
-fn workloads_condition(
-    status: &mut crate::api::externalsecret::ExternalSecretStatus,
-    previous: &crate::api::externalsecret::ExternalSecretStatus,
-    outcome: Option<crate::restart::RolloutOutcome>,
-    generation: Option<i64>,
-) -> Option<(bool, &'static str, String)> {
-    let Some(outcome) = outcome else {
-        status
-            .conditions
-            .retain(|c| c.type_ != CONDITION_WORKLOADS_UPDATED);
-        return None;
-    };
-    let (state, reason, message) = if !outcome.stuck.is_empty() {
-        (
-            ConditionStatus::False,
-            Reason::RolloutStuck,
-            format!(
-                "the rollout after the last change is stuck: {}; the pods still running the old data keep serving",
-                outcome.stuck.join("; ")
-            ),
-        )
-    } else if !outcome.in_progress.is_empty() {
-        (
-            ConditionStatus::Unknown,
-            Reason::RolloutInProgress,
-            format!("rolling: {}", outcome.in_progress.join("; ")),
-        )
-    } else {
-        (
-            ConditionStatus::True,
-            Reason::RolloutFinished,
-            format!(
-                "every restarted workload finished its rollout: {}",
-                outcome.finished.join(", ")
-            ),
-        )
-    };
-    let before = previous
-        .conditions
-        .iter()
-        .find(|c| c.type_ == CONDITION_WORKLOADS_UPDATED)
-        .map(|c| c.status);
-    let c = condition(
-        &previous.conditions,
-        CONDITION_WORKLOADS_UPDATED,
-        state,
-        reason.as_str(),
-        &crate::write::status::truncate(&message, 1000),
-        generation,
-    );
-    set_condition(&mut status.conditions, c);
-    let changed = before.as_ref() != Some(&state);
-    match state {
-        ConditionStatus::False if changed => Some((true, reason.as_str(), message)),
-        ConditionStatus::True if changed => Some((false, reason.as_str(), message)),
-        _ => None,
-    }
 }
 
 /// The refresh interval of a periodically refreshed ExternalSecret (`None`: it never refreshes

@@ -7,6 +7,7 @@
 //! appears, a store's credential Secret that changes).
 
 pub mod backoff;
+mod conditions;
 pub mod externalsecret;
 pub mod store;
 mod unchanged;
