@@ -6,7 +6,12 @@ import sys
 import yaml
 
 root, endpoint, out = sys.argv[1], sys.argv[2], sys.argv[3]
-for name in ["aws-credentials.yaml", "secretstore.yaml", "externalsecret.yaml"]:
+for name in [
+    "aws-credentials.yaml",
+    "secretstore.yaml",
+    "externalsecret.yaml",
+    "deployment-reload.yaml",
+]:
     with open(f"{root}/examples/{name}") as f:
         doc = yaml.safe_load(f)
     if doc["kind"] == "SecretStore":

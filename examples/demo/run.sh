@@ -44,7 +44,7 @@ python "$root/examples/demo/aws.py" "$moto" create
 pids+=($!)
 say "stagesync run started (logs: $work/stagesync.log)"
 
-say "kubectl apply: examples/aws-credentials.yaml, secretstore.yaml, externalsecret.yaml"
+say "kubectl apply: examples/aws-credentials.yaml, secretstore.yaml, externalsecret.yaml, deployment-reload.yaml"
 kubectl create namespace team-a
 mkdir "$work/manifests"
 python "$root/examples/demo/manifests.py" "$root" "$moto" "$work/manifests"
@@ -59,6 +59,7 @@ wait_for() {
   return 1
 }
 
+template_hash() { kubectl get deployment app -n team-a -o jsonpath='{.spec.template.metadata.annotations.stagesync\.io/secrets-hash}'; }
 wait_for correct-horse-1
 say "the Secret appeared"
 kubectl get secret app-db -n team-a
@@ -67,6 +68,13 @@ say "kubectl get externalsecrets (printer columns)"
 kubectl get externalsecrets -n team-a
 kubectl get secretstores -n team-a
 
+for _ in $(seq 300); do
+  [ -n "$(kubectl get deployment app -n team-a -o jsonpath='{.metadata.annotations.stagesync\.io/secrets-seen}')" ] && break
+  sleep 0.1
+done
+say "Deployment app (annotated stagesync.io/reload) seen: recorded, not restarted"
+echo "pod-template hash: '$(template_hash)' (none yet), generation $(kubectl get deployment app -n team-a -o jsonpath='{.metadata.generation}')"
+
 say "rotating the secret in AWS"
 python "$root/examples/demo/aws.py" "$moto" rotate
 wait_for battery-staple-2
@@ -74,5 +82,15 @@ say "the Secret followed the rotation"
 echo "password: $(password)"
 kubectl get externalsecret app-db -n team-a -o jsonpath='{.status.syncedVersions}'; echo
 kubectl get externalsecrets -n team-a
+
+for _ in $(seq 300); do [ -n "$(template_hash)" ] && break; sleep 0.1; done
+if [ -z "$(template_hash)" ]; then
+  echo "the Deployment was not restarted in 30s; stagesync log:" >&2
+  tail -50 "$work/stagesync.log" >&2
+  exit 1
+fi
+say "the Deployment was restarted: its pod template changed once"
+echo "pod-template hash: $(template_hash), generation $(kubectl get deployment app -n team-a -o jsonpath='{.metadata.generation}')"
+kubectl get events -n team-a --field-selector involvedObject.name=app -o custom-columns=REASON:.reason,MESSAGE:.message
 
 say "demo done; cleaning up"
