@@ -4,7 +4,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,6 +13,7 @@ use regex::Regex;
 use crate::api::duration::parse_go_duration;
 use crate::controller::{Context, ControllerConfig};
 use crate::http::Health;
+use crate::leader::{LeaderConfig, default_identity, default_namespace, run_elected};
 use crate::provider::aws::Timeouts;
 use crate::resolve::TrackingSettings;
 use crate::resolve::cache::CacheLimits;
@@ -125,6 +125,25 @@ pub struct RunArgs {
     /// (default: all of them in the watched namespaces).
     #[arg(long, env = "STAGESYNC_RELOADER_SECRET_SELECTOR")]
     pub reloader_secret_selector: Option<String>,
+    /// Elect a leader among the replicas on a Lease: only the leader runs the controllers, the
+    /// others are ready standbys (`false`: this process always runs them — one replica only).
+    #[arg(long, env = "STAGESYNC_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Name of the leader Lease.
+    #[arg(
+        long,
+        env = "STAGESYNC_LEADER_ELECT_LEASE_NAME",
+        default_value = "stagesync"
+    )]
+    pub leader_elect_lease_name: String,
+    /// Namespace of the leader Lease; default: the pod's namespace (`POD_NAMESPACE`, the
+    /// service account's namespace), else the kubeconfig's.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_elect_namespace: Option<String>,
+    /// How long the lease lasts after its last renewal: a standby takes over a dead leader
+    /// within this time (Go duration, at least 3s).
+    #[arg(long, env = "STAGESYNC_LEADER_ELECT_LEASE_DURATION", default_value = "15s", value_parser = go_duration)]
+    pub leader_elect_lease_duration: Duration,
     /// Benchmark baseline only: no version tracker and no cache, every refresh re-reads every
     /// value (what ESO does). Never use it in production.
     #[arg(long, env = "STAGESYNC_NAIVE_REFRESH", hide = true)]
@@ -221,7 +240,9 @@ pub async fn run_operator(
         aws_backend_factory(),
         health.metrics.clone(),
     );
-    let ctx = Arc::new(Context::new(client, stores, config, health.metrics.clone()));
+    let mut ctx = Context::new(client.clone(), stores, config, health.metrics.clone());
+    ctx.ready = health.ready.clone();
+    let ctx = Arc::new(ctx);
     let shutdown = shutdown.shared();
     let server = tokio::spawn(crate::http::serve(
         listener,
@@ -229,8 +250,30 @@ pub async fn run_operator(
         shutdown.clone(),
     ));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?args.namespaces, "stagesync starting");
-    health.ready.store(true, Ordering::Relaxed);
-    crate::controller::run(ctx, shutdown.boxed()).await;
+    let leader = LeaderConfig {
+        enabled: args.leader_elect,
+        namespace: args
+            .leader_elect_namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace(&client)),
+        lease_name: args.leader_elect_lease_name.clone(),
+        lease_duration: args.leader_elect_lease_duration,
+        identity: default_identity(),
+    };
+    let metrics = health.metrics.clone();
+    let elected = run_elected(
+        client,
+        leader,
+        health.ready.clone(),
+        move |leading| metrics.set_leader(leading),
+        shutdown.clone(),
+        |stop| crate::controller::run(ctx, stop),
+    )
+    .await;
+    if let Err(err) = elected {
+        tracing::error!(error = %err, "stopping");
+        return Err(err.into());
+    }
     tracing::info!("stagesync stopped");
     server.await??;
     Ok(())

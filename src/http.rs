@@ -1,5 +1,5 @@
-//! The operator's own HTTP endpoint: `/healthz` (the process runs), `/readyz` (the controllers
-//! started) and `/metrics` (Prometheus).
+//! The operator's own HTTP endpoint: `/healthz` (the process runs), `/readyz` (a standby ready to
+//! lead, or the leader with its caches synced) and `/metrics` (Prometheus).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use crate::metrics::Metrics;
 /// What the endpoints report.
 #[derive(Debug, Default)]
 pub struct Health {
-    /// Set once the controllers run.
-    pub ready: AtomicBool,
+    /// Set while this replica is a standby, or leads and its caches are synced.
+    pub ready: Arc<AtomicBool>,
     /// The operator's metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -3,13 +3,14 @@
 //! Data flows one way: [`controller`] (one reconciler per kind) → [`store`] (which store, which
 //! identity) → [`resolve`] (values from the backend, [`provider`]) → [`render`] (pure: values to
 //! Secret data) → [`write`] (server-side apply, status, events). [`api`] holds the CRD types,
-//! [`value`] the redacted secret bytes; [`cli`], [`http`], [`metrics`] and [`telemetry`] are the
-//! binary's edges.
+//! [`value`] the redacted secret bytes; [`cli`], [`http`], [`leader`], [`metrics`] and [`telemetry`]
+//! are the binary's edges.
 
 pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod provider;
 pub mod render;

@@ -72,6 +72,7 @@ pub struct Metrics {
     restarts: Family<RestartLabels, Counter>,
     restart_queue: Gauge,
     rollouts: Family<RestartLabels, Counter>,
+    leader: Gauge,
 }
 
 impl fmt::Debug for Metrics {
@@ -168,8 +169,15 @@ impl Default for Metrics {
             "Rollouts started by stagesync that ended, by kind and result (finished, stuck)",
             rollouts.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease and runs the controllers, 0 as a standby",
+            leader.clone(),
+        );
         Self {
             registry,
+            leader,
             restarts,
             restart_queue,
             rollouts,
@@ -288,6 +296,11 @@ impl Metrics {
         self.rollouts
             .get_or_create(&RestartLabels { kind, result })
             .inc();
+    }
+
+    /// Sets whether this replica leads.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// An observer counting one store's AWS requests into these metrics, and its Secrets

@@ -928,6 +928,16 @@ impl Cluster {
                     if sub.is_some() {
                         return Err(ApiError::not_found(&rt.gr(), name));
                     }
+                    if applied
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .is_empty()
+                    {
+                        return Err(ApiError::bad_request(format!(
+                            "the name of the object () does not match the name on the URL ({name})"
+                        )));
+                    }
                     meta_mut(&mut new).remove("resourceVersion");
                     self.prepare_create(rt, &mut new)?;
                     Self::apply_strategy(rt, None, &mut new, None);

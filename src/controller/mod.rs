@@ -93,6 +93,8 @@ pub struct Context {
     pub wanted: WantedSecrets,
     /// What the ExternalSecret controller and the restart engine share.
     pub restarts: Arc<RestartHub>,
+    /// Set once the ExternalSecret cache is synced (the `/readyz` of a leader).
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Context {
@@ -116,6 +118,7 @@ impl Context {
             config,
             metrics,
             wanted: WantedSecrets::default(),
+            ready: Arc::default(),
         }
     }
 }
@@ -232,6 +235,12 @@ async fn external_secrets(
     let namespace_filter_clone = namespace.clone();
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store::<ExternalSecret>();
+    let synced = (reader.clone(), ctx.ready.clone());
+    tokio::spawn(async move {
+        if synced.0.wait_until_ready().await.is_ok() {
+            synced.1.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
     let forget = ctx.clone();
     let trigger = watcher(
         scoped::<ExternalSecret>(&client, namespace.as_deref()),

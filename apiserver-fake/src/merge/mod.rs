@@ -239,7 +239,9 @@ pub fn check_apply_target(
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if n != name {
+    // An apply that leaves the name out keeps the live object's (upstream merges the applied
+    // configuration into the live object before it compares names); creating needs it.
+    if !n.is_empty() && n != name {
         return Err(PatchError::BadRequest(format!(
             "the name of the object ({n}) does not match the name on the URL ({name})"
         )));

@@ -227,3 +227,53 @@ async fn apply_to_status_subresource() {
         .expect("controller entry");
     assert_eq!(ctrl.subresource.as_deref(), Some("status"));
 }
+
+#[tokio::test]
+async fn apply_without_a_name_updates_an_existing_object_but_cannot_create_one() {
+    // kube-lease-manager applies Lease specs without metadata.name; the API server merges the
+    // applied configuration into the live object, whose name it keeps.
+    let (_fake, client) = start().await;
+    namespace(&client, "ssa-noname").await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "ssa-noname");
+    let nameless = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1"}});
+    let e = api_err(
+        api.patch(
+            "cfg",
+            &PatchParams::apply("m"),
+            &Patch::Apply(nameless.clone()),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(e.code, 400);
+    assert!(
+        e.message
+            .contains("does not match the name on the URL (cfg)"),
+        "{}",
+        e.message
+    );
+    api.patch(
+        "cfg",
+        &PatchParams::apply("m"),
+        &Patch::Apply(applied(json!({"b": "2"}))),
+    )
+    .await
+    .unwrap();
+    let updated = api
+        .patch("cfg", &PatchParams::apply("m"), &Patch::Apply(nameless))
+        .await
+        .unwrap();
+    assert_eq!(updated.metadata.name.as_deref(), Some("cfg"));
+    assert_eq!(updated.data.unwrap()["a"], "1");
+    // A different name is still refused.
+    let other = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    assert_eq!(
+        api_err(
+            api.patch("cfg", &PatchParams::apply("m"), &Patch::Apply(other))
+                .await
+                .unwrap_err()
+        )
+        .code,
+        400
+    );
+}
