@@ -54,6 +54,8 @@ struct State {
     /// Successful `ListSecrets` responses, by request body.
     lists: HashMap<Bytes, Reply>,
     latency: Duration,
+    /// Access key ids that signed requests (from the SigV4 `Authorization` header).
+    access_keys: BTreeSet<String>,
 }
 
 impl AwsProxy {
@@ -96,6 +98,11 @@ impl AwsProxy {
     pub fn secrets_manager_calls(&self) -> u64 {
         let sm = |(op, n): (&String, &u64)| if op.starts_with("sts:") { 0 } else { *n };
         self.state().counts.iter().map(sm).sum()
+    }
+
+    /// The access key ids that signed the requests seen (which identity the client used).
+    pub fn access_keys(&self) -> BTreeSet<String> {
+        self.state().access_keys.clone()
     }
 
     /// Forgets the counts (denials, stale mode, recorded lists and latency stay).
@@ -170,6 +177,9 @@ impl Proxy {
             if let Some(op) = &op {
                 *s.counts.entry(op.clone()).or_default() += 1;
             }
+            if let Some(key) = access_key(&parts.headers) {
+                s.access_keys.insert(key);
+            }
             let denied = op.as_ref().is_some_and(|op| s.denied.contains(op));
             let stale = (listing && s.stale_lists).then(|| s.lists.get(&body).cloned());
             (s.latency, denied, stale.flatten())
@@ -215,6 +225,13 @@ fn operation(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let form = std::str::from_utf8(body).ok()?;
     let action = form.split('&').find_map(|kv| kv.strip_prefix("Action="))?;
     Some(format!("sts:{action}"))
+}
+
+/// `AKID` of a SigV4 `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/...` header.
+fn access_key(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    Some(credential.split('/').next()?.to_owned())
 }
 
 /// AWS's answer to a call the identity has no permission for. The SDK takes the error code
