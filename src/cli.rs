@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// (default: all of them in the watched namespaces).
     #[arg(long, env = "STAGESYNC_RELOADER_SECRET_SELECTOR")]
     pub reloader_secret_selector: Option<String>,
+    /// Controller class: handle only stores whose `spec.controller` is this class (and stores
+    /// without one), so stagesync can run beside ESO during a migration.
+    #[arg(long, env = "STAGESYNC_CONTROLLER_CLASS")]
+    pub controller_class: Option<String>,
     /// Elect a leader among the replicas on a Lease: only the leader runs the controllers, the
     /// others are ready standbys (`false`: this process always runs them — one replica only).
     #[arg(long, env = "STAGESYNC_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
@@ -231,6 +235,7 @@ pub async fn run_operator(
             reloader_secret_selector: args.reloader_secret_selector.clone(),
             rollout_deadline: args.rollout_deadline,
         },
+        controller_class: args.controller_class.clone(),
         ..ControllerConfig::default()
     };
     let health = Arc::new(Health::default());

@@ -422,6 +422,40 @@ async fn find_pages_through_more_than_one_listing_page() {
 }
 
 #[tokio::test]
+async fn chains_additional_roles_before_the_role() {
+    let m = moto();
+    let admin = m.admin_client().await;
+    let name = unique_name("app/chained");
+    create_aws(&admin, &name, "through-three-roles").await;
+    let proxy = support::aws_proxy::AwsProxy::start(&m.endpoint);
+    let mut config = m.store_config();
+    config.endpoint = Some(proxy.endpoint.clone());
+    config.sts_endpoint = Some(proxy.endpoint.clone());
+    config.additional_roles = vec![
+        "arn:aws:iam::123456789012:role/hub".into(),
+        "arn:aws:iam::123456789012:role/spoke".into(),
+    ];
+    config.assume_role = Some(AssumeRole {
+        role_arn: "arn:aws:iam::123456789012:role/reader".into(),
+        external_id: None,
+        session_tags: vec![("team".into(), "a".into())],
+        session_name: "stagesync-chain".into(),
+        transitive_tag_keys: vec!["team".into()],
+    });
+    let backend = AwsBackend::from_config(&config).await.unwrap();
+    let got = backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
+    assert_eq!(text(&got.payload), "through-three-roles");
+    // hub, then spoke with hub's credentials, then reader with spoke's (one account: moto
+    // keeps secrets per account, and an assumed role acts in its own).
+    assert_eq!(proxy.count("sts:AssumeRole"), 3, "{:?}", proxy.counts());
+    let keys = proxy.access_keys();
+    assert!(keys.len() >= 3, "each hop signs with the previous role's keys: {keys:?}");
+}
+
+#[tokio::test]
 async fn assumes_a_role_through_sts_before_reading() {
     let m = moto();
     let admin = m.admin_client().await;
@@ -433,6 +467,7 @@ async fn assumes_a_role_through_sts_before_reading() {
         external_id: Some("tenant-42".into()),
         session_tags: vec![("namespace".into(), "team-a".into())],
         session_name: "stagesync-test".into(),
+        transitive_tag_keys: vec!["namespace".into()],
     });
     let backend = AwsBackend::from_config(&config).await.unwrap();
     let got = backend

@@ -85,6 +85,52 @@ pub struct ExternalSecretSpec {
     /// matching a search (`find`). Later entries win over earlier ones for the same key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_from: Vec<ExternalSecretDataFromRemoteRef>,
+
+    /// Windows (UTC) that allow or deny the periodic refresh, as ESO: the first sync and spec
+    /// changes are always written; a refresh held back by a window writes nothing, and the
+    /// status says when the next window opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_windows: Option<SyncWindows>,
+}
+
+/// When periodic refreshes may run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindows {
+    /// `allow`: refreshes run only while a window is open. `deny`: refreshes are held back while
+    /// a window is open.
+    pub kind: SyncWindowKind,
+    /// The windows, all of the same kind.
+    #[schemars(length(min = 1))]
+    pub windows: Vec<SyncWindow>,
+}
+
+/// Whether windows permit or block refreshes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncWindowKind {
+    /// Refreshes only inside a window.
+    Allow,
+    /// No refreshes inside a window.
+    Deny,
+}
+
+/// One window: opens at each firing of `schedule`, stays open for `duration`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindow {
+    /// 5-field cron expression in UTC (`0 22 * * 1-5`), a shorthand (`@daily`, `@hourly`,
+    /// `@weekly`, `@monthly`, `@yearly`) or `@every <Go duration>`.
+    #[schemars(
+        length(min = 1),
+        regex(
+            pattern = r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)|@every [^\s]+.*|[^\s]+( [^\s]+){4})$"
+        )
+    )]
+    pub schedule: String,
+    /// How long the window stays open after each firing (Go duration, e.g. `8h`).
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"))]
+    pub duration: String,
 }
 
 fn default_refresh_interval() -> String {
@@ -104,6 +150,7 @@ impl ExternalSecretSpec {
             refresh_interval: default_refresh_interval(),
             data: Vec::new(),
             data_from: Vec::new(),
+            sync_windows: None,
         }
     }
 }
@@ -168,6 +215,20 @@ pub struct ExternalSecretTarget {
     /// Write the Secret with `immutable: true`; it can then never be updated, only replaced.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub immutable: bool,
+    /// ESO writes a custom resource instead of a Secret here; stagesync writes Secrets only and
+    /// refuses it with `InvalidSpec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestReference>,
+}
+
+/// ESO's custom-resource target (accepted by the schema, refused at run time).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestReference {
+    /// API version of the resource.
+    pub api_version: String,
+    /// Kind of the resource.
+    pub kind: String,
 }
 
 /// How the target Secret is created and owned.
@@ -254,6 +315,10 @@ pub struct ExternalSecretTemplateMetadata {
     /// Labels added to the Secret.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Finalizers set on the Secret (owned by stagesync's field manager: removing one here
+    /// removes it from the Secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalizers: Vec<String>,
 }
 
 /// A source of templates.
@@ -272,6 +337,10 @@ pub struct TemplateFrom {
     /// A template given inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub literal: Option<String>,
+    /// How the rendered values are decoded before they are written: `None` (default),
+    /// `Base64`, `Base64URL` or `Auto`, as `remoteRef.decodingStrategy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_decoding_strategy: Option<DecodingStrategy>,
 }
 
 /// What a template renders into.
@@ -332,6 +401,46 @@ pub struct ExternalSecretData {
     pub secret_key: String,
     /// Which AWS secret, version and property to read.
     pub remote_ref: ExternalSecretDataRemoteRef,
+    /// Read this entry through another store than `secretStoreRef` (its tenancy rules apply to
+    /// this namespace as for `secretStoreRef`). `generatorRef` is not supported: refused with
+    /// `InvalidSpec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<StoreSourceRef>,
+}
+
+/// Another source for one `data` entry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreSourceRef {
+    /// The store to read through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_ref: Option<SecretStoreRef>,
+    /// ESO generators are not supported by stagesync (refused with `InvalidSpec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_ref: Option<GeneratorRef>,
+}
+
+/// An ESO generator reference (accepted by the schema, refused at run time).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorRef {
+    /// API version of the generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Kind of the generator.
+    pub kind: String,
+    /// Name of the generator.
+    pub name: String,
+}
+
+/// What to do with fetched values that contain NUL bytes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum NullBytePolicy {
+    /// Write them (binary data is legitimate).
+    #[default]
+    Ignore,
+    /// Fail the sync (`InvalidSpec`) naming the key; the Secret keeps its data.
+    Fail,
 }
 
 /// Location of a value in AWS Secrets Manager: secret, version and property.
@@ -377,6 +486,10 @@ pub struct ExternalSecretDataRemoteRef {
     /// `Base64URL`, or `Auto` (decode when the value is valid base64, keep it as is otherwise).
     #[serde(default)]
     pub decoding_strategy: DecodingStrategy,
+    /// `Ignore` (default) writes values containing NUL bytes; `Fail` refuses them (the sync
+    /// fails naming the key, the Secret keeps its data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
 }
 
 impl ExternalSecretDataRemoteRef {
@@ -428,7 +541,7 @@ pub enum DecodingStrategy {
 /// A bulk source of Secret keys: one of `extract` or `find`, then optional key rewrites.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.extract) != has(self.find)").message("exactly one of extract or find must be set"))]
+#[x_kube(validation = Rule::new("(has(self.sourceRef) && has(self.sourceRef.generatorRef)) || has(self.extract) != has(self.find)").message("exactly one of extract or find must be set"))]
 pub struct ExternalSecretDataFromRemoteRef {
     /// Every top-level property of a JSON secret becomes a Secret key; values that are not
     /// strings are written as JSON.
@@ -440,6 +553,10 @@ pub struct ExternalSecretDataFromRemoteRef {
     /// Rewrites of the produced keys, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrite: Vec<ExternalSecretRewrite>,
+    /// Read this entry through another store than `secretStoreRef` (its tenancy rules apply).
+    /// `generatorRef` is not supported: refused with `InvalidSpec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<StoreSourceRef>,
 }
 
 /// A search over the AWS account's secrets (ListSecrets). All given criteria must match.
@@ -461,6 +578,9 @@ pub struct ExternalSecretFind {
     /// How the fetched values are decoded; see remoteRef.decodingStrategy.
     #[serde(default)]
     pub decoding_strategy: DecodingStrategy,
+    /// What to do with found values containing NUL bytes; see remoteRef.nullBytePolicy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
 }
 
 /// Name criterion of a find.
@@ -477,12 +597,72 @@ pub struct FindName {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct ExternalSecretRewrite {
+    /// Merge the values (JSON objects) of the produced keys into one (ESO's rules: `priority`,
+    /// `conflictPolicy`, `strategy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<ExternalSecretRewriteMerge>,
     /// Rewrite keys with a regular expression (`regexp.ReplaceAll`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regexp: Option<ExternalSecretRewriteRegexp>,
     /// Rewrite keys with a Go template; `.value` is the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<ExternalSecretRewriteTransform>,
+}
+
+/// Merging the produced values into one set of keys.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewriteMerge {
+    /// The key the merged JSON is written to; required with `strategy: JSON`, ignored
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub into: String,
+    /// Keys whose values win conflicts, highest priority last (as ESO: merged last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority: Vec<String>,
+    /// `Strict` (default): a key named in `priority` that was not produced is an error;
+    /// `IgnoreNotFound`: it is skipped.
+    #[serde(default)]
+    pub priority_policy: MergePriorityPolicy,
+    /// `Error` (default): two values setting the same property differently is an error;
+    /// `Ignore`: the later one wins.
+    #[serde(default)]
+    pub conflict_policy: MergeConflictPolicy,
+    /// `Extract` (default): every property of the merged object becomes a key; `JSON`: the
+    /// merged object is written as JSON into `into`.
+    #[serde(default)]
+    pub strategy: MergeStrategy,
+}
+
+/// Priority keys that were not produced.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MergePriorityPolicy {
+    /// Skipped.
+    IgnoreNotFound,
+    /// An error.
+    #[default]
+    Strict,
+}
+
+/// Properties set differently by two merged values.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MergeConflictPolicy {
+    /// The later value wins.
+    Ignore,
+    /// An error naming the property.
+    #[default]
+    Error,
+}
+
+/// What the merge produces.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MergeStrategy {
+    /// Every property of the merged object is a key.
+    #[default]
+    Extract,
+    /// The merged object as JSON in one key.
+    #[serde(rename = "JSON")]
+    Json,
 }
 
 /// A regular-expression key rewrite.

@@ -60,6 +60,8 @@ pub enum Reason {
     CredentialsNotFound,
     /// A produced key is not a valid Secret key; nothing was written.
     InvalidKey,
+    /// A fetched value contains NUL bytes and `nullBytePolicy` is `Fail`; nothing was written.
+    NullBytesRefused,
     /// The target Secret exists and is managed by something else (another ExternalSecret, or not
     /// by stagesync at all); it was left untouched.
     SecretConflict,
@@ -109,6 +111,7 @@ impl Reason {
             Self::RoleNotAllowed => "RoleNotAllowed",
             Self::CredentialsNotFound => "CredentialsNotFound",
             Self::InvalidKey => "InvalidKey",
+            Self::NullBytesRefused => "NullBytesRefused",
             Self::SecretConflict => "SecretConflict",
             Self::InvalidSpec => "InvalidSpec",
             Self::TemplateFailed => "TemplateFailed",

@@ -37,6 +37,11 @@ use super::shared::{SecretKeySelector, SecretStoreStatus, ServiceAccountSelector
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SecretStoreSpec {
+    /// Controller class: only a stagesync started with the same `--controller-class` handles
+    /// this store and its ExternalSecrets; unset, every stagesync does (as ESO's
+    /// `spec.controller`, so stagesync can run beside ESO during a migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
     /// The secrets backend and how to reach it.
     pub provider: SecretStoreProvider,
     /// Retries of failed backend calls, on top of the SDK's own.
@@ -77,6 +82,11 @@ pub struct SecretStoreSpec {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSecretStoreSpec {
+    /// Controller class: only a stagesync started with the same `--controller-class` handles
+    /// this store and its ExternalSecrets; unset, every stagesync does (as ESO's
+    /// `spec.controller`, so stagesync can run beside ESO during a migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
     /// The secrets backend and how to reach it.
     pub provider: SecretStoreProvider,
     /// Retries of failed backend calls, on top of the SDK's own.
@@ -174,6 +184,64 @@ pub struct AwsProvider {
     /// no such field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_tracking: Option<VersionTracking>,
+    /// Role ARNs assumed one after the other, in order, before `role` (role chaining across
+    /// accounts). The operator's `--allowed-roles` applies to each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_roles: Vec<String>,
+    /// Prepended to every `remoteRef.key` (data and `dataFrom[].extract`) before it is read; not
+    /// to `find`, whose results are full names (as ESO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Session tags added when assuming `role`: `None` (default) only `sessionTags`; `Simple`
+    /// the tags `esoNamespace` (the ExternalSecret's namespace), `esoStoreName` and
+    /// `esoStoreKind` (replacing `sessionTags`, as ESO); `Custom` those plus
+    /// `customSessionTags`. With `Simple` or `Custom` each namespace gets its own session, and
+    /// the role needs `sts:TagSession`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_tags_policy: Option<SessionTagsPolicy>,
+    /// Extra session tags with `sessionTagsPolicy: Custom`; the keys `esoNamespace`,
+    /// `esoStoreName` and `esoStoreKind` are reserved.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "!('esoNamespace' in self) && !('esoStoreName' in self) && !('esoStoreKind' in self)",
+        "message": "customSessionTags cannot contain automatically injected reserved keys: esoNamespace, esoStoreName, esoStoreKind"
+    }]))]
+    pub custom_session_tags: std::collections::BTreeMap<String, String>,
+    /// Session tag keys that stay set on roles assumed later in a role chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive_tag_keys: Vec<String>,
+    /// How ESO's PushSecret deletes secrets. stagesync only reads, so these settings have no
+    /// effect; they are accepted so ESO manifests apply unchanged (an event says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_manager: Option<SecretsManagerSettings>,
+}
+
+/// Which STS session tags are added when assuming a store's role.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SessionTagsPolicy {
+    /// Only the store's `sessionTags`.
+    #[default]
+    None,
+    /// `esoNamespace`, `esoStoreName`, `esoStoreKind`.
+    Simple,
+    /// `esoNamespace`, `esoStoreName`, `esoStoreKind` and `customSessionTags`.
+    Custom,
+}
+
+/// ESO's PushSecret deletion settings (no effect in stagesync, which never deletes AWS secrets).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsManagerSettings {
+    /// ESO: delete without a recovery window. No effect here.
+    #[serde(default)]
+    pub force_delete_without_recovery: bool,
+    /// ESO: days AWS keeps a deleted secret recoverable (7 to 30). No effect here.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub recovery_window_in_days: i64,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
 }
 
 /// How new versions are noticed.

@@ -26,7 +26,7 @@ use crate::api::externalsecret::{
 use crate::api::reason::CONDITION_READY;
 use crate::api::shared::ConditionStatus;
 use crate::render::RenderError;
-use crate::render::data::build_data;
+use crate::render::data::build_data_from;
 use crate::render::keys::is_valid_secret_key;
 use crate::render::template::{TemplateSources, apply_template};
 use crate::resolve::{FetchError, ReadOptions, fetch_all};
@@ -157,6 +157,16 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         .restarts
         .settle_on_drop((namespace.clone(), target.clone()));
 
+    // An ExternalSecret whose store belongs to another controller class (ESO during a
+    // migration) is left alone: no finalizer, no status, no event.
+    if let Ok(Some(class)) = ctx
+        .stores
+        .controller_class(&namespace, &es.spec.secret_store_ref)
+        .await
+        && !ctx.config.handles_class(Some(&class))
+    {
+        return Ok(Action::await_change());
+    }
     if es.metadata.deletion_timestamp.is_some() {
         return finalize(&es, &es_api, &secrets, &target).await;
     }
@@ -398,17 +408,46 @@ async fn sync(
                 .map(|s| (namespace.clone(), s.name.clone())),
         );
     }
-    let store = ctx
-        .stores
-        .for_external_secret(&namespace, &spec.secret_store_ref)
-        .await;
-    match &store {
-        Ok(store) => wanted.extend(store.credential_secrets.iter().cloned()),
-        Err(StoreError::CredentialsNotFound { secret, .. }) => wanted.push(secret.clone()),
-        Err(_) => {}
+    if let Some(refused) = super::sources::unsupported(spec) {
+        ctx.wanted.set(&es_ref, wanted);
+        return Err(SyncError::InvalidSpec(refused));
+    }
+    // Every store the entries read through, each under its own tenancy rules.
+    let store_refs = super::sources::store_refs(spec);
+    let mut stores = Vec::with_capacity(store_refs.len());
+    let mut failed = None;
+    for store_ref in &store_refs {
+        match ctx.stores.for_external_secret(&namespace, store_ref).await {
+            Ok(store) => {
+                wanted.extend(store.credential_secrets.iter().cloned());
+                stores.push(store);
+            }
+            Err(err) => {
+                if let StoreError::CredentialsNotFound { secret, .. } = &err {
+                    wanted.push(secret.clone());
+                }
+                failed.get_or_insert(err);
+            }
+        }
     }
     ctx.wanted.set(&es_ref, wanted);
-    let store = store?;
+    if let Some(err) = failed {
+        return Err(err.into());
+    }
+    let store_index = |r: Option<&crate::api::externalsecret::SecretStoreRef>| {
+        r.and_then(|r| store_refs.iter().position(|s| s == r))
+            .unwrap_or(0)
+    };
+    // Each store's key prefix applies to its entries (status keys included: they name the AWS
+    // secrets as AWS knows them).
+    let effective =
+        super::sources::with_prefixes(spec, |r| stores[store_index(r)].prefix.as_deref());
+    let spec = &effective;
+    let slices: Vec<_> = store_refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| super::sources::slice(spec, r, i == 0))
+        .collect();
     let tolerate_missing = matches!(
         spec.target.deletion_policy,
         DeletionPolicy::Delete | DeletionPolicy::Merge
@@ -419,10 +458,22 @@ async fn sync(
         force,
     };
     let existing = secrets.get_opt(target).await?;
-    let stuck = stuck_rotations(&store.resolver, spec);
-    crate::resolve::track(&store.resolver, &es_ref, spec, interval);
-    let shortcut = (!force)
-        .then(|| super::unchanged::shortcut(es, &store.resolver, existing.as_ref(), opts.max_age))
+    let mut stuck = Vec::new();
+    for (store, slice) in stores.iter().zip(&slices) {
+        stuck.extend(stuck_rotations(&store.resolver, slice));
+        crate::resolve::track(&store.resolver, &es_ref, slice, interval);
+    }
+    // The no-read shortcut knows one store's versions; entries from several stores are read.
+    let shortcut = (!force && stores.len() == 1)
+        .then(|| {
+            super::unchanged::shortcut(
+                es,
+                spec,
+                &stores[0].resolver,
+                existing.as_ref(),
+                opts.max_age,
+            )
+        })
         .flatten();
     if let Some(shortcut) = shortcut {
         let (outcome, synced_versions) = match shortcut {
@@ -436,15 +487,18 @@ async fn sync(
             stuck,
         });
     }
-    let fetched = fetch_all(&store.resolver, &es_ref, spec, tolerate_missing, opts).await?;
+    let mut fetched = Vec::with_capacity(stores.len());
+    for (store, slice) in stores.iter().zip(&slices) {
+        fetched.push(fetch_all(&store.resolver, &es_ref, slice, tolerate_missing, opts).await?);
+    }
     let es_name = es.name_any();
     let owner = ownership(existing.as_ref(), &es_name);
 
-    if tolerate_missing && fetched.all_missing() {
+    if tolerate_missing && crate::resolve::FetchedValues::all_missing_in(&fetched) {
         return deleted_upstream(es, secrets, target, &owner).await;
     }
 
-    let built = build_data(spec, &fetched)?;
+    let built = build_data_from(spec, &|r| &fetched[store_index(r)])?;
     let sources = template_sources(es, ctx).await?;
     let rendered = apply_template(spec.target.template.as_ref(), built.data, &sources)?;
     let invalid: Vec<String> = rendered
@@ -470,6 +524,13 @@ async fn sync(
         annotations: rendered.annotations,
         type_: rendered.type_,
         immutable: spec.target.immutable,
+        finalizers: spec
+            .target
+            .template
+            .as_ref()
+            .and_then(|t| t.metadata.as_ref())
+            .map(|m| m.finalizers.clone())
+            .unwrap_or_default(),
     };
     let desired = desired_secret(es, target, mode, &content);
     let manager = field_manager(mode, &es_name);

@@ -9,6 +9,7 @@
 pub mod backoff;
 mod conditions;
 pub mod externalsecret;
+mod sources;
 pub mod store;
 mod unchanged;
 mod wanted;
@@ -58,6 +59,9 @@ pub struct ControllerConfig {
     pub resync_floor: Duration,
     /// Workload restarts.
     pub restart: RestartConfig,
+    /// `--controller-class`: stores whose `spec.controller` names another class (and their
+    /// ExternalSecrets) are left alone; stores without a class are everyone's.
+    pub controller_class: Option<String>,
 }
 
 impl Default for ControllerConfig {
@@ -71,6 +75,7 @@ impl Default for ControllerConfig {
             backoff_cap: Duration::from_secs(300),
             resync_floor: Duration::from_secs(600),
             restart: RestartConfig::default(),
+            controller_class: None,
         }
     }
 }
@@ -120,6 +125,14 @@ impl Context {
             wanted: WantedSecrets::default(),
             ready: Arc::default(),
         }
+    }
+}
+
+impl ControllerConfig {
+    /// Whether this operator handles a store of controller class `class` (ESO's rule: a store
+    /// without a class is handled by every controller).
+    pub fn handles_class(&self, class: Option<&str>) -> bool {
+        class.is_none_or(|c| c.is_empty() || self.controller_class.as_deref() == Some(c))
     }
 }
 
@@ -366,7 +379,8 @@ fn secret_to_external_secrets(secret: Secret) -> Vec<ObjectRef<ExternalSecret>> 
         .collect()
 }
 
-/// The ExternalSecrets (from the controller's cache) that reference a store.
+/// The ExternalSecrets (from the controller's cache) that read through a store (as
+/// `secretStoreRef` or an entry's `sourceRef.storeRef`).
 fn referencing(
     reader: &Store<ExternalSecret>,
     kind: StoreKind,
@@ -377,10 +391,10 @@ fn referencing(
         .state()
         .iter()
         .filter(|es| {
-            es.spec.secret_store_ref.kind == kind
-                && es.spec.secret_store_ref.name == store_name
-                && (kind == StoreKind::ClusterSecretStore
-                    || es.namespace().as_deref() == store_namespace)
+            (kind == StoreKind::ClusterSecretStore || es.namespace().as_deref() == store_namespace)
+                && sources::store_refs(&es.spec)
+                    .iter()
+                    .any(|r| r.kind == kind && r.name == store_name)
         })
         .map(|es| ObjectRef::from_obj(es.as_ref()))
         .collect()

@@ -11,7 +11,7 @@ use super::Context;
 use crate::api::Reason;
 use crate::api::externalsecret::StoreKind;
 use crate::api::reason::CONDITION_READY;
-use crate::api::secretstore::{ClusterSecretStore, SecretStore};
+use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore};
 use crate::api::shared::{ConditionStatus, SecretStoreStatus, VersionTrackingStatus};
 use crate::resolve::CycleReport;
 use crate::store::StoreError;
@@ -23,6 +23,9 @@ pub async fn reconcile_secret_store(
     store: Arc<SecretStore>,
     ctx: Arc<Context>,
 ) -> Result<Action, kube::Error> {
+    if !ctx.config.handles_class(store.spec.controller.as_deref()) {
+        return Ok(Action::await_change());
+    }
     let namespace = store.namespace().unwrap_or_default();
     let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), &namespace);
     let interval = refresh(store.spec.refresh_interval, &ctx);
@@ -33,7 +36,17 @@ pub async fn reconcile_secret_store(
         &store.name_any(),
     )
     .await;
-    report(&*store, &api, store.status.clone(), checked, interval, &ctx).await
+    let notes = no_effect_notes(&store.spec.provider.aws);
+    report(
+        &*store,
+        &api,
+        store.status.clone(),
+        checked,
+        interval,
+        &notes,
+        &ctx,
+    )
+    .await
 }
 
 /// Reconciles a ClusterSecretStore.
@@ -41,10 +54,23 @@ pub async fn reconcile_cluster_secret_store(
     store: Arc<ClusterSecretStore>,
     ctx: Arc<Context>,
 ) -> Result<Action, kube::Error> {
+    if !ctx.config.handles_class(store.spec.controller.as_deref()) {
+        return Ok(Action::await_change());
+    }
     let api: Api<ClusterSecretStore> = Api::all(ctx.client.clone());
     let interval = refresh(store.spec.refresh_interval, &ctx);
     let checked = check(&ctx, StoreKind::ClusterSecretStore, None, &store.name_any()).await;
-    report(&*store, &api, store.status.clone(), checked, interval, &ctx).await
+    let notes = no_effect_notes(&store.spec.provider.aws);
+    report(
+        &*store,
+        &api,
+        store.status.clone(),
+        checked,
+        interval,
+        &notes,
+        &ctx,
+    )
+    .await
 }
 
 /// Called when a store reconcile itself failed (the status write).
@@ -61,6 +87,19 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(
     );
     tracing::warn!(store = %key, error = %err, "store reconcile failed; retrying with backoff");
     Action::requeue(ctx.backoff.failed(&key, None))
+}
+
+/// Settings ESO honours for PushSecret only: accepted so ESO manifests apply unchanged, and
+/// reported once per generation so nobody believes they act.
+fn no_effect_notes(aws: &AwsProvider) -> Vec<String> {
+    let mut notes = Vec::new();
+    if aws.secrets_manager.is_some() {
+        notes.push(
+            "provider.aws.secretsManager (forceDeleteWithoutRecovery, recoveryWindowInDays) configures how ESO's PushSecret deletes AWS secrets; stagesync only reads, so it has no effect"
+                .to_owned(),
+        );
+    }
+    notes
 }
 
 fn refresh(seconds: i32, ctx: &Context) -> std::time::Duration {
@@ -104,6 +143,7 @@ async fn report<K>(
     previous: Option<SecretStoreStatus>,
     checked: Result<VersionTrackingStatus, StoreError>,
     interval: std::time::Duration,
+    no_effect: &[String],
     ctx: &Context,
 ) -> Result<Action, kube::Error>
 where
@@ -125,6 +165,23 @@ where
         ),
         Err(e) => (ConditionStatus::False, e.reason(), e.to_string()),
     };
+    let new_generation = !previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == CONDITION_READY && c.observed_generation == generation);
+    if new_generation {
+        for note in no_effect {
+            publish(
+                &ctx.recorder,
+                &store.object_ref(&()),
+                false,
+                "NoEffect",
+                "Validate",
+                note,
+            )
+            .await;
+        }
+    }
     let mut next = previous.clone();
     if let Ok(tracking) = &checked {
         next.version_tracking = Some(tracking.clone());

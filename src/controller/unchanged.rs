@@ -14,7 +14,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use crate::api::externalsecret::{CreationPolicy, ExternalSecret, SyncedVersion};
+use crate::api::externalsecret::{
+    CreationPolicy, ExternalSecret, ExternalSecretSpec, SyncedVersion,
+};
 use crate::api::reason::CONDITION_READY;
 use crate::api::shared::ConditionStatus;
 use crate::resolve::{StoreResolver, references};
@@ -37,11 +39,11 @@ pub enum Shortcut {
 /// Whether the reconcile can skip reading values.
 pub fn shortcut(
     es: &ExternalSecret,
+    spec: &ExternalSecretSpec,
     resolver: &StoreResolver,
     existing: Option<&Secret>,
     max_age: Duration,
 ) -> Option<Shortcut> {
-    let spec = &es.spec;
     if !matches!(
         spec.target.creation_policy,
         CreationPolicy::Owner | CreationPolicy::Orphan
@@ -143,6 +145,7 @@ fn secret_is_as_written(es: &ExternalSecret, live: &Secret) -> bool {
             .and_then(|t| t.type_.clone())
             .filter(|t| !t.is_empty()),
         immutable: es.spec.target.immutable,
+        finalizers: meta.finalizers,
     };
     let name = live.name_any();
     let desired = desired_secret(es, &name, WriteMode::Own, &content);

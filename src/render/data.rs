@@ -4,15 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use super::RenderError;
 use super::decode::decode;
 use super::extract::extract_map;
 use super::keys::convert_key;
 use super::property::get_property;
 use super::rewrite::rewrite_keys;
 use super::tags::tags_value;
+use super::{RenderError, check_null_bytes};
 use crate::api::externalsecret::{
-    ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy, SyncedVersion,
+    ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy, SecretStoreRef,
+    StoreSourceRef, SyncedVersion,
 };
 use crate::resolve::FetchedValues;
 use crate::value::SecretBytes;
@@ -26,14 +27,29 @@ pub struct BuiltData {
     pub synced_versions: BTreeMap<String, SyncedVersion>,
 }
 
+/// The store an entry reads through (`None`: the `secretStoreRef` store).
+fn store_of(source: Option<&StoreSourceRef>) -> Option<&SecretStoreRef> {
+    source.and_then(|s| s.store_ref.as_ref())
+}
+
 /// Builds the data. References whose secret is missing (tolerated by the deletion policy) are
 /// skipped.
 pub fn build_data(
     spec: &ExternalSecretSpec,
     fetched: &FetchedValues,
 ) -> Result<BuiltData, RenderError> {
+    build_data_from(spec, &|_| fetched)
+}
+
+/// Builds the data of a spec whose entries read through several stores: `fetched` gives what
+/// was fetched through an entry's `sourceRef.storeRef` (`None`: the `secretStoreRef` store).
+pub fn build_data_from<'f>(
+    spec: &ExternalSecretSpec,
+    fetched_from: &dyn Fn(Option<&SecretStoreRef>) -> &'f FetchedValues,
+) -> Result<BuiltData, RenderError> {
     let mut out = BuiltData::default();
     for (index, entry) in spec.data_from.iter().enumerate() {
+        let fetched = fetched_from(store_of(entry.source_ref.as_ref()));
         let mut produced = BTreeMap::new();
         if let Some(r) = &entry.extract
             && let Some(value) = referenced_value(r, fetched, false, &mut out.synced_versions)?
@@ -43,7 +59,9 @@ pub fn build_data(
                 MetadataPolicy::Fetch => None,
             };
             for (k, v) in extract_map(&r.key, value.expose(), property)? {
-                produced.insert(k, decode(&r.key, v, r.decoding_strategy)?);
+                let v = decode(&r.key, v, r.decoding_strategy)?;
+                check_null_bytes(r.null_byte_policy, &k, &v)?;
+                produced.insert(k, v);
             }
         }
         if let Some(find) = &entry.find {
@@ -66,6 +84,7 @@ pub fn build_data(
                     secret.payload.bytes().clone(),
                     find.decoding_strategy,
                 )?;
+                check_null_bytes(find.null_byte_policy, &key, &value)?;
                 produced.insert(key, value);
             }
         }
@@ -73,6 +92,7 @@ pub fn build_data(
         out.data.extend(produced);
     }
     for d in &spec.data {
+        let fetched = fetched_from(store_of(d.source_ref.as_ref()));
         if let Some(value) =
             referenced_value(&d.remote_ref, fetched, true, &mut out.synced_versions)?
         {
@@ -83,6 +103,7 @@ pub fn build_data(
                 _ => value,
             };
             let value = decode(&d.remote_ref.key, value, d.remote_ref.decoding_strategy)?;
+            check_null_bytes(d.remote_ref.null_byte_policy, &d.secret_key, &value)?;
             out.data.insert(d.secret_key.clone(), value);
         }
     }
@@ -198,6 +219,7 @@ mod tests {
             vec![ExternalSecretData {
                 secret_key: "y".into(),
                 remote_ref: by_prop,
+                source_ref: None,
             }],
             vec![extract("a"), extract("b")],
         );
@@ -223,6 +245,7 @@ mod tests {
             vec![ExternalSecretData {
                 secret_key: "k".into(),
                 remote_ref: reference("gone"),
+                source_ref: None,
             }],
             vec![],
         );
@@ -256,6 +279,7 @@ mod tests {
             vec![ExternalSecretData {
                 secret_key: "owner".into(),
                 remote_ref: tag_ref,
+                source_ref: None,
             }],
             vec![find],
         );
@@ -267,5 +291,32 @@ mod tests {
             "find keys are converted to valid Secret keys"
         );
         assert_eq!(built.synced_versions["team/db-password"].version_id, "v1");
+    }
+
+    #[test]
+    fn null_bytes_fail_only_under_policy_fail_naming_the_key() {
+        let mut fetched = FetchedValues::default();
+        fetched.values.insert(
+            ("bin".into(), VersionSelector::default()),
+            Some(Arc::new(RemoteSecret {
+                payload: Payload::Binary(SecretBytes::from(b"a\0b".to_vec())),
+                ..(*remote("bin", "v", "")).clone()
+            })),
+        );
+        let entry = |policy| ExternalSecretData {
+            secret_key: "blob".into(),
+            remote_ref: ExternalSecretDataRemoteRef {
+                null_byte_policy: policy,
+                ..reference("bin")
+            },
+            source_ref: None,
+        };
+        assert!(build_data(&spec(vec![entry(None)], vec![]), &fetched).is_ok());
+        let ignore = Some(crate::api::externalsecret::NullBytePolicy::Ignore);
+        assert!(build_data(&spec(vec![entry(ignore)], vec![]), &fetched).is_ok());
+        let fail = Some(crate::api::externalsecret::NullBytePolicy::Fail);
+        let err = build_data(&spec(vec![entry(fail)], vec![]), &fetched).unwrap_err();
+        assert_eq!(err.reason(), crate::api::Reason::NullBytesRefused);
+        assert!(err.to_string().contains("\"blob\""), "{err}");
     }
 }

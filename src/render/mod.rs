@@ -6,13 +6,15 @@
 //! - [`decode`]: the `decodingStrategy` of a reference.
 //! - [`tags`]: a secret's tags as a value (`metadataPolicy: Fetch`).
 //! - [`template`]: `target.template`, ESO's Go-template engine v2 and its merge rules.
-//! - [`rewrite`]: `dataFrom[].rewrite`, regexp and template rewrites of produced keys.
+//! - [`rewrite`]: `dataFrom[].rewrite`, regexp and template rewrites of produced keys;
+//!   [`merge`]: the merge rewrite.
 //! - [`keys`]: Secret key validity and `conversionStrategy`.
 
 pub mod data;
 pub mod decode;
 pub mod extract;
 pub mod keys;
+pub mod merge;
 pub mod property;
 pub mod rewrite;
 pub mod tags;
@@ -89,6 +91,14 @@ pub enum RenderError {
         /// `conversion`.
         during: &'static str,
     },
+    /// A fetched value contains NUL bytes and its `nullBytePolicy` is `Fail`.
+    #[error(
+        "fetched secret value for key {key:?} contains null bytes; use a text-safe format such as PEM/base64 or leave nullBytePolicy unset for intentional binary data"
+    )]
+    NullBytes {
+        /// The Secret key the value was for.
+        key: String,
+    },
     /// A produced key is not a valid Secret key.
     #[error("invalid secret key {key:?}: it {why}")]
     InvalidKey {
@@ -97,6 +107,22 @@ pub enum RenderError {
         /// Why it is invalid.
         why: String,
     },
+}
+
+/// Refuses a value with NUL bytes under `nullBytePolicy: Fail`.
+pub fn check_null_bytes(
+    policy: Option<crate::api::externalsecret::NullBytePolicy>,
+    key: &str,
+    value: &crate::value::SecretBytes,
+) -> Result<(), RenderError> {
+    if policy == Some(crate::api::externalsecret::NullBytePolicy::Fail)
+        && value.expose().contains(&0)
+    {
+        return Err(RenderError::NullBytes {
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 impl RenderError {
@@ -110,6 +136,7 @@ impl RenderError {
             Self::TemplateNotAllowed { .. } => Reason::InvalidSpec,
             Self::Rewrite { .. } => Reason::RewriteFailed,
             Self::KeyCollision { .. } | Self::InvalidKey { .. } => Reason::InvalidKey,
+            Self::NullBytes { .. } => Reason::NullBytesRefused,
         }
     }
 }

@@ -9,8 +9,9 @@
 //!   quotes, octal escapes are accepted, and `[`, `&`, `~` inside a class are literal.
 //! - `transform {template}`: a Go template rendered with `.value` the key (ESO's functions,
 //!   Go's default `missingkey`, so `{{ .other }}` is `<no value>`).
-//! - A rewrite with neither field does nothing; with both, `regexp` is applied, as ESO's switch
-//!   picks it first.
+//! - `merge {...}`: the produced JSON values merged into one ([`super::merge`]).
+//! - A rewrite with no field does nothing; with several, the first of `merge`, `regexp`,
+//!   `transform` is applied, as ESO's switch picks them.
 //!
 //! Keys that become equal: ESO writes each rewritten key into a fresh map while iterating the
 //! input map, so one value silently replaces the other, and which one depends on Go's random map
@@ -22,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use regex::Regex;
 
 use super::RenderError;
+use super::merge::rewrite_merge;
 use super::template::render_text;
 use crate::api::externalsecret::ExternalSecretRewrite;
 use crate::value::SecretBytes;
@@ -34,7 +36,9 @@ pub fn rewrite_keys(
     let mut map = map;
     for (index, rw) in rewrites.iter().enumerate() {
         let fail = |detail: String| RenderError::Rewrite { index, detail };
-        if let Some(re) = &rw.regexp {
+        if let Some(merge) = &rw.merge {
+            map = rewrite_merge(merge, map).map_err(fail)?;
+        } else if let Some(re) = &rw.regexp {
             let compiled =
                 go_regex(&re.source).map_err(|e| fail(format!("regexp failed to compile: {e}")))?;
             map = map
@@ -193,6 +197,7 @@ mod tests {
 
     fn regexp(source: &str, target: &str) -> ExternalSecretRewrite {
         ExternalSecretRewrite {
+            merge: None,
             regexp: Some(ExternalSecretRewriteRegexp {
                 source: source.into(),
                 target: target.into(),
@@ -203,6 +208,7 @@ mod tests {
 
     fn transform(template: &str) -> ExternalSecretRewrite {
         ExternalSecretRewrite {
+            merge: None,
             regexp: None,
             transform: Some(ExternalSecretRewriteTransform {
                 template: template.into(),
@@ -339,6 +345,7 @@ mod tests {
         let out = rewrite_keys(map(&[("k", "v")]), &[ExternalSecretRewrite::default()]).unwrap();
         assert_eq!(keys(&out), ["k"]);
         let both = ExternalSecretRewrite {
+            merge: None,
             regexp: Some(ExternalSecretRewriteRegexp {
                 source: "k".into(),
                 target: "r".into(),

@@ -2585,6 +2585,7 @@ mod tests {
             metadata: Some(ExternalSecretTemplateMetadata {
                 labels: BTreeMap::from([("team".into(), "a".into())]),
                 annotations: BTreeMap::new(),
+                finalizers: Vec::new(),
             }),
             ..Default::default()
         };
@@ -2644,6 +2645,7 @@ mod tests {
                     "checksum".into(),
                     "{{ .password | sha256sum | title }}".into(),
                 )]),
+                finalizers: Vec::new(),
             }),
             ..Default::default()
         };
@@ -2820,6 +2822,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 labels: BTreeMap::new(),
+                finalizers: Vec::new(),
             }),
             template_from: from,
             ..Default::default()

@@ -42,6 +42,18 @@ impl FetchedValues {
         self.metadata.get(key).and_then(Option::as_ref)
     }
 
+    /// Whether the specs fetched through several stores referenced at least one secret and
+    /// every one of them is missing.
+    pub fn all_missing_in(all: &[FetchedValues]) -> bool {
+        let refs: usize = all.iter().map(|f| f.values.len() + f.metadata.len()).sum();
+        refs > 0
+            && all.iter().all(|f| {
+                f.values.values().all(Option::is_none)
+                    && f.metadata.values().all(Option::is_none)
+                    && f.finds.values().all(Vec::is_empty)
+            })
+    }
+
     /// Whether the spec referenced at least one secret and every one of them is missing.
     pub fn all_missing(&self) -> bool {
         let refs = self.values.len() + self.metadata.len();

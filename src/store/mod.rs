@@ -25,7 +25,7 @@ use regex::Regex;
 
 use crate::api::Reason;
 use crate::api::externalsecret::{SecretStoreRef, StoreKind};
-use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore};
+use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore, SessionTagsPolicy};
 use crate::api::shared::SecretKeySelector;
 use crate::metrics::Metrics;
 use crate::provider::aws::{AssumeRole, AwsBackend, AwsClientConfig, CredentialSource, Timeouts};
@@ -173,6 +173,8 @@ pub struct StoreHandle {
     pub resolver: Arc<StoreResolver>,
     /// The Secrets (namespace, name) the store's credentials come from.
     pub credential_secrets: Vec<(String, String)>,
+    /// Prepended to the keys the ExternalSecrets read (`provider.aws.prefix`).
+    pub prefix: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -180,6 +182,9 @@ struct StoreKey {
     kind: StoreKind,
     namespace: Option<String>,
     name: String,
+    /// The ExternalSecrets' namespace, when the identity depends on it (session tags of a
+    /// ClusterSecretStore): each namespace then gets its own session, tracker and cache.
+    tenant: Option<String>,
 }
 
 struct CachedBackend {
@@ -208,6 +213,7 @@ struct StoreObject {
     generation: i64,
     aws: AwsProvider,
     conditions: Vec<crate::api::secretstore::ClusterSecretStoreCondition>,
+    controller: Option<String>,
 }
 
 impl StoreRegistry {
@@ -256,18 +262,17 @@ impl StoreRegistry {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<Arc<StoreResolver>> {
-        let key = StoreKey {
-            kind,
-            namespace: namespace
-                .filter(|_| kind == StoreKind::SecretStore)
-                .map(str::to_owned),
-            name: name.to_owned(),
-        };
+        let namespace = namespace
+            .filter(|_| kind == StoreKind::SecretStore)
+            .map(str::to_owned);
+        // A store with a session per namespace has several resolvers: any one tells its mode.
         self.cache
             .lock()
             .expect("store cache lock")
-            .get(&key)
-            .map(|c| c.resolver.clone())
+            .iter()
+            .filter(|(k, _)| k.kind == kind && k.namespace == namespace && k.name == name)
+            .min_by(|a, b| a.0.tenant.cmp(&b.0.tenant))
+            .map(|(_, c)| c.resolver.clone())
     }
 
     /// The operator's store policy.
@@ -296,7 +301,19 @@ impl StoreRegistry {
                 });
             }
         }
-        self.handle(store).await
+        self.handle(store, Some(namespace)).await
+    }
+
+    /// The controller class of the store an ExternalSecret in `namespace` references.
+    pub async fn controller_class(
+        &self,
+        namespace: &str,
+        store_ref: &SecretStoreRef,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .load(store_ref.kind, Some(namespace), &store_ref.name)
+            .await?
+            .controller)
     }
 
     /// A store by itself, for checking its own readiness (no namespace admission).
@@ -307,7 +324,7 @@ impl StoreRegistry {
         name: &str,
     ) -> Result<StoreHandle, StoreError> {
         let store = self.load(kind, namespace, name).await?;
-        self.handle(store).await
+        self.handle(store, None).await
     }
 
     async fn load(
@@ -338,6 +355,7 @@ impl StoreRegistry {
                     generation: s.metadata.generation.unwrap_or_default(),
                     aws: s.spec.provider.aws,
                     conditions: Vec::new(),
+                    controller: s.spec.controller,
                 })
             }
             StoreKind::ClusterSecretStore => {
@@ -353,32 +371,47 @@ impl StoreRegistry {
                     generation: s.metadata.generation.unwrap_or_default(),
                     aws: s.spec.provider.aws,
                     conditions: s.spec.conditions,
+                    controller: s.spec.controller,
                 })
             }
         }
     }
 
-    async fn handle(&self, store: StoreObject) -> Result<StoreHandle, StoreError> {
-        let (mut config, credentials_version) = self.client_config(&store).await?;
+    /// The store's resolver for ExternalSecrets of `tenant` (`None`: the store's own check).
+    async fn handle(
+        &self,
+        store: StoreObject,
+        tenant: Option<&str>,
+    ) -> Result<StoreHandle, StoreError> {
+        let tenant = tenant
+            .filter(|_| {
+                store.kind == StoreKind::ClusterSecretStore && tags_per_namespace(&store.aws)
+            })
+            .map(str::to_owned);
+        let (mut config, credentials_version) =
+            self.client_config(&store, tenant.as_deref()).await?;
         let fingerprint = format!("{}/{}/{}", store.uid, store.generation, credentials_version);
         let key = StoreKey {
             kind: store.kind,
             namespace: store.namespace.clone(),
             name: store.name.clone(),
+            tenant: tenant.clone(),
         };
         if let Some(cached) = self.cache.lock().expect("store cache lock").get(&key)
             && cached.fingerprint == fingerprint
         {
             return Ok(StoreHandle {
                 credential_secrets: credential_secrets(&store),
+                prefix: store.aws.prefix.clone(),
                 kind: store.kind,
                 name: store.name,
                 resolver: cached.resolver.clone(),
             });
         }
-        let label = match &store.namespace {
-            Some(ns) => format!("{:?}/{ns}/{}", store.kind, store.name),
-            None => format!("{:?}/{}", store.kind, store.name),
+        let label = match (&store.namespace, &tenant) {
+            (Some(ns), _) => format!("{:?}/{ns}/{}", store.kind, store.name),
+            (None, Some(tenant)) => format!("{:?}/{}@{tenant}", store.kind, store.name),
+            (None, None) => format!("{:?}/{}", store.kind, store.name),
         };
         let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
         config.observer = Some(self.metrics.observer(&label, calls.clone()));
@@ -414,6 +447,7 @@ impl StoreRegistry {
         }
         Ok(StoreHandle {
             credential_secrets: credential_secrets(&store),
+            prefix: store.aws.prefix.clone(),
             kind: store.kind,
             name: store.name,
             resolver,
@@ -425,10 +459,15 @@ impl StoreRegistry {
     async fn client_config(
         &self,
         store: &StoreObject,
+        tenant: Option<&str>,
     ) -> Result<(AwsClientConfig, String), StoreError> {
         let aws = &store.aws;
-        if let (Some(role), Some(allowed)) = (&aws.role, &self.policy.allowed_roles)
-            && !allowed.is_match(role)
+        if let Some(allowed) = &self.policy.allowed_roles
+            && let Some(role) = aws
+                .additional_roles
+                .iter()
+                .chain(aws.role.iter())
+                .find(|role| !allowed.is_match(role))
         {
             return Err(StoreError::RoleNotAllowed { role: role.clone() });
         }
@@ -499,15 +538,13 @@ impl StoreRegistry {
         config.sts_endpoint = self.policy.sts_endpoint.clone();
         config.timeouts = self.policy.timeouts;
         config.max_attempts = self.policy.max_attempts;
+        config.additional_roles = aws.additional_roles.clone();
         config.assume_role = aws.role.as_ref().map(|role| AssumeRole {
             role_arn: role.clone(),
             external_id: aws.external_id.clone(),
-            session_tags: aws
-                .session_tags
-                .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect(),
+            session_tags: session_tags(store, tenant),
             session_name: session_name(store),
+            transitive_tag_keys: aws.transitive_tag_keys.clone(),
         });
         Ok((config, credentials_version))
     }
@@ -600,6 +637,52 @@ fn credential_secrets(store: &StoreObject) -> Vec<(String, String)> {
         Some((ns, sel.name.clone()))
     })
     .collect()
+}
+
+/// Whether the store's identity depends on the ExternalSecret's namespace (ESO's session tags).
+fn tags_per_namespace(aws: &AwsProvider) -> bool {
+    aws.role.is_some()
+        && matches!(
+            aws.session_tags_policy,
+            Some(SessionTagsPolicy::Simple | SessionTagsPolicy::Custom)
+        )
+}
+
+/// The session tags of the store's role, as ESO builds them: `sessionTags` with policy `None`;
+/// `esoNamespace` (the ExternalSecrets' namespace: `tenant`, or the SecretStore's own),
+/// `esoStoreName` and `esoStoreKind` instead with `Simple`, plus `customSessionTags` with
+/// `Custom` (empty keys and values skipped, reserved keys never overridden).
+fn session_tags(store: &StoreObject, tenant: Option<&str>) -> Vec<(String, String)> {
+    let aws = &store.aws;
+    let policy = aws.session_tags_policy.unwrap_or_default();
+    if policy == SessionTagsPolicy::None {
+        return aws
+            .session_tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+    }
+    let mut tags = BTreeMap::new();
+    if policy == SessionTagsPolicy::Custom {
+        tags.extend(
+            aws.custom_session_tags
+                .iter()
+                .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
+    let namespace = tenant
+        .map(str::to_owned)
+        .or_else(|| store.namespace.clone())
+        .unwrap_or_default();
+    let kind = match store.kind {
+        StoreKind::SecretStore => "SecretStore",
+        StoreKind::ClusterSecretStore => "ClusterSecretStore",
+    };
+    tags.insert("esoNamespace".to_owned(), namespace);
+    tags.insert("esoStoreName".to_owned(), store.name.clone());
+    tags.insert("esoStoreKind".to_owned(), kind.to_owned());
+    tags.into_iter().collect()
 }
 
 /// STS session name visible in CloudTrail: which store assumed the role. At most 64 characters

@@ -37,6 +37,8 @@ pub struct DesiredContent {
     pub type_: Option<String>,
     /// Write the Secret immutable.
     pub immutable: bool,
+    /// Finalizers from the template.
+    pub finalizers: Vec<String>,
 }
 
 /// Who a live Secret belongs to, from the ExternalSecret's point of view.
@@ -217,6 +219,7 @@ pub fn desired_secret(
             labels: Some(labels),
             annotations: Some(annotations),
             owner_references,
+            finalizers: (!content.finalizers.is_empty()).then(|| content.finalizers.clone()),
             ..Default::default()
         },
         data: Some(
@@ -239,13 +242,26 @@ pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -
     let Some(existing) = existing else {
         return true;
     };
-    let (Ok(live), Ok(want)) = (
+    let (Ok(live), Ok(mut want)) = (
         serde_json::to_value(existing),
         serde_json::to_value(desired),
     ) else {
         return true;
     };
-    if !is_subset(&want, &live) {
+    // Finalizers are a set: others' finalizers may sit beside ours.
+    let want_finalizers: BTreeSet<String> = desired
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if let Some(meta) = want["metadata"].as_object_mut() {
+        meta.remove("finalizers");
+    }
+    let live_finalizers: BTreeSet<&String> =
+        existing.metadata.finalizers.iter().flatten().collect();
+    if !is_subset(&want, &live) || !want_finalizers.iter().all(|f| live_finalizers.contains(f)) {
         return true;
     }
     let owned = owned_fields(existing, manager);
@@ -261,6 +277,7 @@ pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -
     owned.data != wanted(&["data"])
         || owned.labels != wanted(&["metadata", "labels"])
         || owned.annotations != wanted(&["metadata", "annotations"])
+        || owned.finalizers != want_finalizers
 }
 
 /// Every value in `want` is present and equal in `live` (objects compared key by key, lists and
@@ -279,6 +296,7 @@ struct OwnedFields {
     data: BTreeSet<String>,
     labels: BTreeSet<String>,
     annotations: BTreeSet<String>,
+    finalizers: BTreeSet<String>,
 }
 
 /// The data keys, labels and annotations a manager owns through Apply, from managedFields.
@@ -307,6 +325,14 @@ fn owned_fields(secret: &Secret, manager: &str) -> OwnedFields {
         owned
             .annotations
             .extend(keys(&fields["f:metadata"]["f:annotations"]));
+        // Set items are `v:<JSON value>`.
+        owned.finalizers.extend(
+            fields["f:metadata"]["f:finalizers"]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter_map(|k| serde_json::from_str::<String>(k.strip_prefix("v:")?).ok()),
+        );
     }
     owned
 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
+use super::assume::AssumedRole;
 use super::observe::{CallObserver, CountingInterceptor};
 use crate::provider::ProviderError;
 use crate::value::SecretBytes;
@@ -31,7 +31,10 @@ pub struct AwsClientConfig {
     pub sts_endpoint: Option<String>,
     /// Where the base credentials come from.
     pub credentials: CredentialSource,
-    /// A role to assume with the base credentials.
+    /// Roles assumed one after the other with the base credentials before `assume_role`
+    /// (role chaining; no external id or tags, as ESO).
+    pub additional_roles: Vec<String>,
+    /// A role to assume with the base credentials (after `additional_roles`).
     pub assume_role: Option<AssumeRole>,
     /// Timeouts of every call.
     pub timeouts: Timeouts,
@@ -50,6 +53,7 @@ impl AwsClientConfig {
             endpoint: None,
             sts_endpoint: None,
             credentials,
+            additional_roles: Vec::new(),
             assume_role: None,
             timeouts: Timeouts::default(),
             max_attempts: 3,
@@ -86,6 +90,8 @@ pub struct AssumeRole {
     pub session_tags: Vec<(String, String)>,
     /// Session name, visible in CloudTrail.
     pub session_name: String,
+    /// Session tag keys that stay set on roles assumed later in a chain.
+    pub transitive_tag_keys: Vec<String>,
 }
 
 /// Timeouts of AWS calls. Explicit so a hung endpoint never blocks a reconcile for long.
@@ -167,10 +173,25 @@ pub async fn build_client(config: &AwsClientConfig) -> Result<AwsClients, Provid
     }
     let base = loader.load().await;
 
-    let sdk_config = match &config.assume_role {
-        None => base,
-        Some(role) => with_assumed_role(base, role, config.sts_endpoint.as_deref()).await?,
-    };
+    let mut chain: Vec<AssumeRole> = config
+        .additional_roles
+        .iter()
+        .map(|arn| AssumeRole {
+            role_arn: arn.clone(),
+            external_id: None,
+            session_tags: Vec::new(),
+            session_name: config
+                .assume_role
+                .as_ref()
+                .map_or_else(|| "stagesync".to_owned(), |r| r.session_name.clone()),
+            transitive_tag_keys: Vec::new(),
+        })
+        .collect();
+    chain.extend(config.assume_role.clone());
+    let mut sdk_config = base;
+    for role in &chain {
+        sdk_config = with_assumed_role(sdk_config, role, config.sts_endpoint.as_deref())?;
+    }
 
     let mut sm = aws_sdk_secretsmanager::config::Builder::from(&sdk_config);
     if let Some(endpoint) = &config.endpoint {
@@ -190,7 +211,8 @@ pub async fn build_client(config: &AwsClientConfig) -> Result<AwsClients, Provid
     })
 }
 
-async fn with_assumed_role(
+/// The configuration whose credentials are `role` assumed with the credentials of `base`.
+fn with_assumed_role(
     base: SdkConfig,
     role: &AssumeRole,
     sts_endpoint: Option<&str>,
@@ -201,20 +223,11 @@ async fn with_assumed_role(
             role.role_arn
         )));
     }
-    let mut sts_config = base.clone().into_builder();
+    let mut sts = aws_sdk_sts::config::Builder::from(&base);
     if let Some(endpoint) = sts_endpoint {
-        sts_config = sts_config.endpoint_url(endpoint);
+        sts = sts.endpoint_url(endpoint);
     }
-    let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
-        .session_name(role.session_name.clone())
-        .configure(&sts_config.build());
-    if let Some(external_id) = &role.external_id {
-        builder = builder.external_id(external_id.clone());
-    }
-    if !role.session_tags.is_empty() {
-        builder = builder.tags(role.session_tags.iter().cloned());
-    }
-    let provider = builder.build().await;
+    let provider = AssumedRole::new(&aws_sdk_sts::Client::from_conf(sts.build()), role);
     Ok(base
         .into_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
@@ -270,6 +283,7 @@ mod tests {
             external_id: None,
             session_tags: vec![],
             session_name: "s".into(),
+            transitive_tag_keys: vec![],
         });
         assert!(matches!(
             build_client(&c).await,

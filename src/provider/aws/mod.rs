@@ -2,6 +2,7 @@
 //! `DescribeSecret` for metadata (version ids → stages, deletion, rotation, tags) and
 //! `ListSecrets` for `find`. Every SDK error is mapped to one [`ProviderError`].
 
+mod assume;
 mod client;
 mod errors;
 mod observe;
