@@ -39,9 +39,16 @@ impl Replica {
             .args(["--sts-endpoint", &moto().endpoint])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .env("POD_NAME", name)
-            .env("RUST_LOG", std::env::var("LEADER_TEST_LOG").unwrap_or("warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("LEADER_TEST_LOG").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::null())
-            .stderr(if std::env::var("LEADER_TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var("LEADER_TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .expect("stagesync starts");

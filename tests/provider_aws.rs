@@ -452,7 +452,10 @@ async fn chains_additional_roles_before_the_role() {
     // keeps secrets per account, and an assumed role acts in its own).
     assert_eq!(proxy.count("sts:AssumeRole"), 3, "{:?}", proxy.counts());
     let keys = proxy.access_keys();
-    assert!(keys.len() >= 3, "each hop signs with the previous role's keys: {keys:?}");
+    assert!(
+        keys.len() >= 3,
+        "each hop signs with the previous role's keys: {keys:?}"
+    );
 }
 
 #[tokio::test]

@@ -102,16 +102,31 @@ pub fn api_group_doc(reg: &Registry, group: &str) -> Option<Value> {
     Some(doc)
 }
 
-fn subresources(t: &ResourceType) -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+/// A subresource: name, the (group, version, kind) it answers with when not the parent's,
+/// verbs.
+type Subresource = (
+    &'static str,
+    Option<(&'static str, &'static str, &'static str)>,
+    Vec<&'static str>,
+);
+
+fn subresources(t: &ResourceType) -> Vec<Subresource> {
     let mut out = Vec::new();
     if t.status {
-        out.push(("status", "", vec!["get", "patch", "update"]));
+        out.push(("status", None, vec!["get", "patch", "update"]));
     }
     if t.kind == "Namespace" {
-        out.push(("finalize", "", vec!["update"]));
+        out.push(("finalize", None, vec!["update"]));
     }
     if crate::scale::paths(t).is_some() {
-        out.push(("scale", "", vec!["get", "patch", "update"]));
+        out.push(("scale", None, vec!["get", "patch", "update"]));
+    }
+    if t.group.is_empty() && t.kind == "ServiceAccount" {
+        out.push((
+            "token",
+            Some(("authentication.k8s.io", "v1", "TokenRequest")),
+            vec!["create"],
+        ));
     }
     out
 }
@@ -141,14 +156,20 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             r["categories"] = json!(t.categories);
         }
         resources.push(r);
-        for (sub, _, verbs) in subresources(t) {
-            resources.push(json!({
+        for (sub, response, verbs) in subresources(t) {
+            let mut r = json!({
                 "name": format!("{}/{}", t.plural, sub),
                 "singularName": "",
                 "namespaced": t.namespaced,
                 "kind": t.kind,
                 "verbs": verbs,
-            }));
+            });
+            if let Some((g, v, k)) = response {
+                r["group"] = json!(g);
+                r["version"] = json!(v);
+                r["kind"] = json!(k);
+            }
+            resources.push(r);
         }
     }
     Some(json!({
@@ -190,8 +211,14 @@ pub fn aggregated(reg: &Registry, legacy: bool) -> Value {
                         }
                         let subs: Vec<Value> = subresources(t)
                             .into_iter()
-                            .map(|(s, _, verbs)| {
-                                json!({"subresource": s, "responseKind": kind, "verbs": verbs})
+                            .map(|(s, response, verbs)| {
+                                let rk = match response {
+                                    Some((g, v, k)) => {
+                                        json!({"group": g, "version": v, "kind": k})
+                                    }
+                                    None => kind.clone(),
+                                };
+                                json!({"subresource": s, "responseKind": rk, "verbs": verbs})
                             })
                             .collect();
                         if !subs.is_empty() {

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::{Value, json};
 
+use crate::auth;
 use crate::discovery;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{Faults, RequestInfo};
@@ -24,9 +25,11 @@ use crate::openapi;
 use crate::ops::{
     Cluster, DeleteOpts, ListOpts, ListPage, PatchType, WriteOpts, parse_propagation,
 };
+use crate::rbac::{self, Attributes};
 use crate::registry::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::table::{self, Presentation};
+use crate::token::{self, TokenIssuer};
 use crate::typed::FieldValidation;
 use crate::watch::{self, WatchRequest};
 
@@ -34,8 +37,10 @@ use crate::watch::{self, WatchRequest};
 pub struct AppState {
     pub cluster: Arc<Cluster>,
     pub faults: Faults,
-    /// Bearer token required on every request when set.
+    /// Bearer token required on every request when set (the superuser's token).
     pub token: Option<String>,
+    /// Signs and checks ServiceAccount tokens.
+    pub issuer: TokenIssuer,
     pub bookmark_interval: Duration,
     /// `host:port` reported in `/api`'s serverAddressByClientCIDRs.
     pub server_addr: Mutex<String>,
@@ -106,6 +111,8 @@ enum Target {
     OpenApiV2,
     OpenApiV3Index,
     OpenApiV3(String, String),
+    OpenIdConfiguration,
+    Jwks,
     Resource(ResReq),
 }
 
@@ -117,6 +124,8 @@ fn route(cluster: &Cluster, path: &str) -> ApiResult<Target> {
         .collect();
     let (group, version, rest): (String, String, &[&str]) = match segs.as_slice() {
         ["version"] => return Ok(Target::Version),
+        [".well-known", "openid-configuration"] => return Ok(Target::OpenIdConfiguration),
+        ["openid", "v1", "jwks"] => return Ok(Target::Jwks),
         ["healthz" | "livez" | "readyz", ..] => return Ok(Target::Health),
         ["openapi", "v2"] => return Ok(Target::OpenApiV2),
         ["openapi", "v3"] => return Ok(Target::OpenApiV3Index),
@@ -162,6 +171,7 @@ fn route(cluster: &Cluster, path: &str) -> ApiResult<Target> {
     if let Some(s) = sub {
         let ok = (s == "status" && rt.status)
             || (s == "finalize" && rt.kind == "Namespace")
+            || (s == "token" && rt.group.is_empty() && rt.kind == "ServiceAccount")
             || (s == "scale" && crate::scale::paths(&rt).is_some());
         if !ok {
             return Err(ApiError::no_route());
@@ -176,12 +186,13 @@ fn route(cluster: &Cluster, path: &str) -> ApiResult<Target> {
 }
 
 fn verb_of(method: &Method, r: &ResReq, q: &HashMap<String, String>) -> &'static str {
-    let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let watch = rbac::watch_param(q.get("watch").map(String::as_str));
     match (method.as_str(), r.name.is_some()) {
         ("GET", true) => "get",
         ("GET", false) if watch => "watch",
         ("GET", false) => "list",
         ("POST", false) => "create",
+        ("POST", true) if r.sub.as_deref() == Some("token") => "create",
         ("PUT", true) => "update",
         ("PATCH", true) => "patch",
         ("DELETE", true) => "delete",
@@ -197,18 +208,20 @@ fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
 async fn handle_inner(st: Arc<AppState>, req: Request) -> ApiResult<Response> {
     let path = req.uri().path().to_string();
     let target = route(&st.cluster, &path);
-    if !matches!(target, Ok(Target::Health))
-        && let Some(token) = &st.token
-    {
-        let ok = header_str(&req, header::AUTHORIZATION)
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .is_some_and(|t| t.trim() == token);
-        if !ok {
-            return Err(ApiError::unauthorized());
-        }
-    }
-    let accept = header_str(&req, header::ACCEPT).map(String::from);
+    let user = auth::authenticate(
+        &st.cluster,
+        &st.issuer,
+        st.token.as_deref(),
+        header_str(&req, header::AUTHORIZATION),
+        matches!(target, Ok(Target::Health)),
+    )?;
+    let user = auth::impersonate(&st.cluster, &user, req.headers())?.unwrap_or(user);
     let q = query_map(req.uri().query());
+    // Authorization comes before routing, from the URL alone (a denied request for a
+    // resource that does not exist is a 403, as upstream).
+    let attrs = rbac::request_attributes(user, req.method().as_str(), &path, &q);
+    rbac::check(&st.cluster, &attrs)?;
+    let accept = header_str(&req, header::ACCEPT).map(String::from);
     let reg = &st.cluster.registry;
     match target? {
         Target::Version => Ok(json_response(200, &discovery::version())),
@@ -245,7 +258,31 @@ async fn handle_inner(st: Arc<AppState>, req: Request) -> ApiResult<Response> {
         Target::OpenApiV3(g, v) => openapi::v3_group_version(reg, &g, &v)
             .map(|d| json_response(200, &d))
             .ok_or_else(ApiError::no_route),
-        Target::Resource(r) => resource(st, req, r, q, accept).await,
+        Target::OpenIdConfiguration => {
+            let addr = st.server_addr.lock().map(|a| a.clone()).unwrap_or_default();
+            let mut r = json_response(
+                200,
+                &token::openid_configuration(&format!("https://{addr}{}", token::JWKS_PATH)),
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            Ok(r)
+        }
+        Target::Jwks => {
+            let mut r = bytes_response(
+                200,
+                serde_json::to_vec(&st.issuer.jwks()?).unwrap_or_default(),
+                "application/jwk-set+json",
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            Ok(r)
+        }
+        Target::Resource(r) => resource(st, req, r, q, accept, attrs).await,
     }
 }
 
@@ -260,6 +297,11 @@ async fn read_body(req: Request) -> ApiResult<(Option<String>, Bytes)> {
 /// Decode a request body that must be an object of `rt` (create/update): JSON, YAML or,
 /// for the kinds `protobuf` knows, protobuf.
 fn decode_object(rt: &ResourceType, ct: Option<&str>, body: &[u8]) -> ApiResult<Value> {
+    decode_kind(&rt.group, &rt.kind, ct, body)
+}
+
+/// `decode_object` for a body of kind `group`/`kind` (e.g. a subresource's TokenRequest).
+fn decode_kind(group: &str, kind: &str, ct: Option<&str>, body: &[u8]) -> ApiResult<Value> {
     let mt = ct
         .unwrap_or_default()
         .split(';')
@@ -267,14 +309,14 @@ fn decode_object(rt: &ResourceType, ct: Option<&str>, body: &[u8]) -> ApiResult<
         .unwrap_or_default()
         .trim();
     if mt == "application/vnd.kubernetes.protobuf" {
-        return crate::protobuf::decode(body, &rt.group, &rt.kind).map_err(|e| match e {
+        return crate::protobuf::decode(body, group, kind).map_err(|e| match e {
             Some(msg) => ApiError::bad_request(msg),
             None => ApiError::new(
                 415,
                 "UnsupportedMediaType",
                 format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (apiserver-fake decodes protobuf only for ConfigMap, Secret, Namespace, ServiceAccount and RBAC kinds, not {})",
-                    rt.kind
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (apiserver-fake decodes protobuf only for ConfigMap, Secret, Namespace, ServiceAccount, RBAC kinds, TokenRequest and the reviews, not {})",
+                    kind
                 ),
             ),
         });
@@ -375,6 +417,7 @@ async fn resource(
     r: ResReq,
     q: HashMap<String, String>,
     accept: Option<String>,
+    attrs: Attributes,
 ) -> ApiResult<Response> {
     let method = req.method().clone();
     let verb = verb_of(&method, &r, &q);
@@ -419,6 +462,30 @@ async fn resource(
     let rt = r.rt.clone();
     let ns = r.namespace.as_deref();
     let sub = r.sub.as_deref();
+    if sub == Some("token") {
+        let (ct, body) = read_body(req).await?;
+        let v = decode_kind(
+            "authentication.k8s.io",
+            "TokenRequest",
+            ct.as_deref(),
+            &body,
+        )?;
+        let out = token::token_request(
+            &cluster,
+            &st.issuer,
+            ns.unwrap_or_default(),
+            r.name.as_deref().unwrap_or_default(),
+            &v,
+        )?;
+        return Ok(json_response(201, &out));
+    }
+    if rt.is_review() {
+        let (ct, body) = read_body(req).await?;
+        let v = decode_object(&rt, ct.as_deref(), &body)?;
+        let out = crate::reviews::handle(&cluster, &st.issuer, &attrs.user, &rt, ns, &v)?;
+        return Ok(json_response(201, &out));
+    }
+    let guarded = !attrs.user.is_privileged() && rbac::guarded_kind(&rt.group, &rt.kind);
     if sub == Some("scale") {
         let name = r.name.as_deref().unwrap_or_default();
         return match verb {
@@ -505,6 +572,9 @@ async fn resource(
             let o = write_opts(&q, ua)?;
             let (ct, body) = read_body(req).await?;
             let v = decode_object(&rt, ct.as_deref(), &body)?;
+            if guarded {
+                rbac::check_escalation(&cluster, &attrs, &rt.kind, &v, None)?;
+            }
             let created = cluster.create(&rt, ns, v, &o)?;
             Ok(with_warnings(json_response(201, &created), &o))
         }
@@ -525,6 +595,17 @@ async fn resource(
                 let (code, obj) = cluster.update(&rt, ns, name, v, None, &o)?;
                 return Ok(json_response(code, &obj));
             }
+            if !attrs.user.is_privileged() && sub.is_none() && (guarded || rt.create_on_update) {
+                let old = cluster.get(&rt, ns, name).ok();
+                if guarded {
+                    let (_, preview) =
+                        cluster.update(&rt, ns, name, v.clone(), sub, &o.preview())?;
+                    rbac::check_escalation(&cluster, &attrs, &rt.kind, &preview, old.as_ref())?;
+                }
+                if old.is_none() && rt.create_on_update {
+                    rbac::check_create_on_update(&cluster, &attrs)?;
+                }
+            }
             let (code, obj) = cluster.update(&rt, ns, name, v, sub, &o)?;
             Ok(with_warnings(json_response(code, &obj), &o))
         }
@@ -542,15 +623,19 @@ async fn resource(
                 _ => serde_json::from_slice(&body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
             };
-            let (code, obj) = cluster.patch(
-                &rt,
-                ns,
-                r.name.as_deref().unwrap_or_default(),
-                pt,
-                patch,
-                sub,
-                &o,
-            )?;
+            let name = r.name.as_deref().unwrap_or_default();
+            if !attrs.user.is_privileged() && sub.is_none() && (guarded || pt == PatchType::Apply) {
+                let old = cluster.get(&rt, ns, name).ok();
+                if guarded {
+                    let (_, preview) =
+                        cluster.patch(&rt, ns, name, pt, patch.clone(), sub, &o.preview())?;
+                    rbac::check_escalation(&cluster, &attrs, &rt.kind, &preview, old.as_ref())?;
+                }
+                if old.is_none() && pt == PatchType::Apply {
+                    rbac::check_create_on_update(&cluster, &attrs)?;
+                }
+            }
+            let (code, obj) = cluster.patch(&rt, ns, name, pt, patch, sub, &o)?;
             Ok(with_warnings(json_response(code, &obj), &o))
         }
         "delete" | "deletecollection" => {

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod convert;
 pub mod crd;
 pub mod discovery;
@@ -22,7 +23,9 @@ pub mod merge;
 pub mod openapi;
 pub mod ops;
 pub mod protobuf;
+pub mod rbac;
 pub mod registry;
+pub mod reviews;
 pub mod scale;
 pub mod schema;
 pub mod selector;
@@ -30,10 +33,12 @@ pub mod server;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod token;
 pub mod typed;
 pub mod validation;
 pub mod watch;
 
+pub use auth::UserInfo;
 pub use error::ApiError;
 pub use faults::{FaultRule, Faults};
 pub use server::{Endpoint, FakeApiServer, FakeService, Options};

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::registry::{Registry, ResourceType};
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+const TOKEN_REQUEST: &str = "io.k8s.api.authentication.v1.TokenRequest";
 
 /// (schema name, every definition it needs) for a type with a k8s-openapi schema.
 type Defs = (String, Map<String, Value>);
@@ -27,7 +28,9 @@ fn defs_of<T: JsonSchema>() -> Defs {
 fn builtin_defs() -> &'static HashMap<(&'static str, &'static str), Defs> {
     static DEFS: OnceLock<HashMap<(&'static str, &'static str), Defs>> = OnceLock::new();
     DEFS.get_or_init(|| {
-        use k8s_openapi::api::{apps, batch, coordination, core, events, rbac};
+        use k8s_openapi::api::{
+            apps, authentication, authorization, batch, coordination, core, events, rbac,
+        };
         use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
         use k8s_openapi::apimachinery::pkg::apis::meta;
         let mut m = HashMap::new();
@@ -70,6 +73,34 @@ fn builtin_defs() -> &'static HashMap<(&'static str, &'static str), Defs> {
         m.insert(
             ("apiextensions.k8s.io", "CustomResourceDefinition"),
             defs_of::<apiextensions::v1::CustomResourceDefinition>(),
+        );
+        m.insert(
+            ("authentication.k8s.io", "TokenRequest"),
+            defs_of::<authentication::v1::TokenRequest>(),
+        );
+        m.insert(
+            ("authentication.k8s.io", "TokenReview"),
+            defs_of::<authentication::v1::TokenReview>(),
+        );
+        m.insert(
+            ("authentication.k8s.io", "SelfSubjectReview"),
+            defs_of::<authentication::v1::SelfSubjectReview>(),
+        );
+        m.insert(
+            ("authorization.k8s.io", "SelfSubjectAccessReview"),
+            defs_of::<authorization::v1::SelfSubjectAccessReview>(),
+        );
+        m.insert(
+            ("authorization.k8s.io", "SelfSubjectRulesReview"),
+            defs_of::<authorization::v1::SelfSubjectRulesReview>(),
+        );
+        m.insert(
+            ("authorization.k8s.io", "SubjectAccessReview"),
+            defs_of::<authorization::v1::SubjectAccessReview>(),
+        );
+        m.insert(
+            ("authorization.k8s.io", "LocalSubjectAccessReview"),
+            defs_of::<authorization::v1::LocalSubjectAccessReview>(),
         );
         m.insert(("meta", "ObjectMeta"), defs_of::<meta::v1::ObjectMeta>());
         m
@@ -160,6 +191,20 @@ fn paths_for(t: &ResourceType, paths: &mut Map<String, Value>) {
     } else {
         format!("{}/{}", prefix(t), t.plural)
     };
+    if t.is_review() {
+        paths.insert(base, json!({"post": op(t, "post", true)}));
+        return;
+    }
+    if t.group.is_empty() && t.kind == "ServiceAccount" {
+        let mut post = op(t, "post", true);
+        let gvk =
+            json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"});
+        post["operationId"] = json!("createServiceAccountToken");
+        post["x-kubernetes-group-version-kind"] = gvk;
+        post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] =
+            json!(format!("#/components/schemas/{}", TOKEN_REQUEST));
+        paths.insert(format!("{base}/{{name}}/token"), json!({"post": post}));
+    }
     paths.insert(
         base.clone(),
         json!({"get": op(t, "list", false), "post": op(t, "post", true), "delete": op(t, "deletecollection", false)}),
@@ -180,6 +225,18 @@ fn paths_for(t: &ResourceType, paths: &mut Map<String, Value>) {
 /// custom resources (with ObjectMeta), each top-level kind marked with its GVK.
 fn schemas_for(types: &[std::sync::Arc<ResourceType>]) -> Map<String, Value> {
     let mut schemas = Map::new();
+    if types
+        .iter()
+        .any(|t| t.group.is_empty() && t.kind == "ServiceAccount")
+        && let Some((_, defs)) = builtin_defs().get(&("authentication.k8s.io", "TokenRequest"))
+    {
+        for (k, v) in defs {
+            schemas.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if let Some(s) = schemas.get_mut(TOKEN_REQUEST) {
+            s["x-kubernetes-group-version-kind"] = json!([{"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}]);
+        }
+    }
     for t in types {
         match builtin_defs().get(&(t.group.as_str(), t.kind.as_str())) {
             Some((name, defs)) if t.crd.is_none() => {

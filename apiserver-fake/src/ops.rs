@@ -38,6 +38,16 @@ pub struct WriteOpts {
 }
 
 impl WriteOpts {
+    /// The same options as a dry run with its own warnings (to compute what a write would
+    /// store before checking it).
+    pub fn preview(&self) -> WriteOpts {
+        WriteOpts {
+            dry_run: true,
+            warnings: Default::default(),
+            ..self.clone()
+        }
+    }
+
     fn warn(&self, w: Vec<String>) {
         if let Ok(mut ws) = self.warnings.lock() {
             ws.extend(w);

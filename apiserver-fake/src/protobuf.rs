@@ -1,7 +1,9 @@
 //! Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`:
 //! the `k8s\0` magic + `runtime.Unknown` envelope) into JSON, for the kinds kubectl's
-//! imperative generators send that way: ConfigMap, Secret, Namespace, ServiceAccount and
-//! RBAC roles/bindings. Field numbers follow the upstream `generated.proto` files.
+//! imperative generators send that way: ConfigMap, Secret, Namespace, ServiceAccount,
+//! RBAC roles/bindings, and what `kubectl create token` / `kubectl auth can-i|whoami` send
+//! (TokenRequest, the access/rules/self reviews, TokenReview). Field numbers follow the
+//! upstream `generated.proto` files.
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -143,6 +145,99 @@ const BINDING: &[F] = &[
     ),
 ];
 
+const TOKEN_REQUEST: &[F] = &[
+    META,
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[
+            F(1, "audiences", Ty::Str, true),
+            F(4, "expirationSeconds", Ty::Int, false),
+            F(
+                3,
+                "boundObjectRef",
+                Ty::Msg(&[
+                    F(1, "kind", Ty::Str, false),
+                    F(2, "apiVersion", Ty::Str, false),
+                    F(3, "name", Ty::Str, false),
+                    F(4, "uid", Ty::Str, false),
+                ]),
+                false,
+            ),
+        ]),
+        false,
+    ),
+];
+const TOKEN_REVIEW: &[F] = &[
+    META,
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[
+            F(1, "token", Ty::Str, false),
+            F(2, "audiences", Ty::Str, true),
+        ]),
+        false,
+    ),
+];
+const SELF_SUBJECT_REVIEW: &[F] = &[META];
+const RESOURCE_ATTRIBUTES: &[F] = &[
+    F(1, "namespace", Ty::Str, false),
+    F(2, "verb", Ty::Str, false),
+    F(3, "group", Ty::Str, false),
+    F(4, "version", Ty::Str, false),
+    F(5, "resource", Ty::Str, false),
+    F(6, "subresource", Ty::Str, false),
+    F(7, "name", Ty::Str, false),
+];
+const NON_RESOURCE_ATTRIBUTES: &[F] = &[F(1, "path", Ty::Str, false), F(2, "verb", Ty::Str, false)];
+const SELF_SUBJECT_ACCESS_REVIEW: &[F] = &[
+    META,
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[
+            F(1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRIBUTES), false),
+            F(
+                2,
+                "nonResourceAttributes",
+                Ty::Msg(NON_RESOURCE_ATTRIBUTES),
+                false,
+            ),
+        ]),
+        false,
+    ),
+];
+const SUBJECT_ACCESS_REVIEW: &[F] = &[
+    META,
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[
+            F(1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRIBUTES), false),
+            F(
+                2,
+                "nonResourceAttributes",
+                Ty::Msg(NON_RESOURCE_ATTRIBUTES),
+                false,
+            ),
+            F(3, "user", Ty::Str, false),
+            F(4, "groups", Ty::Str, true),
+            F(6, "uid", Ty::Str, false),
+        ]),
+        false,
+    ),
+];
+const SELF_SUBJECT_RULES_REVIEW: &[F] = &[
+    META,
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[F(1, "namespace", Ty::Str, false)]),
+        false,
+    ),
+];
+
 fn schema_for(group: &str, kind: &str) -> Option<&'static [F]> {
     Some(match (group, kind) {
         ("", "ConfigMap") => CONFIG_MAP,
@@ -151,6 +246,14 @@ fn schema_for(group: &str, kind: &str) -> Option<&'static [F]> {
         ("", "ServiceAccount") => SERVICE_ACCOUNT,
         ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => ROLE,
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => BINDING,
+        ("authentication.k8s.io", "TokenRequest") => TOKEN_REQUEST,
+        ("authentication.k8s.io", "TokenReview") => TOKEN_REVIEW,
+        ("authentication.k8s.io", "SelfSubjectReview") => SELF_SUBJECT_REVIEW,
+        ("authorization.k8s.io", "SelfSubjectAccessReview") => SELF_SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io", "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            SUBJECT_ACCESS_REVIEW
+        }
+        ("authorization.k8s.io", "SelfSubjectRulesReview") => SELF_SUBJECT_RULES_REVIEW,
         _ => return None,
     })
 }

@@ -94,7 +94,56 @@ impl ResourceType {
     pub fn has_verb(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }
+    /// A create-only review resource (TokenReview, SubjectAccessReview, ...): answered, never
+    /// stored.
+    pub fn is_review(&self) -> bool {
+        self.crd.is_none()
+            && REVIEWS
+                .iter()
+                .any(|r| r.0 == self.group && r.1 == self.kind)
+    }
 }
+
+/// Create-only resources of authentication.k8s.io / authorization.k8s.io (group, kind, plural,
+/// namespaced), served by `reviews`.
+pub const REVIEWS: &[(&str, &str, &str, bool)] = &[
+    (
+        "authentication.k8s.io",
+        "TokenReview",
+        "tokenreviews",
+        false,
+    ),
+    (
+        "authentication.k8s.io",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        true,
+    ),
+    (
+        "authorization.k8s.io",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        false,
+    ),
+];
 
 const ALL_VERBS: &[&str] = &[
     "create",
@@ -235,7 +284,33 @@ impl Registry {
                     crd: None,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut types = types;
+        for (group, kind, plural, namespaced) in REVIEWS {
+            let api_version = format!("{group}/v1");
+            types.push(Arc::new(ResourceType {
+                group: group.to_string(),
+                version: "v1".into(),
+                kind: kind.to_string(),
+                plural: plural.to_string(),
+                singular: kind.to_lowercase(),
+                short_names: Vec::new(),
+                categories: Vec::new(),
+                namespaced: *namespaced,
+                verbs: vec!["create".into()],
+                status: false,
+                generation: GenerationPolicy::None,
+                create_on_update: false,
+                return_deleted: false,
+                field_selectors: Vec::new(),
+                storage: Arc::from(format!("{plural}.{group}")),
+                preferred: true,
+                merge_schema: Arc::new(
+                    MergeSchema::builtin(&api_version, kind).with_gvk(&api_version, kind),
+                ),
+                crd: None,
+            }));
+        }
         Self {
             types: RwLock::new(types),
         }

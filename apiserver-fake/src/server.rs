@@ -24,7 +24,8 @@ use tower::{Service, ServiceExt};
 use crate::faults::{FaultRule, Faults};
 use crate::http::{AppState, DropConnection, router};
 use crate::ops::{Cluster, WriteOpts};
-use crate::{FakeError, gc, kubeconfig, tls};
+use crate::token::TokenIssuer;
+use crate::{FakeError, gc, kubeconfig, rbac, tls};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -57,11 +58,13 @@ impl Default for Options {
 }
 
 /// In-process front door: the router plus the "refuse connections" fault, which
-/// surfaces to the client as a transport error.
+/// surfaces to the client as a transport error. A service made by `client()`/`client_as()`
+/// adds its bearer token to requests that carry no `Authorization` header.
 #[derive(Clone)]
 pub struct FakeService {
     router: Router,
     faults: Faults,
+    bearer: Option<http::HeaderValue>,
 }
 
 fn refused() -> BoxError {
@@ -84,9 +87,15 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let refusing = self.faults.refusing_until().is_some();
         let router = self.router.clone();
+        if let Some(b) = &self.bearer
+            && !req.headers().contains_key(http::header::AUTHORIZATION)
+        {
+            req.headers_mut()
+                .insert(http::header::AUTHORIZATION, b.clone());
+        }
         Box::pin(async move {
             if refusing {
                 return Err(refused());
@@ -133,10 +142,13 @@ impl FakeApiServer {
         }
         let gc_rx = cluster.store.listen();
         let gc_task = tokio::spawn(gc::run(cluster.clone(), gc_rx));
+        let agg_rx = cluster.store.listen();
+        let agg_task = tokio::spawn(rbac::run_aggregation(cluster.clone(), agg_rx));
         let state = Arc::new(AppState {
             cluster: cluster.clone(),
             faults: faults.clone(),
             token: opts.token.clone(),
+            issuer: TokenIssuer::new(),
             bookmark_interval: opts.bookmark_interval,
             server_addr: Mutex::new("127.0.0.1:443".into()),
         });
@@ -152,7 +164,7 @@ impl FakeApiServer {
         });
         let server = Self {
             state,
-            tasks: Mutex::new(vec![gc_task, refuse_task]),
+            tasks: Mutex::new(vec![gc_task, agg_task, refuse_task]),
             shutdown: Arc::new(Notify::new()),
             temp_dirs: Mutex::new(Vec::new()),
         };
@@ -172,6 +184,7 @@ impl FakeApiServer {
                 )
                 .map_err(FakeError::Api)?;
         }
+        rbac::bootstrap(server.cluster()).map_err(FakeError::Api)?;
         for dir in &opts.crd_dirs {
             server.load_crds(dir)?;
         }
@@ -228,17 +241,87 @@ impl FakeApiServer {
         self.state.faults.clone()
     }
 
-    /// The in-process front door as a tower service.
+    /// The in-process front door as a tower service (requests authenticate as over HTTP).
     pub fn service(&self) -> FakeService {
         FakeService {
             router: router(self.state.clone()),
             faults: self.state.faults.clone(),
+            bearer: None,
         }
     }
 
-    /// A kube client talking to the fake in-process (default namespace `default`).
+    fn service_with_token(&self, token: &str) -> Result<FakeService, FakeError> {
+        let v = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| FakeError::Config(format!("token: {e}")))?;
+        Ok(FakeService {
+            bearer: Some(v),
+            ..self.service()
+        })
+    }
+
+    /// A kube client talking to the fake in-process (default namespace `default`), as the
+    /// superuser (`system:masters`, with the admin token when one is configured).
     pub fn client(&self) -> kube::Client {
-        kube::Client::new(self.service(), "default")
+        let svc = match self.state.token.as_deref() {
+            Some(t) => self
+                .service_with_token(t)
+                .unwrap_or_else(|_| self.service()),
+            None => self.service(),
+        };
+        kube::Client::new(svc, "default")
+    }
+
+    /// A kube client talking to the fake in-process with `token` as its bearer token (e.g. a
+    /// ServiceAccount token from `service_account_token`): authenticated and authorized
+    /// (RBAC) as over HTTP. Default namespace `default`.
+    pub fn client_as(&self, token: &str) -> Result<kube::Client, FakeError> {
+        Ok(kube::Client::new(
+            self.service_with_token(token)?,
+            "default",
+        ))
+    }
+
+    /// A token for ServiceAccount `namespace/name`, as a TokenRequest with default
+    /// audiences and a one-hour expiry issues it (404 Api error when the ServiceAccount does
+    /// not exist). Requests with it authenticate as `system:serviceaccount:<ns>:<name>`.
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> Result<String, FakeError> {
+        self.state
+            .issuer
+            .service_account_token(&self.state.cluster, namespace, name)
+            .map_err(FakeError::Api)
+    }
+
+    /// The ServiceAccount token issuer (JWKS, verification).
+    pub fn token_issuer(&self) -> &TokenIssuer {
+        &self.state.issuer
+    }
+
+    /// A kubeconfig for a listening endpoint that authenticates with `token` instead of the
+    /// admin token (written to a fresh temporary file, removed on shutdown).
+    pub fn kubeconfig_as(&self, ep: &Endpoint, token: &str) -> Result<PathBuf, FakeError> {
+        let dir = std::env::temp_dir().join(format!("apiserver-fake-{}", uuid::Uuid::new_v4()));
+        self.temp_dirs.lock().expect("lock").push(dir.clone());
+        let path = dir.join("kubeconfig");
+        kubeconfig::write(
+            &path,
+            &kubeconfig::render(&ep.url, ep.ca_pem.as_deref(), Some(token)),
+        )?;
+        Ok(path)
+    }
+
+    /// Like `serve_http`, with a kubeconfig that authenticates with `token` (e.g. a
+    /// ServiceAccount token): a kube::Client or the real binary built from it runs as that
+    /// ServiceAccount.
+    pub async fn serve_http_as(
+        &self,
+        addr: SocketAddr,
+        use_tls: bool,
+        token: &str,
+    ) -> Result<Endpoint, FakeError> {
+        let dir = std::env::temp_dir().join(format!("apiserver-fake-{}", uuid::Uuid::new_v4()));
+        self.temp_dirs.lock().expect("lock").push(dir.clone());
+        self.serve(addr, use_tls, &dir.join("kubeconfig"), Some(token))
+            .await
     }
 
     /// Serve on `addr` (e.g. `127.0.0.1:0`) over HTTP or HTTPS and write a kubeconfig
@@ -257,6 +340,18 @@ impl FakeApiServer {
         use_tls: bool,
         kubeconfig_path: &Path,
     ) -> Result<Endpoint, FakeError> {
+        let admin = self.state.token.clone();
+        self.serve(addr, use_tls, kubeconfig_path, admin.as_deref())
+            .await
+    }
+
+    async fn serve(
+        &self,
+        addr: SocketAddr,
+        use_tls: bool,
+        kubeconfig_path: &Path,
+        token: Option<&str>,
+    ) -> Result<Endpoint, FakeError> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let tls = if use_tls {
@@ -270,7 +365,7 @@ impl FakeApiServer {
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         kubeconfig::write(
             kubeconfig_path,
-            &kubeconfig::render(&url, ca_pem.as_deref(), self.state.token.as_deref()),
+            &kubeconfig::render(&url, ca_pem.as_deref(), token),
         )?;
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
         let task = tokio::spawn(accept_loop(

@@ -713,3 +713,113 @@ fn binary_exits_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn service_account_token_and_rbac_through_kubectl() {
+    let fake = Fake::start(&[]);
+    fake.ok(&["create", "namespace", "ops"]);
+    fake.ok(&["create", "namespace", "team-a"]);
+    fake.ok(&["create", "serviceaccount", "stagesync", "-n", "ops"]);
+    // `kubectl create token` (a protobuf TokenRequest), then a kubeconfig with that token.
+    let token = fake.ok(&[
+        "create",
+        "token",
+        "stagesync",
+        "-n",
+        "ops",
+        "--duration=20m",
+    ]);
+    let token = token.trim();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let text = std::fs::read_to_string(&fake.kubeconfig).unwrap();
+    let sa_kc = fake.write("kc-sa", &text.replace("kubectl-test-token", token));
+    let as_sa = |args: &[&str]| {
+        Command::new(kubectl_path())
+            .env("KUBECONFIG", &sa_kc)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = as_sa(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "system:serviceaccount:ops:stagesync",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_sa(&["auth", "can-i", "list", "secrets", "-n", "team-a"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+    let out = as_sa(&["get", "secrets", "-n", "team-a"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "Error from server (Forbidden): secrets is forbidden: User \"system:serviceaccount:ops:stagesync\" cannot list resource \"secrets\" in API group \"\" in the namespace \"team-a\""
+        ),
+        "{err}"
+    );
+    fake.ok(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "team-a",
+        "--verb=get,list",
+        "--resource=secrets",
+    ]);
+    fake.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "-n",
+        "team-a",
+        "--role=reader",
+        "--serviceaccount=ops:stagesync",
+    ]);
+    let out = as_sa(&["auth", "can-i", "list", "secrets", "-n", "team-a"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes");
+    let out = as_sa(&["get", "secrets", "-n", "team-a"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_sa(&["auth", "can-i", "--list", "-n", "team-a"]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("secrets ") && l.contains("[get list]")),
+        "{list}"
+    );
+    // The admin is allowed everything, and may impersonate the ServiceAccount (`--as`).
+    assert_eq!(fake.ok(&["auth", "can-i", "delete", "nodes"]).trim(), "yes");
+    let out = fake.kubectl(&[
+        "auth",
+        "can-i",
+        "list",
+        "secrets",
+        "-n",
+        "team-b",
+        "--as=system:serviceaccount:ops:stagesync",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+    let err = fake.fails(&[
+        "get",
+        "configmaps",
+        "-n",
+        "team-a",
+        "--as=system:serviceaccount:ops:stagesync",
+    ]);
+    assert!(
+        err.contains(
+            "cannot list resource \"configmaps\" in API group \"\" in the namespace \"team-a\""
+        ),
+        "{err}"
+    );
+}

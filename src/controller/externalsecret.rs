@@ -175,10 +175,15 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     if skip_refresh(&es, &secrets, &target).await? {
         return Ok(Action::await_change());
     }
-
-    let started = std::time::Instant::now();
     let force = force_sync_value(&es)
         .filter(|v| es.status.as_ref().and_then(|s| s.force_synced.as_deref()) != Some(v.as_str()));
+    if let Some(held) =
+        super::windows::hold(&es, &ctx, &es_api, &secrets, &target, force.is_some()).await?
+    {
+        return Ok(held);
+    }
+
+    let started = std::time::Instant::now();
     let result = sync(&es, &ctx, &secrets, &target, force.is_some()).await;
     ctx.metrics.observe_reconcile(
         result.as_ref().err().map(SyncError::reason),

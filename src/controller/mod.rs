@@ -13,6 +13,7 @@ mod sources;
 pub mod store;
 mod unchanged;
 mod wanted;
+mod windows;
 
 pub use wanted::WantedSecrets;
 
@@ -248,12 +249,6 @@ async fn external_secrets(
     let namespace_filter_clone = namespace.clone();
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store::<ExternalSecret>();
-    let synced = (reader.clone(), ctx.ready.clone());
-    tokio::spawn(async move {
-        if synced.0.wait_until_ready().await.is_ok() {
-            synced.1.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
     let forget = ctx.clone();
     let trigger = watcher(
         scoped::<ExternalSecret>(&client, namespace.as_deref()),
@@ -269,6 +264,12 @@ async fn external_secrets(
     })
     .reflect(writer)
     .inspect_ok(move |event| {
+        // The cache is synced once the first list is complete: the leader is ready.
+        if let watcher::Event::InitDone = event {
+            forget
+                .ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         // A deleted ExternalSecret no longer needs its secrets tracked.
         if let watcher::Event::Delete(es) = event {
             let es_ref = (es.namespace().unwrap_or_default(), es.name_any());

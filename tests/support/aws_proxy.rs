@@ -56,6 +56,8 @@ struct State {
     latency: Duration,
     /// Access key ids that signed requests (from the SigV4 `Authorization` header).
     access_keys: BTreeSet<String>,
+    /// Bodies of STS requests (form-encoded), in order.
+    sts_requests: Vec<String>,
 }
 
 impl AwsProxy {
@@ -103,6 +105,21 @@ impl AwsProxy {
     /// The access key ids that signed the requests seen (which identity the client used).
     pub fn access_keys(&self) -> BTreeSet<String> {
         self.state().access_keys.clone()
+    }
+
+    /// The STS requests seen, as decoded form fields (`Action`, `RoleArn`, `Tags.member.1.Key`,
+    /// ...), in order.
+    pub fn sts_requests(&self) -> Vec<BTreeMap<String, String>> {
+        self.state()
+            .sts_requests
+            .iter()
+            .map(|body| {
+                body.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Forgets the counts (denials, stale mode, recorded lists and latency stay).
@@ -180,6 +197,10 @@ impl Proxy {
             if let Some(key) = access_key(&parts.headers) {
                 s.access_keys.insert(key);
             }
+            if op.as_deref().is_some_and(|op| op.starts_with("sts:")) {
+                s.sts_requests
+                    .push(String::from_utf8_lossy(&body).into_owned());
+            }
             let denied = op.as_ref().is_some_and(|op| s.denied.contains(op));
             let stale = (listing && s.stale_lists).then(|| s.lists.get(&body).cloned());
             (s.latency, denied, stale.flatten())
@@ -225,6 +246,29 @@ fn operation(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let form = std::str::from_utf8(body).ok()?;
     let action = form.split('&').find_map(|kv| kv.strip_prefix("Action="))?;
     Some(format!("sts:{action}"))
+}
+
+/// Decodes `application/x-www-form-urlencoded` text.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 2;
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `AKID` of a SigV4 `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/...` header.

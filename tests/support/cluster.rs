@@ -4,6 +4,11 @@
 //! its generated kubeconfig, so the operator's rustls client path is what the tests exercise.
 //! Tests that need the fake's fault injection call [`TestCluster::faults`], which skips them
 //! (with the reason printed) on a real cluster.
+//!
+//! On the fake the operator runs as the ServiceAccount the Helm chart creates, with exactly the
+//! RBAC rules the chart renders (the fake enforces RBAC for ServiceAccount tokens): every
+//! operator test is then also a proof that those rules suffice. The tests themselves use the
+//! fake's admin token.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,19 +34,32 @@ pub const E2E_KUBECONFIG: &str = "STAGESYNC_E2E_KUBECONFIG";
 pub struct TestCluster {
     /// A client for the test itself.
     pub client: Client,
-    /// Kubeconfig for processes (the `stagesync` binary).
+    /// Kubeconfig for processes (the `stagesync` binary, `kubectl`), with the test's identity.
     pub kubeconfig: PathBuf,
+    /// The operator's client: the chart's ServiceAccount on the fake.
+    pub operator_client: Client,
+    /// Kubeconfig with the operator's identity.
+    pub operator_kubeconfig: PathBuf,
     fake: Option<FakeApiServer>,
 }
 
 impl TestCluster {
     /// The real cluster, or a fresh fake with stagesync's CRDs installed.
     pub async fn start() -> Self {
+        Self::start_with_rbac(None).await
+    }
+
+    /// Like [`TestCluster::start`], with the operator's RBAC objects given (`None`: the chart's
+    /// rendering with default values). On a real cluster the operator uses the kubeconfig's
+    /// identity.
+    pub async fn start_with_rbac(rbac: Option<Vec<serde_json::Value>>) -> Self {
         if let Some(path) = std::env::var_os(E2E_KUBECONFIG) {
             let kubeconfig = PathBuf::from(path);
             let client = client_from(&kubeconfig).await;
             install_crds(&client).await;
             return Self {
+                operator_client: client.clone(),
+                operator_kubeconfig: kubeconfig.clone(),
                 client,
                 kubeconfig,
                 fake: None,
@@ -60,9 +78,20 @@ impl TestCluster {
             .expect("the API server fake serves HTTPS");
         assert!(endpoint.url.starts_with("https://"));
         let client = client_from(&endpoint.kubeconfig).await;
+        let rbac = rbac.unwrap_or_else(|| super::chart::operator_rbac().to_vec());
+        let (sa_namespace, sa_name) = super::chart::install_operator_identity(&client, &rbac).await;
+        let token = fake
+            .service_account_token(&sa_namespace, &sa_name)
+            .expect("a token for the operator's ServiceAccount");
+        let operator_kubeconfig = fake
+            .kubeconfig_as(&endpoint, &token)
+            .expect("the operator's kubeconfig");
+        let operator_client = client_from(&operator_kubeconfig).await;
         Self {
             client,
             kubeconfig: endpoint.kubeconfig,
+            operator_client,
+            operator_kubeconfig,
             fake: Some(fake),
         }
     }
@@ -118,13 +147,13 @@ impl TestCluster {
     ) -> OperatorHandle {
         let metrics = Arc::new(Metrics::default());
         let stores = StoreRegistry::new(
-            self.client.clone(),
+            self.operator_client.clone(),
             policy,
             aws_backend_factory(),
             metrics.clone(),
         );
         let ctx = Arc::new(Context::new(
-            self.client.clone(),
+            self.operator_client.clone(),
             stores,
             config,
             metrics.clone(),

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod aws_proxy;
+pub mod chart;
 pub mod cluster;
 pub mod moto;
 pub mod objects;

@@ -7,6 +7,7 @@ mod crds;
 mod faults;
 mod gc;
 mod https;
+mod rbac;
 mod ssa;
 mod support;
 mod watch;
