@@ -514,3 +514,139 @@ async fn generators_and_manifests_are_refused_naming_the_field() {
     assert!(message.contains("target.manifest"), "{message}");
     assert!(secret(&r, "manifest").await.is_none());
 }
+
+/// A cluster whose operator (the chart's ServiceAccount) has `rbac`, a namespace with two
+/// ServiceAccounts (one associated with an IAM role, one not) and a store using each through
+/// `auth.jwt`, read through a proxy.
+async fn jwt_world(
+    rbac: Vec<Value>,
+) -> (
+    support::cluster::TestCluster,
+    String,
+    support::aws_proxy::AwsProxy,
+    support::cluster::OperatorHandle,
+    String,
+) {
+    let cluster = support::cluster::TestCluster::start_with_rbac(Some(rbac)).await;
+    let ns = cluster.namespace("eso-jwt").await;
+    let proxy = support::aws_proxy::AwsProxy::start(&support::moto::moto().endpoint);
+    let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(cluster.client.clone(), &ns);
+    for (name, annotations) in [
+        (
+            "tenant",
+            json!({"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/tenant-a"}),
+        ),
+        ("bare", json!({})),
+    ] {
+        sas.create(
+            &Default::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": name, "annotations": annotations}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    for (store, sa) in [("jwt", "tenant"), ("no-role", "bare")] {
+        let mut provider = aws_provider(&proxy.endpoint, None);
+        provider["aws"]["auth"] =
+            json!({"jwt": {"serviceAccountRef": {"name": sa, "audiences": ["extra-audience"]}}});
+        create_store_with(&cluster.client, &ns, store, provider).await;
+    }
+    let key = unique_name("eso/jwt");
+    create_aws(
+        &support::moto::moto().admin_client().await,
+        &key,
+        "as-tenant",
+    )
+    .await;
+    let operator = cluster.run_operator_with(
+        support::cluster::test_policy(&proxy.endpoint),
+        stagesync::controller::ControllerConfig {
+            namespaces: vec![ns.clone()],
+            backoff_base: std::time::Duration::from_millis(200),
+            backoff_cap: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+    );
+    (cluster, ns, proxy, operator, key)
+}
+
+#[tokio::test]
+async fn auth_jwt_exchanges_the_tenant_service_account_for_its_role() {
+    let rbac = support::chart::operator_rbac_for(&[("jwtAuth.enabled", "true")]);
+    let (cluster, ns, proxy, _op, key) = jwt_world(rbac).await;
+    let c = &cluster.client;
+    create_es(c, &ns, "db", reads(json!({"name": "jwt"}), &key, json!({}))).await;
+    wait_data(c, &ns, "db", &[("v", "as-tenant")]).await;
+    let exchange = proxy
+        .sts_requests()
+        .into_iter()
+        .find(|q| q.get("Action").map(String::as_str) == Some("AssumeRoleWithWebIdentity"))
+        .expect("an AssumeRoleWithWebIdentity call");
+    assert_eq!(
+        exchange["RoleArn"],
+        "arn:aws:iam::123456789012:role/tenant-a"
+    );
+    use base64::Engine as _;
+    let payload = exchange["WebIdentityToken"]
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], format!("system:serviceaccount:{ns}:tenant"));
+    assert_eq!(
+        claims["aud"],
+        json!(["sts.amazonaws.com", "extra-audience"])
+    );
+
+    // A ServiceAccount without a role: the store says which one and what is missing.
+    create_es(
+        c,
+        &ns,
+        "norole",
+        reads(json!({"name": "no-role"}), &key, json!({})),
+    )
+    .await;
+    let (_, message) = wait_reason(c, &ns, "norole", "InvalidStoreConfig").await;
+    assert!(
+        message.contains("\"bare\"") && message.contains("eks.amazonaws.com/role-arn"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn auth_jwt_without_the_right_to_mint_tokens_is_a_clear_store_error() {
+    let rbac = support::chart::operator_rbac_for(&[("jwtAuth.enabled", "true")]);
+    let token_rule = support::chart::rule_positions(&rbac)
+        .into_iter()
+        .find(|(o, r)| rbac[*o]["rules"][*r]["resources"] == json!(["serviceaccounts/token"]))
+        .expect("jwtAuth renders the token rule");
+    let (cluster, ns, _proxy, _op, key) =
+        jwt_world(support::chart::without_rule(&rbac, token_rule)).await;
+    create_es(
+        &cluster.client,
+        &ns,
+        "db",
+        reads(json!({"name": "jwt"}), &key, json!({})),
+    )
+    .await;
+    let (_, message) = wait_reason(&cluster.client, &ns, "db", "InvalidStoreConfig").await;
+    assert!(
+        message.contains("\"tenant\"") && message.contains("forbidden"),
+        "{message}"
+    );
+    let written = Api::<Secret>::namespaced(cluster.client.clone(), &ns)
+        .get_opt("db")
+        .await
+        .unwrap();
+    assert!(written.is_none());
+}

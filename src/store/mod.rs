@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::{Api, Client, ResourceExt};
 use regex::Regex;
 
@@ -28,7 +29,9 @@ use crate::api::externalsecret::{SecretStoreRef, StoreKind};
 use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore, SessionTagsPolicy};
 use crate::api::shared::SecretKeySelector;
 use crate::metrics::Metrics;
-use crate::provider::aws::{AssumeRole, AwsBackend, AwsClientConfig, CredentialSource, Timeouts};
+use crate::provider::aws::{
+    AssumeRole, AwsBackend, AwsClientConfig, CredentialSource, Timeouts, TokenSource,
+};
 use crate::provider::{ProviderError, SecretsBackend};
 use crate::resolve::{EsRef, StoreResolver, TrackingSettings};
 use crate::value::SecretBytes;
@@ -524,13 +527,8 @@ impl StoreRegistry {
                         "auth sets both secretRef and jwt; set one".into(),
                     ));
                 }
-                (None, _) => {
-                    return Err(StoreError::InvalidConfig(
-                        "auth.jwt (ServiceAccount token exchange) is not supported yet; use auth.secretRef \
-                         or a ClusterSecretStore with the operator's identity"
-                            .into(),
-                    ));
-                }
+                (None, Some(jwt)) => self.web_identity(store, jwt, &session_name(store)).await?,
+                (None, None) => unreachable!("auth without secretRef or jwt is filtered out above"),
             },
         };
         let mut config = AwsClientConfig::new(aws.region.clone(), credentials);
@@ -547,6 +545,73 @@ impl StoreRegistry {
             transitive_tag_keys: aws.transitive_tag_keys.clone(),
         });
         Ok((config, credentials_version))
+    }
+
+    /// `auth.jwt`: the ServiceAccount's role (its `eks.amazonaws.com/role-arn` annotation) and a
+    /// source of its tokens (TokenRequest, audiences `eks.amazonaws.com/audience` or
+    /// `sts.amazonaws.com`, plus `serviceAccountRef.audiences`), as ESO does. One token is minted
+    /// here, so a ServiceAccount the operator may not mint tokens for fails the store at once.
+    async fn web_identity(
+        &self,
+        store: &StoreObject,
+        jwt: &crate::api::secretstore::AwsJwtAuth,
+        session: &str,
+    ) -> Result<(CredentialSource, String), StoreError> {
+        let sa = &jwt.service_account_ref;
+        let namespace = match (&store.namespace, &sa.namespace) {
+            (Some(own), Some(other)) if own != other => {
+                return Err(StoreError::InvalidConfig(format!(
+                    "a SecretStore may only use ServiceAccounts of its own namespace {own:?}, not {other:?}"
+                )));
+            }
+            (Some(own), _) => own.clone(),
+            (None, Some(ns)) => ns.clone(),
+            (None, None) => {
+                return Err(StoreError::InvalidConfig(format!(
+                    "auth.jwt.serviceAccountRef {:?} must set namespace in a ClusterSecretStore",
+                    sa.name
+                )));
+            }
+        };
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &namespace);
+        let account = api.get_opt(&sa.name).await?.ok_or_else(|| {
+            StoreError::InvalidConfig(format!(
+                "ServiceAccount {:?} of auth.jwt does not exist in namespace {namespace:?}",
+                sa.name
+            ))
+        })?;
+        let annotation = |k: &str| {
+            account
+                .annotations()
+                .get(k)
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
+        let role_arn = annotation("eks.amazonaws.com/role-arn").ok_or_else(|| {
+            StoreError::InvalidConfig(format!(
+                "an IAM role must be associated with ServiceAccount {:?} (namespace {namespace:?}): annotate it with eks.amazonaws.com/role-arn",
+                sa.name
+            ))
+        })?;
+        if let Some(allowed) = &self.policy.allowed_roles
+            && !allowed.is_match(&role_arn)
+        {
+            return Err(StoreError::RoleNotAllowed { role: role_arn });
+        }
+        let mut audiences = vec![
+            annotation("eks.amazonaws.com/audience").unwrap_or_else(|| "sts.amazonaws.com".into()),
+        ];
+        audiences.extend(sa.audiences.iter().cloned());
+        let token = token_source(api, sa.name.clone(), namespace.clone(), audiences);
+        (token.0)().await.map_err(StoreError::InvalidConfig)?;
+        Ok((
+            CredentialSource::WebIdentity {
+                role_arn,
+                session_name: session.to_owned(),
+                token,
+            },
+            account.resource_version().unwrap_or_default(),
+        ))
     }
 
     /// Reads one credential key, enforcing where it may be read from.
@@ -637,6 +702,47 @@ fn credential_secrets(store: &StoreObject) -> Vec<(String, String)> {
         Some((ns, sel.name.clone()))
     })
     .collect()
+}
+
+/// Mints tokens of a ServiceAccount for STS (an hour each; the SDK renews the credentials, and
+/// with them the token, before they expire).
+fn token_source(
+    api: Api<ServiceAccount>,
+    name: String,
+    namespace: String,
+    audiences: Vec<String>,
+) -> TokenSource {
+    TokenSource(Arc::new(move || {
+        let (api, name, namespace, audiences) = (
+            api.clone(),
+            name.clone(),
+            namespace.clone(),
+            audiences.clone(),
+        );
+        Box::pin(async move {
+            let request = TokenRequest {
+                spec: TokenRequestSpec {
+                    audiences,
+                    expiration_seconds: Some(3600),
+                    ..TokenRequestSpec::default()
+                },
+                ..TokenRequest::default()
+            };
+            let answer = api
+                .create_token_request(&name, &Default::default(), &request)
+                .await
+                .map_err(|e| {
+                    format!("could not get a token for ServiceAccount {name:?} in namespace {namespace:?}: {e}")
+                })?;
+            answer
+                .status
+                .map(|s| s.token)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    format!("the TokenRequest for ServiceAccount {name:?} returned no token")
+                })
+        })
+    }))
 }
 
 /// Whether the store's identity depends on the ExternalSecret's namespace (ESO's session tags).

@@ -292,8 +292,13 @@ pub fn rendered_rbac_rules(docs: &[Value]) -> Vec<BoundRule> {
 /// ClusterRoles and their bindings, rendered once per test process.
 pub fn operator_rbac() -> &'static [Value] {
     static RBAC: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
-    RBAC.get_or_init(|| {
-        let docs = render_chart(&[]);
+    RBAC.get_or_init(|| operator_rbac_for(&[]))
+}
+
+/// The chart's RBAC objects for the operator with `--set` values.
+pub fn operator_rbac_for(values: &[(&str, &str)]) -> Vec<Value> {
+    {
+        let docs = render_chart(values);
         let (ns, name) = operator_service_account(&docs);
         docs.into_iter()
             .filter(|d| {
@@ -305,7 +310,7 @@ pub fn operator_rbac() -> &'static [Value] {
                     && d["metadata"]["namespace"] == ns.as_str())
             })
             .collect()
-    })
+    }
 }
 
 /// Every (object index, rule index) of the rules in `rbac` — what a test drops one at a time.

@@ -14,7 +14,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
-use super::assume::AssumedRole;
+use super::assume::{AssumedRole, TokenSource, WebIdentityRole};
 use super::observe::{CallObserver, CountingInterceptor};
 use crate::provider::ProviderError;
 use crate::value::SecretBytes;
@@ -77,6 +77,15 @@ pub enum CredentialSource {
     /// The operator's own identity from the default AWS chain (IRSA, EKS Pod Identity,
     /// environment, instance profile).
     DefaultChain,
+    /// A ServiceAccount's web identity exchanged for `role_arn` (store `auth.jwt`).
+    WebIdentity {
+        /// The role of the ServiceAccount (`eks.amazonaws.com/role-arn`).
+        role_arn: String,
+        /// STS session name.
+        session_name: String,
+        /// Mints the ServiceAccount's tokens.
+        token: TokenSource,
+    },
 }
 
 /// A role to assume.
@@ -171,7 +180,32 @@ pub async fn build_client(config: &AwsClientConfig) -> Result<AwsClients, Provid
             "stagesync-store-secret",
         ));
     }
-    let base = loader.load().await;
+    if matches!(config.credentials, CredentialSource::WebIdentity { .. }) {
+        // AssumeRoleWithWebIdentity is not signed: the token is the identity.
+        loader = loader.no_credentials();
+    }
+    let mut base = loader.load().await;
+    if let CredentialSource::WebIdentity {
+        role_arn,
+        session_name,
+        token,
+    } = &config.credentials
+    {
+        let mut sts = aws_sdk_sts::config::Builder::from(&base);
+        if let Some(endpoint) = &config.sts_endpoint {
+            sts = sts.endpoint_url(endpoint);
+        }
+        let provider = WebIdentityRole::new(
+            aws_sdk_sts::Client::from_conf(sts.build()),
+            role_arn.clone(),
+            session_name.clone(),
+            token.clone(),
+        );
+        base = base
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+    }
 
     let mut chain: Vec<AssumeRole> = config
         .additional_roles

@@ -7,6 +7,7 @@ mod client;
 mod errors;
 mod observe;
 
+pub use assume::TokenSource;
 pub use client::{
     AssumeRole, AwsClientConfig, AwsClients, CredentialSource, Timeouts, build_client,
 };
