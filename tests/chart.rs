@@ -129,42 +129,13 @@ fn crd_schemas(docs: &[Value]) -> BTreeMap<String, CrdSchema> {
         .collect()
 }
 
-/// Admits a stagesync object as the API server would (as tests/examples.rs), refusing fields the
-/// schema would prune.
+/// Admits a stagesync object as the API server would, refusing fields the schema would prune.
 fn admit(schemas: &BTreeMap<String, CrdSchema>, doc: &Value) -> Result<(), Vec<String>> {
     let kind = doc["kind"].as_str().unwrap();
     let schema = schemas
         .get(kind)
         .ok_or_else(|| vec![format!("no CRD for {kind}")])?;
-    let mut admitted = doc.clone();
-    schema.admit(&mut admitted, None).map_err(|causes| {
-        causes
-            .into_iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect::<Vec<_>>()
-    })?;
-    let mut lost = Vec::new();
-    pruned(doc, &admitted, "", &mut lost);
-    if lost.is_empty() { Ok(()) } else { Err(lost) }
-}
-
-fn pruned(original: &Value, admitted: &Value, path: &str, out: &mut Vec<String>) {
-    match (original, admitted) {
-        (Value::Object(o), Value::Object(a)) => {
-            for (k, v) in o {
-                match a.get(k) {
-                    Some(av) => pruned(v, av, &format!("{path}.{k}"), out),
-                    None => out.push(format!("{path}.{k}: unknown field")),
-                }
-            }
-        }
-        (Value::Array(o), Value::Array(a)) => {
-            for (i, (v, av)) in o.iter().zip(a).enumerate() {
-                pruned(v, av, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
+    support::admission::admit_with(schema, doc).map(|_| ())
 }
 
 fn on_real_cluster() -> bool {

@@ -2,6 +2,8 @@
 //! checked with the same validator the API server fake uses (pruning, defaulting, types, enums,
 //! patterns, CEL rules) — and contains no field the schema would silently drop.
 
+mod support;
+
 use std::path::PathBuf;
 
 use apiserver_fake::schema::CrdSchema;
@@ -23,46 +25,9 @@ fn schema_for(kind: &str) -> CrdSchema {
     CrdSchema::new(&serde_json::to_value(schema).unwrap()).expect("the generated schema compiles")
 }
 
-/// Paths of `original` that are missing from `admitted` (pruned as unknown).
-fn pruned(original: &Value, admitted: &Value, path: &str, out: &mut Vec<String>) {
-    match (original, admitted) {
-        (Value::Object(o), Value::Object(a)) => {
-            for (k, v) in o {
-                match a.get(k) {
-                    Some(av) => pruned(v, av, &format!("{path}.{k}"), out),
-                    None => out.push(format!("{path}.{k}")),
-                }
-            }
-        }
-        (Value::Array(o), Value::Array(a)) => {
-            for (i, (v, av)) in o.iter().zip(a).enumerate() {
-                pruned(v, av, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Admits a stagesync object; returns the admitted object or the validation messages.
 fn admit(doc: &Value) -> Result<Value, Vec<String>> {
-    let schema = schema_for(doc["kind"].as_str().unwrap());
-    let mut admitted = doc.clone();
-    schema.admit(&mut admitted, None).map_err(|causes| {
-        causes
-            .into_iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect::<Vec<_>>()
-    })?;
-    let mut lost = Vec::new();
-    pruned(doc, &admitted, "", &mut lost);
-    if lost.is_empty() {
-        Ok(admitted)
-    } else {
-        Err(lost
-            .into_iter()
-            .map(|p| format!("{p}: unknown field"))
-            .collect())
-    }
+    support::admission::admit_with(&schema_for(doc["kind"].as_str().unwrap()), doc)
 }
 
 #[test]

@@ -40,6 +40,17 @@ fn reload() -> Value {
     json!({"stagesync.io/reload": "true"})
 }
 
+/// Creates a workload of `kind` in the rig's namespace.
+async fn add(r: &Rig, kind: Kind, name: &str, annotations: Value, template: Value) {
+    create(
+        r.client(),
+        &r.ns,
+        kind,
+        workload(kind, name, annotations, template),
+    )
+    .await;
+}
+
 /// Waits until the workload carries a restart mark different from `before`; returns it.
 async fn wait_restarted(r: &Rig, kind: Kind, name: &str, before: Option<String>) -> String {
     eventually(WAIT, &format!("{} {name} restarted", kind.as_str()), || {
@@ -62,16 +73,12 @@ struct Canary {
 impl Canary {
     async fn new(r: &Rig) -> Self {
         let key = aws_secret(r, "canary", "c0").await;
-        create(
-            r.client(),
-            &r.ns,
+        add(
+            &r,
             Kind::Deployment,
-            workload(
-                Kind::Deployment,
-                "canary",
-                reload(),
-                pod_template("env", "canary", false),
-            ),
+            "canary",
+            reload(),
+            pod_template("env", "canary", false),
         )
         .await;
         wait_recorded(r.client(), &r.ns, Kind::Deployment, "canary", &["canary"]).await;
@@ -115,28 +122,20 @@ async fn a_rotation_rolls_each_annotated_kind_exactly_once_and_nothing_else() {
         )
         .await;
     }
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "unannotated",
-            json!({}),
-            pod_template("env", "db", false),
-        ),
+        "unannotated",
+        json!({}),
+        pod_template("env", "db", false),
     )
     .await;
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "unrelated",
-            reload(),
-            pod_template("env", "other", false),
-        ),
+        "unrelated",
+        reload(),
+        pod_template("env", "other", false),
     )
     .await;
     let mut generations = Vec::new();
@@ -203,16 +202,12 @@ async fn a_rotation_rolls_each_annotated_kind_exactly_once_and_nothing_else() {
 async fn same_bytes_labels_and_new_versions_with_equal_values_restart_nothing() {
     let r = Rig::start("restart-same", |_| {}).await;
     let key = aws_secret(&r, "db", "same").await;
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "web",
-            reload(),
-            pod_template("envFrom", "db", false),
-        ),
+        "web",
+        reload(),
+        pod_template("envFrom", "db", false),
     )
     .await;
     let g0 = wait_recorded(r.client(), &r.ns, Kind::Deployment, "web", &["db"])
@@ -310,16 +305,12 @@ async fn three_secrets_changed_by_one_rotation_give_one_rollout() {
 async fn an_operator_restart_after_a_rollout_does_not_roll_again() {
     let mut r = Rig::start("restart-again", |_| {}).await;
     let key = aws_secret(&r, "db", "a").await;
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::StatefulSet,
-        workload(
-            Kind::StatefulSet,
-            "db-client",
-            reload(),
-            pod_template("volume", "db", false),
-        ),
+        "db-client",
+        reload(),
+        pod_template("volume", "db", false),
     )
     .await;
     wait_recorded(r.client(), &r.ns, Kind::StatefulSet, "db-client", &["db"]).await;
@@ -347,29 +338,21 @@ async fn installing_on_existing_workloads_and_late_secrets_roll_nothing() {
     // upgrade from a version without restarts).
     let mut r = Rig::configured("restart-install", |_| {}, |c| c.restart.enabled = false).await;
     aws_secret(&r, "db", "x").await;
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "web",
-            reload(),
-            pod_template("env", "db", false),
-        ),
+        "web",
+        reload(),
+        pod_template("env", "db", false),
     )
     .await;
     // This one waits for a Secret that does not exist yet.
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::DaemonSet,
-        workload(
-            Kind::DaemonSet,
-            "agent",
-            reload(),
-            pod_template("volume", "late", false),
-        ),
+        "agent",
+        reload(),
+        pod_template("volume", "late", false),
     )
     .await;
     let g_web = generation(r.client(), &r.ns, Kind::Deployment, "web").await;
@@ -443,16 +426,12 @@ async fn reload_secrets_names_secrets_the_template_does_not_use() {
     let key = aws_secret(&r, "license", "l1").await;
     // The container reads the license from a file the platform mounts some other way.
     let annotations = json!({"stagesync.io/reload-secrets": "license, unrelated-name"});
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "web",
-            annotations,
-            pod_template("env", "some-other", false),
-        ),
+        "web",
+        annotations,
+        pod_template("env", "some-other", false),
     )
     .await;
     wait_recorded(r.client(), &r.ns, Kind::Deployment, "web", &["license"]).await;
@@ -466,16 +445,12 @@ async fn strategy_none_records_and_reports_without_restarting() {
     let key = aws_secret(&r, "db", "1").await;
     let annotations =
         json!({"stagesync.io/reload": "true", "stagesync.io/reload-strategy": "none"});
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "web",
-            annotations,
-            pod_template("env", "db", false),
-        ),
+        "web",
+        annotations,
+        pod_template("env", "db", false),
     )
     .await;
     let g0 = wait_recorded(r.client(), &r.ns, Kind::Deployment, "web", &["db"])
@@ -508,16 +483,12 @@ async fn rollouts_beyond_the_rate_limit_queue_in_order_and_none_is_dropped() {
     let key = aws_secret(&r, "shared", "1").await;
     for i in 0..WORKLOADS {
         let name = format!("w{i:02}");
-        create(
-            r.client(),
-            &r.ns,
+        add(
+            &r,
             Kind::Deployment,
-            workload(
-                Kind::Deployment,
-                &name,
-                reload(),
-                pod_template("env", "shared", false),
-            ),
+            &name,
+            reload(),
+            pod_template("env", "shared", false),
         )
         .await;
     }
@@ -586,40 +557,28 @@ async fn reloader_annotations_are_honoured_in_compatible_mode() {
     create_secret(r.client(), &r.ns, "named", json!({"v": "1"})).await;
     let secrets =
         kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(r.client().clone(), &r.ns);
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "auto",
-            json!({"reloader.stakater.com/auto": "true"}),
-            pod_template("envFrom", "plain", false),
-        ),
+        "auto",
+        json!({"reloader.stakater.com/auto": "true"}),
+        pod_template("envFrom", "plain", false),
     )
     .await;
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "secret-auto",
-            json!({"secret.reloader.stakater.com/auto": "true"}),
-            pod_template("volume", "plain", false),
-        ),
+        "secret-auto",
+        json!({"secret.reloader.stakater.com/auto": "true"}),
+        pod_template("volume", "plain", false),
     )
     .await;
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::StatefulSet,
-        workload(
-            Kind::StatefulSet,
-            "named",
-            json!({"secret.reloader.stakater.com/reload": "named"}),
-            pod_template("env", "x", false),
-        ),
+        "named",
+        json!({"secret.reloader.stakater.com/reload": "named"}),
+        pod_template("env", "x", false),
     )
     .await;
     wait_recorded(r.client(), &r.ns, Kind::Deployment, "auto", &["plain"]).await;
@@ -735,16 +694,12 @@ async fn rollout_outcome_is_reported_on_the_external_secret() {
     let r = Rig::start("restart-outcome", |_| {}).await;
     let key = aws_secret(&r, "db", "1").await;
     for name in ["good", "bad"] {
-        create(
-            r.client(),
-            &r.ns,
+        add(
+            &r,
             Kind::Deployment,
-            workload(
-                Kind::Deployment,
-                name,
-                reload(),
-                pod_template("env", "db", false),
-            ),
+            name,
+            reload(),
+            pod_template("env", "db", false),
         )
         .await;
         wait_recorded(r.client(), &r.ns, Kind::Deployment, name, &["db"]).await;
@@ -817,16 +772,12 @@ async fn bad_annotations_and_forbidden_patches_are_warnings_on_the_workload() {
         ("flag", json!({"stagesync.io/reload": "yes"}), "\"yes\""),
     ];
     for (name, annotations, _) in &cases {
-        create(
-            r.client(),
-            &r.ns,
+        add(
+            &r,
             Kind::Deployment,
-            workload(
-                Kind::Deployment,
-                name,
-                annotations.clone(),
-                pod_template("env", "db", false),
-            ),
+            name,
+            annotations.clone(),
+            pod_template("env", "db", false),
         )
         .await;
     }
@@ -852,16 +803,12 @@ async fn bad_annotations_and_forbidden_patches_are_warnings_on_the_workload() {
     else {
         return;
     };
-    create(
-        r.client(),
-        &r.ns,
+    add(
+        &r,
         Kind::Deployment,
-        workload(
-            Kind::Deployment,
-            "locked",
-            reload(),
-            pod_template("env", "db", false),
-        ),
+        "locked",
+        reload(),
+        pod_template("env", "db", false),
     )
     .await;
     wait_recorded(r.client(), &r.ns, Kind::Deployment, "locked", &["db"]).await;

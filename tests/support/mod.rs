@@ -1,6 +1,7 @@
 //! Helpers shared by every integration test: one place, included with `mod support;`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod admission;
 pub mod aws_proxy;
 pub mod chart;
 pub mod cluster;
