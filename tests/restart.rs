@@ -74,7 +74,7 @@ impl Canary {
     async fn new(r: &Rig) -> Self {
         let key = aws_secret(r, "canary", "c0").await;
         add(
-            &r,
+            r,
             Kind::Deployment,
             "canary",
             reload(),
