@@ -11,20 +11,19 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{Operator, fill_aws, label, percentile, reset_moto, samples, secs};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
-use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use stagesync::api::externalsecret::ExternalSecret;
-use support::aws_proxy::AwsProxy;
-use support::cluster::TestCluster;
 use support::moto::{REGION, moto};
-use support::objects::{aws_provider, create_credentials, create_store_with};
 
 /// What one configuration of the benchmark runs.
 struct Sizes {
@@ -66,70 +65,9 @@ fn sizes(quick: bool) -> Sizes {
 
 /// One scenario: AWS reset and filled, a fresh cluster, a store, the operator, ExternalSecrets.
 struct Scenario {
-    cluster: TestCluster,
-    client: Client,
-    ns: String,
-    proxy: AwsProxy,
-    operator: tokio::process::Child,
-    metrics_port: u16,
+    op: Operator,
     aws: aws_sdk_secretsmanager::Client,
     names: Vec<String>,
-}
-
-/// One plain HTTP/1.0 request to a loopback `base` URL; returns the whole response.
-fn http(method: &str, base: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// Empties moto (every secret of every region).
-fn reset_moto() {
-    let answer = http("POST", &moto().endpoint, "/moto-api/reset");
-    assert!(
-        answer.starts_with("HTTP/1.") && answer.contains(" 200 "),
-        "moto reset failed"
-    );
-}
-
-/// Creates `n` secrets named `bench/<i>`; returns their names.
-async fn fill_aws(aws: &aws_sdk_secretsmanager::Client, n: usize) -> Vec<String> {
-    let names: Vec<String> = (0..n).map(|i| format!("bench/{i:05}")).collect();
-    stream::iter(names.clone())
-        .map(|name| async move {
-            // moto answers a 500 now and then under load: try again.
-            for attempt in 1.. {
-                let created = aws
-                    .create_secret()
-                    .name(&name)
-                    .secret_string(format!("{{\"password\":\"initial-{name}\"}}"))
-                    .send()
-                    .await;
-                match created {
-                    Ok(_) => break,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_resource_exists_exception()) =>
-                    {
-                        break;
-                    }
-                    Err(e) if attempt >= 5 => panic!("create secret {name}: {e:?}"),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
-    names
 }
 
 impl Scenario {
@@ -138,50 +76,24 @@ impl Scenario {
         reset_moto();
         let aws = moto().admin_client().await;
         let names = fill_aws(&aws, account).await;
-        let proxy = AwsProxy::start(&moto().endpoint);
-        let cluster = TestCluster::start().await;
-        let client = cluster.client.clone();
-        let ns = cluster.namespace("bench").await;
-        create_credentials(&client, &ns).await;
-        create_store_with(&client, &ns, "aws", aws_provider(&proxy.endpoint, None)).await;
-        let metrics_port = support::free_port();
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"));
-        cmd.arg("run")
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .args(["--namespace", &ns, "--concurrency", "16"])
-            .args(["--sts-endpoint", &proxy.endpoint])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
+        let mut args = vec!["--concurrency", "16"];
         if naive {
-            cmd.arg("--naive-refresh");
+            args.push("--naive-refresh");
         }
-        let operator = cmd.spawn().expect("stagesync starts");
-        Self {
-            cluster,
-            client,
-            ns,
-            proxy,
-            operator,
-            metrics_port,
-            aws,
-            names,
-        }
+        let op = Operator::start(&args).await;
+        Self { op, aws, names }
     }
 
     /// Creates one ExternalSecret per name (`es-<i>` → Secret `es-<i>`), as fast as the API
     /// server takes them.
     async fn create_external_secrets(&self, names: &[String], interval: Duration) {
-        let api: Api<ExternalSecret> = Api::namespaced(self.client.clone(), &self.ns);
+        let api: Api<ExternalSecret> = Api::namespaced(self.op.client.clone(), &self.op.ns);
         stream::iter(names.iter().enumerate())
             .map(|(i, key)| {
                 let api = api.clone();
                 let es: ExternalSecret = serde_json::from_value(json!({
                     "apiVersion": "stagesync.io/v1alpha1", "kind": "ExternalSecret",
-                    "metadata": {"name": format!("es-{i}"), "namespace": self.ns},
+                    "metadata": {"name": format!("es-{i}"), "namespace": self.op.ns},
                     "spec": {
                         "secretStoreRef": {"name": "aws"},
                         "refreshInterval": format!("{}s", interval.as_secs()),
@@ -198,110 +110,32 @@ impl Scenario {
             .await;
     }
 
-    /// Waits until `n` Secrets are written and `n` ExternalSecrets are Ready.
-    async fn wait_synced(&self, n: usize, timeout: Duration) -> Option<Duration> {
-        let started = Instant::now();
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
-        let ess: Api<ExternalSecret> = Api::namespaced(self.client.clone(), &self.ns);
-        let lp = ListParams::default().labels("stagesync.io/managed=true");
-        let poll = if n > 2_000 {
-            Duration::from_millis(1000)
-        } else {
-            Duration::from_millis(100)
-        };
-        while started.elapsed() < timeout {
-            let written = secrets.list_metadata(&lp).await.map(|l| l.items.len());
-            if written.is_ok_and(|w| w >= n) {
-                let ready = ess
-                    .list(&ListParams::default())
-                    .await
-                    .map(|l| {
-                        l.items
-                            .iter()
-                            .filter(|es| {
-                                es.status.as_ref().is_some_and(|s| {
-                                    s.conditions.iter().any(|c| {
-                                        c.type_ == "Ready"
-                                            && c.reason.as_deref() == Some("SecretSynced")
-                                    })
-                                })
-                            })
-                            .count()
-                    })
-                    .unwrap_or(0);
-                if ready >= n {
-                    return Some(started.elapsed());
-                }
-            }
-            tokio::time::sleep(poll).await;
-        }
-        None
-    }
-
-    /// Secrets Manager calls counted on the wire, by operation.
-    fn wire(&self) -> BTreeMap<String, u64> {
-        self.proxy
-            .counts()
-            .into_iter()
-            .filter(|(op, _)| !op.starts_with("sts:"))
-            .collect()
-    }
-
     /// Secrets Manager calls by operation, as the operator's /metrics counts them.
     async fn counted_by_operator(&self) -> BTreeMap<String, u64> {
-        let base = format!("http://127.0.0.1:{}", self.metrics_port);
-        let text = tokio::task::spawn_blocking(move || http("GET", &base, "/metrics"))
-            .await
-            .unwrap();
+        let text = self.op.metrics().await;
         let mut by_op = BTreeMap::new();
-        for line in text
-            .lines()
-            .filter(|l| l.starts_with("stagesync_aws_calls_total{"))
-        {
-            let op = line
-                .split("operation=\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .unwrap_or_default();
+        for (labels, n) in samples(&text, "stagesync_aws_calls_total") {
+            let op = label(labels, "operation").unwrap_or_default();
             if op.starts_with("sts:") {
                 continue;
             }
-            let n: u64 = line
-                .rsplit(' ')
-                .next()
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or_default() as u64;
-            *by_op.entry(op.to_owned()).or_default() += n;
+            *by_op.entry(op.to_owned()).or_default() += n as u64;
         }
         by_op
-    }
-
-    /// Peak resident memory of the operator process, in MiB.
-    fn operator_peak_rss_mib(&self) -> Option<f64> {
-        let pid = self.operator.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
     }
 
     /// Secrets Manager calls per cycle in steady state (after one warm-up interval).
     async fn steady_calls_per_cycle(&self, interval: Duration, cycles: u32) -> f64 {
         tokio::time::sleep(interval + Duration::from_secs(1)).await;
-        let before: u64 = self.wire().values().sum();
+        let before: u64 = self.op.wire().values().sum();
         tokio::time::sleep(interval * cycles).await;
-        let after: u64 = self.wire().values().sum();
+        let after: u64 = self.op.wire().values().sum();
         (after - before) as f64 / f64::from(cycles)
     }
 
     /// A Secret's `password`.
     async fn password(&self, secret: &str) -> Option<String> {
-        let s = Api::<Secret>::namespaced(self.client.clone(), &self.ns)
+        let s = Api::<Secret>::namespaced(self.op.client.clone(), &self.op.ns)
             .get_opt(secret)
             .await
             .ok()??;
@@ -310,9 +144,8 @@ impl Scenario {
             .map(|b| String::from_utf8_lossy(&b.0).into_owned())
     }
 
-    async fn stop(mut self) {
-        let _ = self.operator.kill().await;
-        drop(self.cluster);
+    async fn stop(self) {
+        self.op.stop().await;
     }
 }
 
@@ -321,14 +154,6 @@ fn value_calls(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) ->
         .iter()
         .map(|op| after.get(*op).copied().unwrap_or(0) - before.get(*op).copied().unwrap_or(0))
         .sum()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// One row of the result table.
@@ -371,10 +196,6 @@ fn cold_start_rows(n: usize, cold: Option<Duration>, rss: Option<f64>) -> [Row; 
             met: (n == 10_000).then(|| rss.is_some_and(|m| m <= 64.0)),
         },
     ]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
 }
 
 async fn rotate_to(aws: &aws_sdk_secretsmanager::Client, name: &str, value: &str) {
@@ -449,9 +270,9 @@ async fn cold_start(n: usize) -> [Row; 2] {
     let started = Instant::now();
     s.create_external_secrets(&names, Duration::from_secs(3600))
         .await;
-    let synced = s.wait_synced(n, Duration::from_secs(900)).await;
+    let synced = s.op.wait_synced(n, Duration::from_secs(900)).await;
     let cold = synced.map(|_| started.elapsed());
-    let rows = cold_start_rows(n, cold, s.operator_peak_rss_mib());
+    let rows = cold_start_rows(n, cold, s.op.peak_rss_mib());
     s.stop().await;
     rows
 }
@@ -472,7 +293,7 @@ async fn run(quick: bool) {
         let s = Scenario::start(n, true).await;
         let names = s.names.clone();
         s.create_external_secrets(&names, interval).await;
-        s.wait_synced(n, Duration::from_secs(600)).await;
+        s.op.wait_synced(n, Duration::from_secs(600)).await;
         let per_cycle = s.steady_calls_per_cycle(interval, z.cycles).await;
         eprintln!("baseline N={n}: {per_cycle:.1} calls per cycle");
         baseline_per_cycle.insert(n, per_cycle);
@@ -487,7 +308,7 @@ async fn run(quick: bool) {
         let names = s.names.clone();
         let started = Instant::now();
         s.create_external_secrets(&names, interval).await;
-        let synced = s.wait_synced(n, Duration::from_secs(900)).await;
+        let synced = s.op.wait_synced(n, Duration::from_secs(900)).await;
         let cold = synced.map(|_| started.elapsed());
         let per_cycle = s.steady_calls_per_cycle(interval, z.cycles).await;
         eprintln!("stagesync N={n}: cold {cold:?}, {per_cycle:.1} calls per cycle");
@@ -512,11 +333,11 @@ async fn run(quick: bool) {
             ),
         });
         if z.cold.contains(&n) {
-            rows.extend(cold_start_rows(n, cold, s.operator_peak_rss_mib()));
+            rows.extend(cold_start_rows(n, cold, s.op.peak_rss_mib()));
         }
         if n == p2_size {
             for &k in &z.p2 {
-                let before = s.wire();
+                let before = s.op.wire();
                 let rotated: Vec<(String, String)> = (0..k)
                     .map(|i| (format!("es-{i}"), format!("rotated-{k}-{i}")))
                     .collect();
@@ -527,7 +348,7 @@ async fn run(quick: bool) {
                     .await;
                 let seen = watch_values(&s, &rotated, interval * 4).await;
                 let all = seen.iter().all(Option::is_some);
-                let calls = value_calls(&before, &s.wire());
+                let calls = value_calls(&before, &s.op.wire());
                 let goal = k.div_ceil(20) as u64;
                 rows.push(Row {
                     id: "P2",
@@ -548,7 +369,7 @@ async fn run(quick: bool) {
         // The proxy counts a request when it arrives, the operator when its answer does:
         // sampled between two scrapes, the wire count must lie between them.
         let before: u64 = s.counted_by_operator().await.values().sum();
-        let wire: u64 = s.wire().values().sum();
+        let wire: u64 = s.op.wire().values().sum();
         let after: u64 = s.counted_by_operator().await.values().sum();
         agreement.push(format!(
             "N = {n}: proxy {wire} calls, operator metrics {before}..{after} calls ({})",
@@ -574,7 +395,7 @@ async fn run(quick: bool) {
             .cloned()
             .collect();
         s.create_external_secrets(&names, interval).await;
-        s.wait_synced(referenced, Duration::from_secs(300)).await;
+        s.op.wait_synced(referenced, Duration::from_secs(300)).await;
         // The first cycle learns the account's size; steady state follows.
         let per_cycle = s.steady_calls_per_cycle(interval, z.cycles).await;
         let goal = referenced.div_ceil(10) as f64;
@@ -603,7 +424,7 @@ async fn run(quick: bool) {
         let s = Scenario::start(2 * r, false).await;
         let names = s.names.clone();
         s.create_external_secrets(&names, interval).await;
-        s.wait_synced(2 * r, Duration::from_secs(120)).await;
+        s.op.wait_synced(2 * r, Duration::from_secs(120)).await;
         tokio::time::sleep(interval).await;
         // Engaged: stage pending on the first r, let the tracker see it, promote one by one.
         let mut pending = Vec::new();
@@ -724,7 +545,7 @@ async fn run(quick: bool) {
         let s = Scenario::start(1_000, false).await;
         let names = s.names.clone();
         s.create_external_secrets(&names, minute).await;
-        s.wait_synced(1_000, Duration::from_secs(300)).await;
+        s.op.wait_synced(1_000, Duration::from_secs(300)).await;
         let ours = s.steady_calls_per_cycle(minute, 3).await;
         s.stop().await;
         let cycles_per_month = 30.0 * 24.0 * 60.0;
