@@ -648,3 +648,18 @@ async fn a_store_shows_how_its_versions_are_tracked_and_what_that_costs() {
         .unwrap_or_else(|e| panic!("{:?}: {e}", tracking.estimated_monthly_cost_usd));
     assert!(cost > 0.0, "calls were made: {tracking:?}");
 }
+
+#[tokio::test]
+async fn the_naive_baseline_rereads_every_value_every_interval_from_the_start() {
+    // The benchmarks compare against this mode: it must not wait for a tracker it does not have.
+    let r = Rig::start("naive", |p| p.tracking.naive = true).await;
+    let key = unique_name("naive/db");
+    create_aws(&r.aws, &key, "v").await;
+    create_es(r.client(), &r.ns, "db", current(&key)).await;
+    wait_data(r.client(), &r.ns, "db", &[("v", "v")]).await;
+    let before = r.value_calls();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let reads = r.value_calls() - before;
+    // refreshInterval 1s: about five reads, at least three whatever the machine's load.
+    assert!(reads >= 3, "{reads} reads in 5 s");
+}

@@ -336,7 +336,8 @@ impl StoreResolver {
     /// Whether the resolver started less than [`WARM_UP`] ago: its tracker is still learning
     /// what to check.
     pub fn warming_up(&self) -> bool {
-        self.born.elapsed() < WARM_UP
+        // The naive baseline has no tracker to wait for: it reads at once.
+        !self.settings.naive && self.born.elapsed() < WARM_UP
     }
 
     /// Whether the tracker has checked none of these keys yet (it learns them from reconciles).
