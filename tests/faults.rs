@@ -54,7 +54,7 @@ async fn secret_writes_failing_for_a_while_are_retried_until_they_land() {
 #[tokio::test]
 async fn dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator() {
     let m = moto();
-    let cluster = TestCluster::start().await;
+    let cluster = TestCluster::start_without_operator_identity().await;
     let Some(faults) =
         cluster.faults("dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator")
     else {

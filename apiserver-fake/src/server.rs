@@ -370,7 +370,6 @@ impl FakeApiServer {
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
         let task = tokio::spawn(accept_loop(
             listener,
-            local,
             acceptor,
             self.service(),
             self.state.faults.clone(),
@@ -405,8 +404,7 @@ impl Drop for FakeApiServer {
 }
 
 async fn accept_loop(
-    mut listener: TcpListener,
-    addr: SocketAddr,
+    listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     service: FakeService,
     faults: Faults,
@@ -426,18 +424,12 @@ async fn accept_loop(
                     return;
                 }
                 let until = *refusals.borrow_and_update();
-                if let Some(until) = until {
-                    // Simulated restart: close the listener, reset every connection,
-                    // come back on the same address when the window ends.
-                    drop(listener);
+                if until.is_some() {
+                    // Simulated restart: every open connection ends at once, and connections
+                    // made until the window ends are closed as soon as they are accepted. The
+                    // port stays bound: released, it could be taken by another server of the
+                    // same test run, and the "restarted" fake could never come back.
                     conns.abort_all();
-                    tokio::time::sleep_until(until.into()).await;
-                    listener = loop {
-                        match TcpListener::bind(addr).await {
-                            Ok(l) => break l,
-                            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                        }
-                    };
                 }
             }
             accepted = listener.accept() => {
