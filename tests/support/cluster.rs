@@ -52,10 +52,11 @@ impl TestCluster {
     /// Like [`TestCluster::start`], with the operator on the test's own (admin) identity and no
     /// ServiceAccount or RBAC installed.
     ///
-    /// Only `tests/faults.rs`'s simulated API-server restart uses it: with the chart's identity
-    /// installed, new TLS connections after the restart keep failing ("tls handshake eof") for
-    /// about 20 s, whichever client the operator uses. Not understood yet (see the session
-    /// notes); it does not happen without the identity.
+    /// Only `tests/faults.rs`'s simulated API-server restart uses it: when the operator talks
+    /// through the ServiceAccount's own kubeconfig, its new TLS connections after the restart
+    /// keep failing ("tls handshake eof", though the refusal window is over) for about 20 s
+    /// before it recovers; through the admin kubeconfig it recovers at once. Not understood yet
+    /// (see the session notes).
     pub async fn start_without_operator_identity() -> Self {
         Self::start_inner(None, false).await
     }
