@@ -130,9 +130,14 @@ async fn one_replica_leads_a_standby_takes_over_and_a_graceful_stop_releases_the
     a.wait_role(true).await;
     assert_eq!(holder(&cluster, &ns).await.as_deref(), Some("replica-a"));
     let b = Replica::start(&cluster, &ns, "replica-b");
+    // A standby becomes ready (it can take over at any moment) without leading; its leader
+    // gauge is 0 from the start, so readiness is what says it joined the election.
+    eventually(WAIT, "the standby ready", || async {
+        (b.get("/readyz").map(|r| r.0) == Some(200)).then_some(())
+    })
+    .await;
     b.wait_role(false).await;
-    // A standby is ready: it can take over at any moment.
-    assert_eq!(b.get("/readyz").map(|r| r.0), Some(200));
+    assert_eq!(holder(&cluster, &ns).await.as_deref(), Some("replica-a"));
     wait_data(&cluster.client, &ns, "db", &[("v", "one")]).await;
     put_current(&aws, &key, "two").await;
     wait_data(&cluster.client, &ns, "db", &[("v", "two")]).await;
@@ -156,6 +161,10 @@ async fn one_replica_leads_a_standby_takes_over_and_a_graceful_stop_releases_the
     // A graceful stop releases the lease at once.
     let mut b = b;
     let c = Replica::start(&cluster, &ns, "replica-c");
+    eventually(WAIT, "the new standby ready", || async {
+        (c.get("/readyz").map(|r| r.0) == Some(200)).then_some(())
+    })
+    .await;
     c.wait_role(false).await;
     b.signal("-TERM");
     let status = tokio::time::timeout(Duration::from_secs(15), b.child.wait())
