@@ -97,6 +97,17 @@ struct Dirty {
     not_before: Instant,
 }
 
+impl Dirty {
+    /// Dirty since `at`, and not to be looked at before.
+    fn at(at: Instant) -> Self {
+        Self {
+            first: at,
+            last: at,
+            not_before: at,
+        }
+    }
+}
+
 struct Engine {
     ctx: Arc<Context>,
     config: RestartConfig,
@@ -192,11 +203,7 @@ impl Engine {
                 .is_some_and(|v| v == "true"),
             writers: writers(secret),
         };
-        let map = if managed {
-            &mut self.managed
-        } else {
-            &mut self.other
-        };
+        let map = self.secrets_mut(managed);
         let changed = map
             .get(&key)
             .is_none_or(|old| old.digest != entry.digest || old.ignored != entry.ignored);
@@ -207,37 +214,36 @@ impl Engine {
     }
 
     fn remove_secret(&mut self, managed: bool, key: &SecretRef) {
-        let map = if managed {
+        if self.secrets_mut(managed).remove(key).is_some() {
+            self.secret_changed(key);
+        }
+    }
+
+    /// The managed Secrets, or the others (Reloader-compatible mode).
+    fn secrets_mut(&mut self, managed: bool) -> &mut HashMap<SecretRef, SecretEntry> {
+        if managed {
             &mut self.managed
         } else {
             &mut self.other
-        };
-        if map.remove(key).is_some() {
-            self.secret_changed(key);
         }
     }
 
     fn secret_changed(&mut self, secret: &SecretRef) {
         let now = Instant::now();
         for key in self.by_secret.get(secret).into_iter().flatten() {
-            let d = self.dirty.entry(key.clone()).or_insert(Dirty {
-                first: now,
-                last: now,
-                not_before: now,
-            });
+            let d = self.dirty.entry(key.clone()).or_insert(Dirty::at(now));
             d.last = now;
         }
     }
 
     fn upsert_workload(&mut self, kind: Kind, obj: DynamicObject) {
         let key = (kind, obj.namespace().unwrap_or_default(), obj.name_any());
-        let spec = match reload_spec(obj.annotations(), self.config.reloader_compatible) {
-            Ok(None) => {
-                self.remove_workload(&key);
-                return;
-            }
-            Ok(Some(spec)) => Ok(spec),
-            Err(problems) => Err(problems),
+        let Some(spec) =
+            reload_spec(obj.annotations(), self.config.reloader_compatible).transpose()
+        else {
+            // Not opted in (any more): never touched.
+            self.remove_workload(&key);
+            return;
         };
         let object_spec = &obj.data["spec"];
         let deps: BTreeSet<String> = match &spec {
@@ -298,11 +304,7 @@ impl Engine {
         };
         self.workloads.insert(key.clone(), workload);
         let now = Instant::now();
-        self.dirty.entry(key.clone()).or_insert(Dirty {
-            first: now,
-            last: now,
-            not_before: now,
-        });
+        self.dirty.entry(key.clone()).or_insert(Dirty::at(now));
         self.evaluate_progress(&key);
     }
 
@@ -464,14 +466,9 @@ impl Engine {
                 continue;
             };
             if w.deleting || w.paused || w.spec.is_err() {
-                self.dirty.entry(key.clone()).or_insert_with(|| {
-                    let now = Instant::now();
-                    Dirty {
-                        first: now,
-                        last: now,
-                        not_before: now,
-                    }
-                });
+                self.dirty
+                    .entry(key.clone())
+                    .or_insert_with(|| Dirty::at(Instant::now()));
                 continue;
             }
             let current = self.current(&key, w);
@@ -547,14 +544,7 @@ impl Engine {
             Err(err) => {
                 tracing::warn!(namespace = %key.1, workload = %label(key.0, &key.2), error = %err, "updating the workload failed; retrying");
                 let retry = Instant::now() + crate::controller::backoff::jitter(RETRY_AFTER, 0.3);
-                self.dirty.insert(
-                    key.clone(),
-                    Dirty {
-                        first: retry,
-                        last: retry,
-                        not_before: retry,
-                    },
-                );
+                self.dirty.insert(key.clone(), Dirty::at(retry));
             }
         }
     }
