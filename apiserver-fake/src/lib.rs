@@ -27,7 +27,7 @@ pub mod rbac;
 pub mod registry;
 pub mod reviews;
 pub mod scale;
-pub mod schema;
+pub use crd_schema as schema;
 pub mod selector;
 pub mod server;
 pub mod store;

@@ -294,6 +294,12 @@ mod tests {
     const T1: &str = "2024-05-01T10:01:00Z";
     const T2: &str = "2024-05-01T10:02:00Z";
 
+    #[test]
+    fn merge_schema_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<MergeSchema>();
+    }
+
     fn secret_schema() -> MergeSchema {
         MergeSchema::builtin("v1", "Secret")
     }
