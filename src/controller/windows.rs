@@ -50,6 +50,27 @@ fn parse(w: &SyncWindow) -> Option<(Schedule, Duration)> {
     Some((schedule, duration))
 }
 
+/// The windows whose schedule or duration does not parse, by index, with why: such a window is
+/// never open. Also what `stagesync check` reports.
+pub fn invalid_windows(windows: &SyncWindows) -> Vec<(usize, String)> {
+    windows
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| parse(w).is_none())
+        .map(|(i, w)| {
+            let why = match parse_go_duration(&w.duration) {
+                Err(e) => format!("duration {:?}: {e}", w.duration),
+                Ok(_) => format!(
+                    "schedule {:?} is neither a 5-field cron expression, a shorthand such as @daily, nor @every <duration>",
+                    w.schedule
+                ),
+            };
+            (i, why)
+        })
+        .collect()
+}
+
 fn signed(d: Duration) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
 }
@@ -189,6 +210,25 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn invalid_windows_say_which_part_does_not_parse() {
+        let w = windows(
+            SyncWindowKind::Allow,
+            &[
+                ("0 9 * * 1-5", "8h"),
+                ("every day", "1h"),
+                ("@every 1h", "1 hour"),
+            ],
+        );
+        let invalid = invalid_windows(&w);
+        assert_eq!(invalid.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 2]);
+        assert!(
+            invalid[0].1.contains("schedule \"every day\""),
+            "{invalid:?}"
+        );
+        assert!(invalid[1].1.contains("duration \"1 hour\""), "{invalid:?}");
     }
 
     fn at(s: &str) -> Timestamp {

@@ -106,21 +106,11 @@ impl StoreRegistry {
         session: &str,
     ) -> Result<(CredentialSource, String), StoreError> {
         let sa = &jwt.service_account_ref;
-        let namespace = match (&store.namespace, &sa.namespace) {
-            (Some(own), Some(other)) if own != other => {
-                return Err(StoreError::InvalidConfig(format!(
-                    "a SecretStore may only use ServiceAccounts of its own namespace {own:?}, not {other:?}"
-                )));
-            }
-            (Some(own), _) => own.clone(),
-            (None, Some(ns)) => ns.clone(),
-            (None, None) => {
-                return Err(StoreError::InvalidConfig(format!(
-                    "auth.jwt.serviceAccountRef {:?} must set namespace in a ClusterSecretStore",
-                    sa.name
-                )));
-            }
-        };
+        let namespace = referenced_namespace(
+            store.namespace.as_deref(),
+            sa.namespace.as_deref(),
+            Referenced::ServiceAccount(&sa.name),
+        )?;
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &namespace);
         let account = api.get_opt(&sa.name).await?.ok_or_else(|| {
             StoreError::InvalidConfig(format!(
@@ -169,22 +159,11 @@ impl StoreRegistry {
         selector: &SecretKeySelector,
         reads: &mut CredentialReads,
     ) -> Result<SecretBytes, StoreError> {
-        let namespace = match (&store.namespace, &selector.namespace) {
-            // A SecretStore reads only from its own namespace, whatever the reference says.
-            (Some(own), Some(other)) if own != other => {
-                return Err(StoreError::InvalidConfig(format!(
-                    "a SecretStore may only read credentials from its own namespace {own:?}, not {other:?}"
-                )));
-            }
-            (Some(own), _) => own.clone(),
-            (None, Some(ns)) => ns.clone(),
-            (None, None) => {
-                return Err(StoreError::InvalidConfig(format!(
-                    "the credential reference to Secret {:?} must set namespace in a ClusterSecretStore",
-                    selector.name
-                )));
-            }
-        };
+        let namespace = referenced_namespace(
+            store.namespace.as_deref(),
+            selector.namespace.as_deref(),
+            Referenced::CredentialSecret(&selector.name),
+        )?;
         let slot = (namespace.clone(), selector.name.clone());
         let secret = match reads.secrets.get(&slot) {
             Some(s) => s,
@@ -356,4 +335,43 @@ fn session_name(store: &StoreObject) -> String {
         })
         .take(64)
         .collect()
+}
+
+/// What a store's auth refers to in some namespace.
+#[derive(Clone, Copy, Debug)]
+pub enum Referenced<'a> {
+    /// The Secret holding access keys (`auth.secretRef`), by name.
+    CredentialSecret(&'a str),
+    /// The ServiceAccount of `auth.jwt`, by name.
+    ServiceAccount(&'a str),
+}
+
+/// The namespace a store's reference points into. A SecretStore (`store_namespace` set) may only
+/// use objects of its own namespace, whatever the reference says; a ClusterSecretStore must name
+/// the namespace. Also used by `stagesync check`.
+pub fn referenced_namespace(
+    store_namespace: Option<&str>,
+    reference_namespace: Option<&str>,
+    what: Referenced<'_>,
+) -> Result<String, StoreError> {
+    match (store_namespace, reference_namespace) {
+        (Some(own), Some(other)) if own != other => Err(StoreError::InvalidConfig(match what {
+            Referenced::CredentialSecret(_) => format!(
+                "a SecretStore may only read credentials from its own namespace {own:?}, not {other:?}"
+            ),
+            Referenced::ServiceAccount(_) => format!(
+                "a SecretStore may only use ServiceAccounts of its own namespace {own:?}, not {other:?}"
+            ),
+        })),
+        (Some(own), _) => Ok(own.to_owned()),
+        (None, Some(ns)) => Ok(ns.to_owned()),
+        (None, None) => Err(StoreError::InvalidConfig(match what {
+            Referenced::CredentialSecret(name) => format!(
+                "the credential reference to Secret {name:?} must set namespace in a ClusterSecretStore"
+            ),
+            Referenced::ServiceAccount(name) => format!(
+                "auth.jwt.serviceAccountRef {name:?} must set namespace in a ClusterSecretStore"
+            ),
+        })),
+    }
 }

@@ -22,6 +22,7 @@ mod credentials;
 use credentials::{credential_secrets, tags_per_namespace};
 
 pub use admission::namespace_admitted;
+pub use credentials::{Referenced, referenced_namespace};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

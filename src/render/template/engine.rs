@@ -171,6 +171,14 @@ fn missing_key_as_go(detail: &str) -> String {
     out
 }
 
+/// Parses one Go template with ESO's functions, without running it: the syntax errors and the
+/// unknown functions. Template text comes from the spec, never from a secret.
+pub(crate) fn parse_text(name: &str, text: &str) -> Result<(), String> {
+    let mut t = Template::with_name(name);
+    t.add_funcs(&FUNCS);
+    t.parse(text).map_err(|e| e.to_string())
+}
+
 /// Renders one Go template over `data` with ESO's functions. The error is the engine's text,
 /// unredacted: the caller redacts.
 pub(crate) fn render_text(name: &str, text: &str, data: Value) -> Result<Vec<u8>, String> {

@@ -241,6 +241,43 @@ fn check_privileged(tpl: &ExternalSecretTemplate) -> Result<(), RenderError> {
                 ));
             }
             if tpl
+/// The templates of `tpl` written in the spec (data, labels, annotations, `templateFrom`
+/// literals) that do not parse, by field path (`spec.target.template.data.config`), without
+/// rendering anything: what `stagesync check` reports offline.
+pub fn syntax_errors(tpl: &ExternalSecretTemplate) -> Vec<(String, String)> {
+    const AT: &str = "spec.target.template";
+    let meta = tpl.metadata.clone().unwrap_or_default();
+    let texts = tpl
+        .data
+        .iter()
+        .map(|(k, t)| (format!("{AT}.data.{k}"), t))
+        .chain(
+            meta.labels
+                .iter()
+                .map(|(k, t)| (format!("{AT}.metadata.labels.{k}"), t)),
+        )
+        .chain(
+            meta.annotations
+                .iter()
+                .map(|(k, t)| (format!("{AT}.metadata.annotations.{k}"), t)),
+        )
+        .chain(tpl.template_from.iter().enumerate().filter_map(|(i, f)| {
+            f.literal
+                .as_ref()
+                .map(|t| (format!("{AT}.templateFrom[{i}].literal"), t))
+        }));
+    let mut out = Vec::new();
+    for (field, text) in texts {
+        if let Err(e) = engine::parse_text(&field, text) {
+            out.push((field, e));
+        }
+    }
+    if let Err(e) = check_privileged(tpl) {
+        out.push((AT.to_owned(), e.to_string()));
+    }
+    out
+}
+
                 .template_from
                 .iter()
                 .any(|f| f.target == TemplateTarget::Annotations)
@@ -382,6 +419,26 @@ mod tests {
                 labels: BTreeMap::from([("team".into(), "a".into())]),
                 annotations: BTreeMap::new(),
                 finalizers: Vec::new(),
+    #[test]
+    fn syntax_errors_name_each_template_without_rendering() {
+        let mut t = data_template(&[("ok", "{{ .a }}"), ("bad", "{{ .a ")]);
+        t.metadata = Some(ExternalSecretTemplateMetadata {
+            labels: BTreeMap::from([("team".into(), "{{ nosuchfunc .a }}".into())]),
+            ..Default::default()
+        });
+        let errors = syntax_errors(&t);
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.target.template.data.bad",
+                "spec.target.template.metadata.labels.team"
+            ]
+        );
+        // `.missing` is an execution error (missing key), not a syntax error.
+        assert!(syntax_errors(&data_template(&[("k", "{{ .missing }}")])).is_empty());
+    }
+
             }),
             ..Default::default()
         };
