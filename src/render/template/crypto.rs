@@ -1,5 +1,5 @@
-//! sprig's hashes (`sha1sum sha256sum sha512sum adler32sum`), `bcrypt` and `htpasswd`, and the
-//! generators this engine refuses.
+//! sprig's hashes (`sha1sum sha256sum sha512sum adler32sum`), `bcrypt` and `htpasswd`,
+//! `derivePassword` and `decryptAES`, and the generators this engine refuses.
 //!
 //! `bcrypt` (and `htpasswd` with it) salts each hash, so its output, and the Secret holding it,
 //! changes on every render, in ESO too: a template using it rewrites the Secret on every
@@ -8,7 +8,8 @@
 use base64::Engine as _;
 use gtmpl_ng::{Func, FuncError, Value};
 
-use super::values::{arity, generic, hex, str_arg, tstr_to_bytes};
+use super::encoding::go_b64_decode;
+use super::values::{arity, bytes_to_tstr, generic, hex, kind, str_arg, tstr_to_bytes};
 
 /// The functions of this family.
 pub(super) const FUNCS: &[(&str, Func)] = &[
@@ -18,6 +19,8 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
     ("adler32sum", adler32sum),
     ("bcrypt", bcrypt),
     ("htpasswd", htpasswd),
+    ("derivePassword", derive_password),
+    ("decryptAES", decrypt_aes),
 ];
 
 /// Defines one failing function per name (a template function cannot know the name it was
@@ -53,24 +56,6 @@ failing_functions! {
     refuse_gen_signed_cert_with_key => "genSignedCertWithKey",
     refuse_build_custom_cert => "buildCustomCert",
     refuse_encrypt_a_e_s => "encryptAES",
-}
-
-// Functions of ESO's map that this engine does not have yet: each fails saying so.
-failing_functions! {
-    NOT_YET, not_yet,
-    not_yet_url_parse => "urlParse",
-    not_yet_url_join => "urlJoin",
-    not_yet_semver => "semver",
-    not_yet_semver_compare => "semverCompare",
-    not_yet_derive_password => "derivePassword",
-    not_yet_decrypt_a_e_s => "decryptAES",
-}
-
-/// The error of a function ESO has and this engine does not yet.
-pub(super) fn not_yet(name: &str) -> FuncError {
-    generic(format!(
-        "function {name:?} is not supported by this operator yet (ESO has it)"
-    ))
 }
 
 /// The error of a refused function; `name` is the function's.
@@ -120,6 +105,168 @@ fn htpasswd(args: &[Value]) -> Result<Value, FuncError> {
         bcrypt_hash(&password)
     };
     Ok(Value::String(format!("{user}:{hash}")))
+}
+
+/// sprig's Master Password templates (Maarten Billemont's algorithm): one is picked by the
+/// seed's first byte, each character from its class by the next bytes.
+const PASSWORD_TEMPLATES: &[(&str, &[&str])] = &[
+    ("maximum", &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"]),
+    (
+        "long",
+        &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+    ),
+    ("medium", &["CvcnoCvc", "CvcCvcno"]),
+    ("short", &["Cvcn"]),
+    ("basic", &["aaanaaan", "aannaaan", "aaannaaa"]),
+    ("pin", &["nnnn"]),
+];
+
+/// The characters each template letter stands for.
+fn password_characters(class: u8) -> &'static [u8] {
+    match class {
+        b'V' => b"AEIOU",
+        b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+        b'v' => b"aeiou",
+        b'c' => b"bcdfghjklmnpqrstvwxyz",
+        b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+        b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+        b'n' => b"0123456789",
+        b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+        _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+    }
+}
+
+const MASTER_PASSWORD_SEED: &[u8] = b"com.lyndir.masterpassword";
+
+/// The seed prefix followed by a length-prefixed (big-endian u32) text.
+fn seeded(text: &[u8]) -> Vec<u8> {
+    let mut out = MASTER_PASSWORD_SEED.to_vec();
+    // Go writes uint32(len(...)): a text over 4 GiB cannot reach a template.
+    out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(text);
+    out
+}
+
+/// sprig's `derivePassword counter type password user site`: the scrypt key of the master
+/// password salted with the user (N 32768, r 8, p 2, 64 bytes), an HMAC-SHA-256 of the site and
+/// counter under it, and the password that seed picks from the type's templates. An unknown type
+/// renders sprig's message in place of the password. Deterministic, but each call costs an
+/// scrypt (32 MiB, a fraction of a second).
+fn derive_password(args: &[Value]) -> Result<Value, FuncError> {
+    use hmac::{KeyInit as _, Mac as _};
+    arity("derivePassword", args, 5)?;
+    // Go's template passes an integer constant to the uint32 parameter; anything else is an
+    // error there.
+    let counter = match &args[0] {
+        Value::Number(n) => n.as_u64().and_then(|c| u32::try_from(c).ok()),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        generic(format!(
+            "wrong type for value in derivePassword; expected uint32; got {}",
+            kind(&args[0])
+        ))
+    })?;
+    let password_type = str_arg("derivePassword", &args[1])?;
+    let password = tstr_to_bytes(str_arg("derivePassword", &args[2])?);
+    let user = tstr_to_bytes(str_arg("derivePassword", &args[3])?);
+    let site = tstr_to_bytes(str_arg("derivePassword", &args[4])?);
+    let Some((_, templates)) = PASSWORD_TEMPLATES
+        .iter()
+        .find(|(name, _)| *name == password_type)
+    else {
+        return Ok(Value::String(format!(
+            "cannot find password template {password_type}"
+        )));
+    };
+    let params = scrypt::Params::new(15, 8, 2).map_err(|e| generic(e.to_string()))?;
+    let mut key = zeroize::Zeroizing::new([0u8; 64]);
+    scrypt::scrypt(&password, &seeded(&user), &params, key.as_mut_slice())
+        .map_err(|e| generic(format!("failed to derive password: {e}")))?;
+    let mut mac = hmac::Hmac::<sha2_v011::Sha256>::new_from_slice(key.as_slice())
+        .map_err(|e| generic(e.to_string()))?;
+    let mut message = seeded(&site);
+    message.extend_from_slice(&counter.to_be_bytes());
+    mac.update(&message);
+    let seed = mac.finalize().into_bytes();
+    let template = templates[usize::from(seed[0]) % templates.len()].as_bytes();
+    let out: String = template
+        .iter()
+        .zip(&seed[1..])
+        .map(|(&class, &byte)| {
+            let chars = password_characters(class);
+            char::from(chars[usize::from(byte) % chars.len()])
+        })
+        .collect();
+    Ok(Value::String(out))
+}
+
+/// sprig's `decryptAES password base64`: what its `encryptAES` makes — AES-256-CBC under the
+/// password's bytes copied into 32 zero bytes (cut at 32), the IV first, PKCS#7 padding — read
+/// back as Go does: the last byte says how many bytes to drop, unchecked. What Go fails on (a
+/// short or ragged ciphertext, a padding byte longer than the text) is an error with Go's
+/// message; none quotes the text.
+fn decrypt_aes(args: &[Value]) -> Result<Value, FuncError> {
+    use aes::cipher::{BlockModeDecrypt as _, KeyIvInit as _, block_padding::NoPadding};
+    arity("decryptAES", args, 2)?;
+    let password = tstr_to_bytes(str_arg("decryptAES", &args[0])?);
+    let input = tstr_to_bytes(str_arg("decryptAES", &args[1])?);
+    if input.is_empty() {
+        return Ok(Value::from(""));
+    }
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    let n = password.len().min(32);
+    key[..n].copy_from_slice(&password[..n]);
+    let crypt = go_b64_decode(&input)
+        .map_err(|at| generic(format!("illegal base64 data at input byte {at}")))?;
+    if crypt.len() < 16 {
+        // Go's decoder allocates len(input)/4*3 bytes: the capacity its panic names.
+        return Err(generic(format!(
+            "runtime error: slice bounds out of range [:16] with capacity {}",
+            input.len() / 4 * 3
+        )));
+    }
+    let (iv, body) = crypt.split_at(16);
+    if body.len() % 16 != 0 {
+        return Err(generic("crypto/cipher: input not full blocks"));
+    }
+    let mut plain = zeroize::Zeroizing::new(body.to_vec());
+    cbc::Decryptor::<aes::Aes256>::new_from_slices(key.as_slice(), iv)
+        .map_err(|e| generic(e.to_string()))?
+        .decrypt_padded::<NoPadding>(plain.as_mut_slice())
+        .map_err(|e| generic(e.to_string()))?;
+    let Some(&pad) = plain.last() else {
+        return Err(generic("runtime error: index out of range [-1]"));
+    };
+    let Some(end) = plain.len().checked_sub(usize::from(pad)) else {
+        return Err(generic(format!(
+            "runtime error: slice bounds out of range [:-{}]",
+            usize::from(pad) - plain.len()
+        )));
+    };
+    Ok(Value::String(bytes_to_tstr(&plain[..end])))
 }
 
 fn adler32sum(args: &[Value]) -> Result<Value, FuncError> {
@@ -192,16 +339,120 @@ mod tests {
         assert!(render(r#"{{ htpasswd "a" "b" }}"#, d).is_err());
     }
 
+    /// sprig's TestDerivePassword (crypto_test.go).
     #[test]
-    fn missing_functions_say_so() {
-        for (name, _) in super::NOT_YET {
-            let err = render(&format!("{{{{ {name} }}}}"), &[])
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("is not supported by this operator yet"),
-                "{name}: {err}"
-            );
+    fn derive_password() {
+        let d: &[(&str, &str)] = &[];
+        check(&[
+            (
+                r#"{{derivePassword 1 "long" "password" "user" "example.com"}}"#,
+                d,
+                "ZedaFaxcZaso9*",
+            ),
+            (
+                r#"{{derivePassword 2 "long" "password" "user" "example.com"}}"#,
+                d,
+                "Fovi2@JifpTupx",
+            ),
+            (
+                r#"{{derivePassword 1 "maximum" "password" "user" "example.com"}}"#,
+                d,
+                "pf4zS1LjCg&LjhsZ7T2~",
+            ),
+            (
+                r#"{{derivePassword 1 "medium" "password" "user" "example.com"}}"#,
+                d,
+                "ZedJuz8$",
+            ),
+            (
+                r#"{{derivePassword 1 "basic" "password" "user" "example.com"}}"#,
+                d,
+                "pIS54PLs",
+            ),
+            (
+                r#"{{derivePassword 1 "short" "password" "user" "example.com"}}"#,
+                d,
+                "Zed5",
+            ),
+            (
+                r#"{{derivePassword 1 "pin" "password" "user" "example.com"}}"#,
+                d,
+                "6685",
+            ),
+            // sprig renders its message in place of a password for an unknown type.
+            (
+                r#"{{derivePassword 1 "nope" "password" "user" "example.com"}}"#,
+                d,
+                "cannot find password template nope",
+            ),
+        ]);
+        for tpl in [
+            r#"{{derivePassword -1 "pin" "p" "u" "s"}}"#,
+            r#"{{derivePassword "1" "pin" "p" "u" "s"}}"#,
+            r#"{{derivePassword 1 "pin" "p" "u"}}"#,
+        ] {
+            assert!(render(tpl, d).is_err(), "{tpl}");
+        }
+    }
+
+    /// sprig's only decryptAES test is a round trip through encryptAES (random IV); these
+    /// ciphertexts were made the way encryptAES makes them, with OpenSSL 3.0
+    /// (`openssl enc -aes-256-cbc -K <password in 32 zero bytes> -iv <iv>`, base64 of IV and
+    /// ciphertext); the last three with `-nopad` over a last block that is not PKCS#7.
+    #[test]
+    fn decrypt_aes() {
+        let d: &[(&str, &str)] = &[("cipher", "AAECAwQFBgcICQoLDA0OD4aChIkqfhLglmmHSXlA6r0=")];
+        check(&[
+            (r#"{{ .cipher | decryptAES "secretkey" }}"#, d, "plaintext"),
+            (r#"{{ decryptAES "secretkey" "" }}"#, d, ""),
+            // A password over 32 bytes is cut; a whole block of padding.
+            (
+                r#"{{ decryptAES "0123456789abcdef0123456789abcdefEXTRA" "8OHSw7Sllod4aVpLPC0eDwqVJXfe5qaOkyg53sUF+VXZGNp+2l/Z4kCpj05N23U1" }}"#,
+                d,
+                "sixteen bytes!!!",
+            ),
+            (
+                r#"{{ decryptAES "k" "8OHSw7Sllod4aVpLPC0eD89pHtKWCMlz1JnQEztbev5bQMCsZXIfh/7Wl5c2l6unFdP18AR8To3XVZnokhXRtw==" }}"#,
+                d,
+                "pässwörd: ünïcödé, two blocks",
+            ),
+            // Go drops as many bytes as the last one says, without checking them.
+            (
+                r#"{{ decryptAES "k" "8OHSw7Sllod4aVpLPC0eD8ToPxv8w40ZZUKCpmtEhb4=" }}"#,
+                d,
+                "abcdefghijklm",
+            ),
+            (
+                r#"{{ decryptAES "k" "8OHSw7Sllod4aVpLPC0eD0K49uNdbsfKs6kcCiYcx28=" | len }}"#,
+                d,
+                "16",
+            ),
+        ]);
+        for (tpl, err) in [
+            // A padding byte of 0x20 in a 16-byte text: Go's slice panic.
+            (
+                r#"{{ decryptAES "k" "8OHSw7Sllod4aVpLPC0eD0WSQ7TAzAXgqLPMRjpIG+k=" }}"#,
+                "slice bounds out of range [:-16]",
+            ),
+            (
+                r#"{{ decryptAES "k" "AAEC" }}"#,
+                "slice bounds out of range [:16] with capacity 3",
+            ),
+            (
+                r#"{{ decryptAES "k" "AAECAwQFBgcICQoLDA0ODw==" }}"#,
+                "index out of range [-1]",
+            ),
+            (
+                r#"{{ decryptAES "k" "AAECAwQFBgcICQoLDA0OD4aChA==" }}"#,
+                "input not full blocks",
+            ),
+            (
+                r#"{{ decryptAES "k" "not base64!" }}"#,
+                "illegal base64 data at input byte 3",
+            ),
+        ] {
+            let got = render(tpl, d).unwrap_err().to_string();
+            assert!(got.contains(err), "{tpl}: {got}");
         }
     }
 

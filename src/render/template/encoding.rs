@@ -34,20 +34,24 @@ pub(super) const GO_STD_B64: base64::engine::GeneralPurpose = base64::engine::Ge
 fn b64dec(args: &[Value]) -> Result<Value, FuncError> {
     arity("b64dec", args, 1)?;
     let input = tstr_to_bytes(str_arg("b64dec", &args[0])?);
+    let text = match go_b64_decode(&input) {
+        Ok(bytes) => bytes_to_tstr(&bytes),
+        // sprig renders the decoder's error text in place of the value.
+        Err(at) => format!("illegal base64 data at input byte {at}"),
+    };
+    Ok(Value::String(text))
+}
+
+/// Go's `base64.StdEncoding.DecodeString`: the bytes, or the offset its error names.
+pub(super) fn go_b64_decode(input: &[u8]) -> Result<Vec<u8>, usize> {
     let stripped: Vec<u8> = input
         .iter()
         .copied()
         .filter(|b| !matches!(b, b'\r' | b'\n'))
         .collect();
-    let text = match GO_STD_B64.decode(&stripped) {
-        Ok(bytes) => bytes_to_tstr(&bytes),
-        // sprig renders the decoder's error text in place of the value.
-        Err(_) => format!(
-            "illegal base64 data at input byte {}",
-            b64_error_offset(&input)
-        ),
-    };
-    Ok(Value::String(text))
+    GO_STD_B64
+        .decode(&stripped)
+        .map_err(|_| b64_error_offset(input))
 }
 
 /// Where Go's decoder reports a failure: the first byte outside the alphabet, else the start of

@@ -225,8 +225,9 @@ const FAMILIES: &[&[(&str, Func)]] = &[
     super::pkcs12::FUNCS,
     super::dates::FUNCS,
     super::paths::FUNCS,
+    super::semver::FUNCS,
+    super::urls::FUNCS,
     super::crypto::REFUSED,
-    super::crypto::NOT_YET,
 ];
 
 /// The function table: the kept Helm functions, then ours (which win on a shared name).
@@ -371,6 +372,12 @@ mod tests {
             r#"{{ .password | mustDateModify .multi }}"#,
             r#"{{ mustDateModify .password now }}"#,
             r#"{{ dig "a" "b" .password }}"#,
+            "{{ semver .password }}",
+            r#"{{ semverCompare .multi "1.0.0" }}"#,
+            "{{ urlParse .multi }}",
+            r#"{{ urlJoin (dict "userinfo" .multi) }}"#,
+            "{{ decryptAES .password .multi }}",
+            "{{ decryptAES .multi .password }}",
         ] {
             let err = render(tpl, d).unwrap_err();
             let text = format!("{err} {err:?}");

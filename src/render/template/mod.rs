@@ -43,8 +43,10 @@
 //! [`values`]: bytes in engine strings, argument helpers. One file per function family:
 //! [`strings`], [`text`], [`encoding`], [`json`], [`yaml`], [`defaults`], [`collections`]
 //! (dicts), [`lists`], [`numbers`], [`regex`], [`paths`], [`dates`] (with [`gotime`], Go's
-//! layouts and durations), [`crypto`] (hashes, bcrypt, the refused generators), [`pem`],
-//! [`certs`], [`keys`] (JWK, RSA, private keys), [`pkcs12`]. Test data: `testdata/`.
+//! layouts and durations), [`crypto`] (hashes, bcrypt, derivePassword, decryptAES, the refused
+//! generators), [`pem`], [`certs`], [`keys`] (JWK, RSA, private keys), [`pkcs12`], [`semver`]
+//! (with [`masterminds`], Masterminds/semver's rules), [`urls`] (with [`gourl`], Go's
+//! `net/url`). Test data: `testdata/`.
 //!
 //! # Functions
 //!
@@ -88,7 +90,9 @@
 //! | `pkcs12key pkcs12keyPass pkcs12cert pkcs12certPass` | supported | reads legacy (RC2-40/3DES, SHA-1 MAC), modern (PBES2 AES, SHA-2 MAC) and unencrypted files; key as Go's PKCS#8, certificates ordered leaf → root |
 //! | `pemToPkcs12 pemToPkcs12Pass fullPemToPkcs12 fullPemToPkcs12Pass pemTruststoreToPKCS12 pemTruststoreToPKCS12Pass` | supported | go-pkcs12 `Modern`'s algorithms (AES-256, HMAC-SHA-256, 2048 iterations), base64; salted, so it changes on every render, as in ESO |
 //! | `randAlpha randAlphaNum randAscii randNumeric randInt randBytes uuidv4 shuffle genPrivateKey genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey genSignedCert genSignedCertWithKey buildCustomCert encryptAES` | refused | fail naming the function: "a synced Secret must not change on every refresh" |
-//! | `urlParse urlJoin semver semverCompare derivePassword decryptAES` | not supported yet | fail naming the function ("not supported by this operator yet"); deterministic in ESO, not implemented here |
+//! | `semverCompare semver` | supported | Masterminds/semver v3.4.0's rules (`^ ~ x * -` ranges, `\|\|`, commas, `v` prefix, partial versions, prereleases only where a constraint names one); `semver` gives a map, see the differences below |
+//! | `urlParse urlJoin` | supported | Go 1.26's `net/url`: `urlParse` gives `scheme host hostname path query opaque fragment userinfo` (path and fragment decoded, query raw), `urlJoin` prints a dict of them as `URL.String` does |
+//! | `derivePassword decryptAES` | supported | sprig's Master Password (scrypt N 32768, HMAC-SHA-256; each call costs an scrypt); `decryptAES` reads `encryptAES`'s AES-256-CBC (IV first, base64), padding unchecked as in Go |
 //! | `env expandenv getHostByName` | not defined | removed by ESO |
 //!
 //! Known differences from Go, and why:
@@ -113,6 +117,12 @@
 //! - A missing key in a map made by `dict` renders `<no value>` where ESO's `missingkey=error`
 //!   stops (maps from `fromJson`/`fromYaml` do stop), and `index` of a missing key in a
 //!   `fromJson` map is `""` where Go prints `<no value>`.
+//! - `semver` gives a map with the fields `Major Minor Patch Prerelease Metadata Original` and
+//!   the methods without arguments `String IncMajor IncMinor IncPatch`: printed whole it shows
+//!   the map (Go prints `1.2.3`), `toJson` of it is an error, and methods with an argument
+//!   (`Compare`, `LessThan`, …) cannot be called — gtmpl-ng calls a method with its receiver
+//!   only. `derivePassword` takes any integer from 0 to 2³²−1 as its counter, where Go's
+//!   template takes only an integer constant there.
 //! - `toYaml` does not fold scalars longer than 80 columns as go-yaml v2 does; `fromYaml` reads
 //!   YAML 1.2 (`yes` is a string), Go YAML 1.1 (`yes` is `true`) — the same holds for a
 //!   `KeysAndValues` result, so `key: yes` is accepted here where ESO refuses a boolean.
@@ -125,18 +135,22 @@ mod defaults;
 mod encoding;
 mod engine;
 mod gotime;
+mod gourl;
 mod json;
 mod keys;
 mod lists;
+mod masterminds;
 mod numbers;
 mod paths;
 mod pem;
 mod pkcs12;
 mod regex;
+mod semver;
 mod strings;
 #[cfg(test)]
 mod testing;
 mod text;
+mod urls;
 mod values;
 mod yaml;
 
@@ -227,20 +241,6 @@ pub fn apply_template(
     Ok(out)
 }
 
-fn check_privileged(tpl: &ExternalSecretTemplate) -> Result<(), RenderError> {
-    let refuse = |detail: String| Err(RenderError::TemplateNotAllowed { detail });
-    match tpl.type_.as_deref() {
-        Some(SA_TOKEN_TYPE) => {
-            let annotated = tpl
-                .metadata
-                .as_ref()
-                .is_some_and(|m| m.annotations.contains_key(SA_NAME_ANNOTATION));
-            if annotated {
-                return refuse(format!(
-                    "template.type={SA_TOKEN_TYPE:?} with annotation {SA_NAME_ANNOTATION:?} is not allowed"
-                ));
-            }
-            if tpl
 /// The templates of `tpl` written in the spec (data, labels, annotations, `templateFrom`
 /// literals) that do not parse, by field path (`spec.target.template.data.config`), without
 /// rendering anything: what `stagesync check` reports offline.
@@ -278,6 +278,20 @@ pub fn syntax_errors(tpl: &ExternalSecretTemplate) -> Vec<(String, String)> {
     out
 }
 
+fn check_privileged(tpl: &ExternalSecretTemplate) -> Result<(), RenderError> {
+    let refuse = |detail: String| Err(RenderError::TemplateNotAllowed { detail });
+    match tpl.type_.as_deref() {
+        Some(SA_TOKEN_TYPE) => {
+            let annotated = tpl
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.annotations.contains_key(SA_NAME_ANNOTATION));
+            if annotated {
+                return refuse(format!(
+                    "template.type={SA_TOKEN_TYPE:?} with annotation {SA_NAME_ANNOTATION:?} is not allowed"
+                ));
+            }
+            if tpl
                 .template_from
                 .iter()
                 .any(|f| f.target == TemplateTarget::Annotations)
@@ -406,20 +420,6 @@ mod tests {
     use testing::*;
 
     #[test]
-    fn no_template_keeps_fetched_data() {
-        let fetched = str_map(&[("a", "1")]);
-        let out = apply_template(None, fetched.clone(), &TemplateSources::default()).unwrap();
-        assert_eq!(out.data, fetched);
-        assert!(out.labels.is_empty() && out.annotations.is_empty() && out.type_.is_none());
-
-        // A template with only a type and metadata keeps the fetched data too.
-        let t = ExternalSecretTemplate {
-            type_: Some("kubernetes.io/tls".into()),
-            metadata: Some(ExternalSecretTemplateMetadata {
-                labels: BTreeMap::from([("team".into(), "a".into())]),
-                annotations: BTreeMap::new(),
-                finalizers: Vec::new(),
-    #[test]
     fn syntax_errors_name_each_template_without_rendering() {
         let mut t = data_template(&[("ok", "{{ .a }}"), ("bad", "{{ .a ")]);
         t.metadata = Some(ExternalSecretTemplateMetadata {
@@ -439,6 +439,20 @@ mod tests {
         assert!(syntax_errors(&data_template(&[("k", "{{ .missing }}")])).is_empty());
     }
 
+    #[test]
+    fn no_template_keeps_fetched_data() {
+        let fetched = str_map(&[("a", "1")]);
+        let out = apply_template(None, fetched.clone(), &TemplateSources::default()).unwrap();
+        assert_eq!(out.data, fetched);
+        assert!(out.labels.is_empty() && out.annotations.is_empty() && out.type_.is_none());
+
+        // A template with only a type and metadata keeps the fetched data too.
+        let t = ExternalSecretTemplate {
+            type_: Some("kubernetes.io/tls".into()),
+            metadata: Some(ExternalSecretTemplateMetadata {
+                labels: BTreeMap::from([("team".into(), "a".into())]),
+                annotations: BTreeMap::new(),
+                finalizers: Vec::new(),
             }),
             ..Default::default()
         };
