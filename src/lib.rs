@@ -4,12 +4,13 @@
 //! identity) → [`resolve`] (values from the backend, [`provider`]) → [`render`] (pure: values to
 //! Secret data) → [`write`] (server-side apply, status, events). [`api`] holds the CRD types,
 //! [`value`] the redacted secret bytes; [`cli`], [`http`], [`leader`], [`metrics`] and [`telemetry`]
-//! are the binary's edges.
+//! are the binary's edges; [`kubectl`] is the `kubectl stagesync` plugin.
 
 pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod http;
+pub mod kubectl;
 pub mod leader;
 pub mod metrics;
 pub mod provider;

@@ -701,7 +701,9 @@ pub struct ExternalSecretStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<SecretBinding>,
     /// The value of the `force-sync` (or `stagesync.io/force-sync`) annotation last acted
-    /// upon: setting the annotation to a new value reads every value from AWS at once.
+    /// upon: setting the annotation to a new value reads every value from AWS at once. Recorded
+    /// whether that sync succeeded or failed (`Ready` tells which); retries after a failure
+    /// read as usual, and a new value forces again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_synced: Option<String>,
 }
@@ -715,6 +717,10 @@ pub struct SyncedVersion {
     /// Staging labels the version carried when it was read (for example AWSCURRENT).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub version_stages: Vec<String>,
+    /// When the Secret started carrying this version (RFC 3339): set when a sync first wrote
+    /// this version id for this AWS secret, kept while the version id stays the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_since: Option<Time>,
 }
 
 /// Reference to the written Secret.

@@ -88,6 +88,46 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order (a test checks none is missing).
+    pub const ALL: [Reason; 31] = [
+        Self::SecretSynced,
+        Self::SecretSyncedError,
+        Self::SecretDeleted,
+        Self::SecretMissing,
+        Self::SecretNotFound,
+        Self::VersionNotFound,
+        Self::PropertyNotFound,
+        Self::InvalidJSON,
+        Self::DecodingFailed,
+        Self::AccessDenied,
+        Self::Throttled,
+        Self::SecretScheduledForDeletion,
+        Self::Unavailable,
+        Self::InvalidStoreConfig,
+        Self::StoreNotFound,
+        Self::StoreNotAllowed,
+        Self::AmbientCredentialsNotAllowed,
+        Self::RoleNotAllowed,
+        Self::CredentialsNotFound,
+        Self::InvalidKey,
+        Self::NullBytesRefused,
+        Self::SecretConflict,
+        Self::InvalidSpec,
+        Self::TemplateFailed,
+        Self::RewriteFailed,
+        Self::StoreValid,
+        Self::RotationStuck,
+        Self::RotationHealthy,
+        Self::RolloutFinished,
+        Self::RolloutInProgress,
+        Self::RolloutStuck,
+    ];
+
+    /// The reason written as `text` in a condition or event, if it is one of stagesync's.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
     /// The reason as written into conditions and events.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -134,5 +174,33 @@ impl Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The variant names declared in `pub enum Reason { ... }`, read from this file.
+    fn declared_variants() -> Vec<String> {
+        let source = include_str!("reason.rs");
+        let start = source.find("pub enum Reason {").expect("the enum");
+        let body = &source[start..];
+        let body = &body[..body.find("\n}").expect("the enum's end")];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//") && !l.starts_with('#') && l.ends_with(','))
+            .map(|l| l.trim_end_matches(',').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn all_lists_every_variant_once_and_parse_inverts_as_str() {
+        let listed: Vec<String> = Reason::ALL.iter().map(|r| format!("{r:?}")).collect();
+        assert_eq!(listed, declared_variants());
+        for reason in Reason::ALL {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(Reason::parse("NoSuchReason"), None);
     }
 }

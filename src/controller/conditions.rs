@@ -157,6 +157,7 @@ mod tests {
                     SyncedVersion {
                         version_id: (*v).to_owned(),
                         version_stages: vec!["AWSCURRENT".into()],
+                        current_since: None,
                     },
                 )
             })

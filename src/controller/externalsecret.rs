@@ -249,8 +249,15 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             if force.is_some() {
                 status.force_synced = force.clone();
             }
-            status.refresh_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
-            status.synced_versions = synced.synced_versions;
+            let now = Time(k8s_openapi::jiff::Timestamp::now());
+            let mut synced_versions = synced.synced_versions;
+            super::versions::stamp_current_since(
+                &previous.synced_versions,
+                &mut synced_versions,
+                now.clone(),
+            );
+            status.refresh_time = Some(now);
+            status.synced_versions = synced_versions;
             status.binding = match synced.outcome {
                 Outcome::Deleted | Outcome::NotWritten => None,
                 _ => Some(SecretBinding {
@@ -324,6 +331,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 generation,
             );
             set_condition(&mut status.conditions, ready);
+            // A forced sync is acted upon once, failed or not: `kubectl stagesync sync` waits
+            // for this value, then reads Ready.
+            if force.is_some() {
+                status.force_synced = force.clone();
+            }
             apply_status(&es_api, &name, &status).await?;
             publish(
                 &ctx.recorder,
@@ -377,16 +389,22 @@ fn force_sync_value(es: &ExternalSecret) -> Option<String> {
 /// The refresh interval of a periodically refreshed ExternalSecret (`None`: it never refreshes
 /// by itself).
 fn periodic_interval(es: &ExternalSecret, ctx: &Context) -> Option<Duration> {
+    refresh_every(&es.spec, ctx.config.default_refresh_interval)
+}
+
+/// How often an ExternalSecret with `spec` is refreshed when the operator's default interval is
+/// `default` (`None`: never by itself — refreshPolicy CreatedOnce or OnChange, or interval 0).
+pub fn refresh_every(spec: &crate::api::ExternalSecretSpec, default: Duration) -> Option<Duration> {
     if matches!(
-        es.spec.refresh_policy,
+        spec.refresh_policy,
         Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange)
     ) {
         return None;
     }
-    let interval = if es.spec.refresh_interval.is_empty() {
-        ctx.config.default_refresh_interval
+    let interval = if spec.refresh_interval.is_empty() {
+        default
     } else {
-        parse_go_duration(&es.spec.refresh_interval).unwrap_or(ctx.config.default_refresh_interval)
+        parse_go_duration(&spec.refresh_interval).unwrap_or(default)
     };
     (!interval.is_zero()).then_some(interval)
 }

@@ -12,6 +12,7 @@ pub mod externalsecret;
 mod sources;
 pub mod store;
 mod unchanged;
+mod versions;
 mod wanted;
 mod windows;
 

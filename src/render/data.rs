@@ -148,6 +148,7 @@ fn record_version(
         SyncedVersion {
             version_id: version_id.to_owned(),
             version_stages: stages.to_vec(),
+            current_since: None,
         },
     );
 }

@@ -109,6 +109,16 @@ pub fn reload_spec(
     }))
 }
 
+/// The Secrets whose changes restart a workload that opted in with `spec`: those it names,
+/// plus (when it follows every Secret it uses) those its pod spec uses.
+pub fn dependencies(spec: &ReloadSpec, pod_spec: &Value) -> BTreeSet<String> {
+    let mut deps = spec.named.clone();
+    if spec.auto {
+        deps.extend(secrets_used(pod_spec));
+    }
+    deps
+}
+
 /// A comma-separated list of Secret names; `None` when the annotation is absent.
 fn names(
     annotations: &std::collections::BTreeMap<String, String>,
@@ -270,6 +280,32 @@ mod tests {
         assert!(err.iter().all(|p| p.contains(ANNOTATION_RELOAD_SECRETS)));
         let err = reload_spec(&annotations(&[(ANNOTATION_RELOAD, "yes")]), false).unwrap_err();
         assert!(err[0].contains("\"yes\""));
+    }
+
+    #[test]
+    fn dependencies_are_the_named_secrets_plus_the_used_ones_when_auto() {
+        let pod =
+            json!({"containers": [{"name": "app", "envFrom": [{"secretRef": {"name": "used"}}]}]});
+        let named = reload_spec(&annotations(&[(ANNOTATION_RELOAD_SECRETS, "named")]), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            dependencies(&named, &pod),
+            BTreeSet::from(["named".to_owned()])
+        );
+        let auto = reload_spec(
+            &annotations(&[
+                (ANNOTATION_RELOAD, "true"),
+                (ANNOTATION_RELOAD_SECRETS, "named"),
+            ]),
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            dependencies(&auto, &pod),
+            BTreeSet::from(["named".to_owned(), "used".to_owned()])
+        );
     }
 
     #[test]

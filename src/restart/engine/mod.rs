@@ -26,7 +26,7 @@ use super::plan::{
     ANNOTATION_RESTARTED_AT, ANNOTATION_SECRETS_HASH, ANNOTATION_SECRETS_SEEN, Decision, Seen,
     data_digest, decide,
 };
-use super::usage::{RELOADER_IGNORE, ReloadSpec, Strategy, reload_spec, secrets_used};
+use super::usage::{RELOADER_IGNORE, ReloadSpec, Strategy, dependencies, reload_spec};
 use super::workload::{Kind, Owned, Progress, progress};
 use super::{RestartConfig, RolloutOutcome, SecretRef};
 use crate::api::externalsecret::ExternalSecret;
@@ -247,13 +247,7 @@ impl Engine {
         };
         let object_spec = &obj.data["spec"];
         let deps: BTreeSet<String> = match &spec {
-            Ok(s) if s.auto => s
-                .named
-                .iter()
-                .cloned()
-                .chain(secrets_used(kind.pod_spec(object_spec)))
-                .collect(),
-            Ok(s) => s.named.clone(),
+            Ok(s) => dependencies(s, kind.pod_spec(object_spec)),
             Err(_) => BTreeSet::new(),
         };
         let annotations = obj.annotations();
