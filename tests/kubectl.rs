@@ -355,6 +355,21 @@ async fn status_of_a_failing_external_secret_exits_1_and_names_its_reason() {
         run.stdout
     );
 
+    // Every namespace: a NAMESPACE column first.
+    let run = plugin(&r.cluster.kubeconfig, &["status", "-A"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.starts_with("NAMESPACE "), "{}", run.stdout);
+    assert_eq!(
+        row(&run.stdout, &r.ns)[1..4],
+        ["broken", "SecretStore/aws", "False"]
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("kubectl stagesync why broken -n {}", r.ns)),
+        "{}",
+        run.stdout
+    );
+
     // The current context's namespace is the default, as for kubectl.
     let kubeconfig = r
         .cluster
