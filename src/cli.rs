@@ -39,6 +39,10 @@ pub enum Command {
     Crds,
     /// Print the stagesync version.
     Version,
+    /// Validate stagesync manifests offline (schemas, CEL rules and the operator's own run-time
+    /// rules), optionally against AWS metadata. Exit code 0: clean, 1: problems, 2: could not
+    /// run.
+    Check(crate::check::command::CheckArgs),
 }
 
 /// Settings of `stagesync run` (each also from an environment variable).
@@ -164,6 +168,13 @@ pub async fn run(cli: Cli, out: &mut (impl Write + Send)) -> anyhow::Result<()> 
         Command::Crds => out.write_all(crate::api::crds_yaml().as_bytes())?,
         Command::Version => writeln!(out, "stagesync {}", env!("CARGO_PKG_VERSION"))?,
         Command::Run(args) => run_operator(*args, shutdown_signal().boxed()).await?,
+        Command::Check(args) => {
+            let code = crate::check::command::run(&args, out, &mut std::io::stderr()).await;
+            out.flush()?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
     }
     Ok(())
 }

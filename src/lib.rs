@@ -7,11 +7,13 @@
 //! are the binary's edges; [`kubectl`] is the `kubectl stagesync` plugin.
 
 pub mod api;
+pub mod check;
 pub mod cli;
 pub mod controller;
 pub mod http;
 pub mod kubectl;
 pub mod leader;
+pub mod manifest;
 pub mod metrics;
 pub mod provider;
 pub mod render;

@@ -351,3 +351,36 @@ async fn aws_mode_proves_secrets_stages_and_versions_with_metadata_calls_only() 
     assert_eq!(proxy.count("BatchGetSecretValue"), 0, "{:?}", proxy.counts());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The README's example is what the binary prints for `tests/fixtures/check/readme`.
+#[test]
+fn the_readme_example_is_what_check_prints() {
+    let root = support::workspace_root();
+    let args = ["check", "tests/fixtures/check/readme"];
+    let out = Command::new(env!("CARGO_BIN_EXE_stagesync"))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let block = format!(
+        "```console\n$ stagesync {}\n{}$ echo $?\n{}\n```\n",
+        args.join(" "),
+        stdout(&out),
+        out.status.code().unwrap()
+    );
+    let (start, end) = ("<!-- stagesync-check:start -->\n", "<!-- stagesync-check:end -->");
+    let readme_path = root.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let from = readme.find(start).expect("start marker") + start.len();
+    let to = readme.find(end).expect("end marker");
+    if std::env::var_os("STAGESYNC_UPDATE_README").is_some() {
+        let updated = format!("{}{block}{}", &readme[..from], &readme[to..]);
+        std::fs::write(&readme_path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[from..to],
+        block,
+        "README's stagesync check example is stale: STAGESYNC_UPDATE_README=1 cargo test --test check readme"
+    );
+}

@@ -33,8 +33,11 @@ cargo test --workspace --locked --no-fail-fast 2>&1 | tee .tools/test-output.txt
 test_status=${PIPESTATUS[0]}
 set -e
 
-step "demo (the README's first command, end to end)"
-./examples/demo/run.sh
+step "release binary (what the Dockerfile builds: cargo build --release --locked --bin stagesync)"
+cargo build --release --locked --bin stagesync
+
+step "demo (the README's first command, end to end, with the release binary)"
+STAGESYNC_DEMO_BIN="${CARGO_TARGET_DIR:-target}/release/stagesync" ./examples/demo/run.sh
 
 # One closing line with the totals of every test binary above.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

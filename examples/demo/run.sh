@@ -13,6 +13,9 @@ say "installing the demo tools (moto, kubectl) into .tools/venv, building stages
 install_tools
 cargo build --quiet -p stagesync -p apiserver-fake --bins
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
+# The operator binary: the debug build, or the one named by STAGESYNC_DEMO_BIN (the test command
+# runs the demo with the release binary the container image is built from).
+operator="${STAGESYNC_DEMO_BIN:-$bin/stagesync}"
 
 work=$(mktemp -d)
 pids=()
@@ -39,7 +42,7 @@ for _ in $(seq 100); do curl -fs "$moto/moto-api/" >/dev/null 2>&1 && break; sle
 say "moto (AWS Secrets Manager) on $moto"
 python "$root/examples/demo/aws.py" "$moto" create
 
-"$bin/stagesync" run --kubeconfig "$KUBECONFIG" --metrics-addr 127.0.0.1:0 --sts-endpoint "$moto" \
+"$operator" run --kubeconfig "$KUBECONFIG" --metrics-addr 127.0.0.1:0 --sts-endpoint "$moto" \
   >"$work/stagesync.log" 2>&1 &
 pids+=($!)
 say "stagesync run started (logs: $work/stagesync.log)"

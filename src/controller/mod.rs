@@ -9,12 +9,12 @@
 pub mod backoff;
 mod conditions;
 pub mod externalsecret;
-mod sources;
+pub(crate) mod sources;
 pub mod store;
 mod unchanged;
 mod versions;
 mod wanted;
-mod windows;
+pub(crate) mod windows;
 
 pub use wanted::WantedSecrets;
 
