@@ -489,6 +489,28 @@ async fn sync_of_a_failing_external_secret_exits_1_with_the_reason() {
 
     let run = plugin(&r.cluster.kubeconfig, &["sync", "nosuch", "-n", &r.ns]).await;
     assert_eq!(run.code, 2, "{run:?}");
+
+    // Could not run: no operator watches this namespace, so nobody acts within the timeout;
+    // an ExternalSecret synced only on spec changes is refused at once.
+    let unwatched = r.cluster.namespace("kst-unwatched").await;
+    create_es(r.client(), &unwatched, "idle", reading(&[("v", &missing)])).await;
+    let run = plugin(
+        &r.cluster.kubeconfig,
+        &["sync", "idle", "-n", &unwatched, "--timeout", "2s"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("timed out after 2s"), "{run:?}");
+    let mut on_change = reading(&[("v", &missing)]);
+    on_change["refreshPolicy"] = json!("OnChange");
+    create_es(r.client(), &unwatched, "on-change", on_change).await;
+    let run = plugin(
+        &r.cluster.kubeconfig,
+        &["sync", "on-change", "-n", &unwatched],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("refreshPolicy OnChange"), "{run:?}");
 }
 
 #[tokio::test]

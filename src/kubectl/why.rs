@@ -36,6 +36,9 @@ pub struct WhyReport {
     pub findings: Vec<Finding>,
     /// Recent Warning events about it, newest first.
     pub events: Vec<WarningEvent>,
+    /// What could not be read (events the user may not list).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl WhyReport {
@@ -93,12 +96,16 @@ pub async fn gather(
             namespace: namespace.to_owned(),
         })?;
     let selector = format!("regarding.kind=ExternalSecret,regarding.name={name},type=Warning");
-    let events = Api::<Event>::namespaced(client.clone(), namespace)
+    let (events, notes) = match Api::<Event>::namespaced(client.clone(), namespace)
         .list(&ListParams::default().fields(&selector))
         .await
-        .map_err(|e| KubectlError::kube("listing events", e))?
-        .items;
-    Ok(report(&es, namespace, name, events))
+    {
+        Ok(list) => (list.items, Vec::new()),
+        Err(e) => (Vec::new(), vec![format!("events could not be listed: {e}")]),
+    };
+    let mut report = report(&es, namespace, name, events);
+    report.notes = notes;
+    Ok(report)
 }
 
 /// The report from what was read.
@@ -153,6 +160,7 @@ fn report(es: &ExternalSecret, namespace: &str, name: &str, events: Vec<Event>) 
         ready,
         findings,
         events,
+        notes: Vec::new(),
     }
 }
 
@@ -236,6 +244,9 @@ pub fn render(report: &WhyReport, palette: Palette, now: Timestamp) -> String {
         }
         out.push_str("\nRecent warnings:\n");
         out.push_str(&table.render(palette));
+    }
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
     }
     out
 }
