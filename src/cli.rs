@@ -39,6 +39,10 @@ pub enum Command {
     Crds,
     /// Print the stagesync version.
     Version,
+    /// Rewrite ESO manifests (AWS Secrets Manager) and Reloader-annotated workloads as stagesync
+    /// ones, in place; `--dry-run` prints the diff. Exit code 0: all translated, 1: something
+    /// left untranslated (listed), 2: could not run.
+    Migrate(crate::migrate::MigrateArgs),
     /// Validate stagesync manifests offline (schemas, CEL rules and the operator's own run-time
     /// rules), optionally against AWS metadata. Exit code 0: clean, 1: problems, 2: could not
     /// run.
@@ -170,6 +174,18 @@ pub async fn run(cli: Cli, out: &mut (impl Write + Send)) -> anyhow::Result<()> 
         Command::Run(args) => run_operator(*args, shutdown_signal().boxed()).await?,
         Command::Check(args) => {
             let code = crate::check::command::run(&args, out, &mut std::io::stderr()).await;
+            out.flush()?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+        Command::Migrate(args) => {
+            let code = crate::migrate::run(
+                &args,
+                &mut std::io::stdin().lock(),
+                out,
+                &mut std::io::stderr(),
+            );
             out.flush()?;
             if code != 0 {
                 std::process::exit(code);

@@ -15,6 +15,7 @@ pub mod kubectl;
 pub mod leader;
 pub mod manifest;
 pub mod metrics;
+pub mod migrate;
 pub mod provider;
 pub mod render;
 pub mod resolve;
