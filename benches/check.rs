@@ -24,7 +24,7 @@ fn external_secret(ns: &str, i: usize) -> String {
     let mut doc = format!(
         "apiVersion: stagesync.io/v1alpha1\nkind: ExternalSecret\nmetadata:\n  name: app-{i}\n  namespace: {ns}\nspec:\n  refreshInterval: 1h\n  secretStoreRef:\n    name: aws\n  target:\n    name: app-{i}\n"
     );
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         doc.push_str("    template:\n      data:\n        dsn: \"postgres://{{ .user }}:{{ .password }}@db-{{ .host }}:5432/app\"\n        user: \"{{ .user | upper }}\"\n");
     }
     doc.push_str(&format!(
@@ -35,7 +35,7 @@ fn external_secret(ns: &str, i: usize) -> String {
             "  dataFrom:\n    - extract:\n        key: {ns}/shared\n      rewrite:\n        - regexp:\n            source: \"^(.*)$\"\n            target: \"shared-$1\"\n"
         ));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         doc.push_str("  syncWindows:\n    kind: deny\n    windows:\n      - schedule: \"0 9 * * 1-5\"\n        duration: 8h\n");
     }
     doc
