@@ -71,7 +71,8 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("stagesync-check-bench-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("stagesync-check-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let documents = write_repository(&dir);
     assert_eq!(documents, 1000, "the generated repository");
@@ -84,7 +85,11 @@ fn main() {
         let schemas = Schemas::new().unwrap();
         let report = check(&sources, &schemas, &CheckOptions::default());
         in_process.push(started.elapsed());
-        assert!(!report.has_errors(), "the generated repository is valid: {:?}", report.problems.first());
+        assert!(
+            !report.has_errors(),
+            "the generated repository is valid: {:?}",
+            report.problems.first()
+        );
         assert_eq!(report.objects, 980);
         assert_eq!(report.secrets.len(), 970);
     }
@@ -99,7 +104,12 @@ fn main() {
             .output()
             .unwrap();
         binary.push(started.elapsed());
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 
@@ -118,6 +128,10 @@ fn main() {
         ms(d),
         ms(e),
         ms(f),
-        if f < Duration::from_secs(1) { "yes" } else { "**no**" }
+        if f < Duration::from_secs(1) {
+            "yes"
+        } else {
+            "**no**"
+        }
     );
 }

@@ -178,7 +178,9 @@ fn every_mistake_is_reported_at_its_line() {
     // Objects with errors are not listed as writing anything.
     let secrets = report["secrets"].as_array().unwrap();
     assert!(
-        secrets.iter().all(|s| s["object"] != "ExternalSecret team-b/typo"),
+        secrets
+            .iter()
+            .all(|s| s["object"] != "ExternalSecret team-b/typo"),
         "{secrets:?}"
     );
     assert_eq!(report["objects"], 14, "3 stores and 11 ExternalSecrets");
@@ -196,7 +198,11 @@ fn github_annotations_and_text_point_at_the_same_lines() {
         )),
         "{github}"
     );
-    assert!(github.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")));
+    assert!(
+        github
+            .lines()
+            .all(|l| l.starts_with("::error ") || l.starts_with("::warning "))
+    );
     let text = stdout(&check(&[path]));
     assert!(
         text.contains(&format!(
@@ -204,7 +210,10 @@ fn github_annotations_and_text_point_at_the_same_lines() {
         )),
         "{text}"
     );
-    assert!(text.contains("    hint: check the name; pass --allow-external-stores"), "{text}");
+    assert!(
+        text.contains("    hint: check the name; pass --allow-external-stores"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -223,7 +232,9 @@ fn allow_external_stores_and_strict_change_what_fails() {
     assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
     assert!(stdout(&allowed).contains("0 errors, 1 warning"));
     assert_eq!(
-        check(&[path, "--allow-external-stores", "--strict"]).status.code(),
+        check(&[path, "--allow-external-stores", "--strict"])
+            .status
+            .code(),
         Some(1)
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -254,7 +265,11 @@ fn standard_input_bad_yaml_and_unreadable_paths() {
     std::fs::write(&bad, "apiVersion: v1\nkind: ConfigMap\ndata: [unclosed\n").unwrap();
     let out = check(&[bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("error: not valid YAML"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("error: not valid YAML"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = check(&[dir.join("nope.yaml").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -298,7 +313,11 @@ async fn aws_mode_proves_secrets_stages_and_versions_with_metadata_calls_only() 
     };
     let data = [
         entry(&present, "user", "        property: user\n"),
-        entry(&present, "pending", "        versionStage: AWSPENDING # pending\n"),
+        entry(
+            &present,
+            "pending",
+            "        versionStage: AWSPENDING # pending\n",
+        ),
         entry(&doomed, "old", ""),
         entry(&absent, "nope", ""),
     ]
@@ -311,7 +330,14 @@ async fn aws_mode_proves_secrets_stages_and_versions_with_metadata_calls_only() 
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_stagesync"))
-        .args(["check", "--aws", "--aws-endpoint", &proxy.endpoint, "-o", "json"])
+        .args([
+            "check",
+            "--aws",
+            "--aws-endpoint",
+            &proxy.endpoint,
+            "-o",
+            "json",
+        ])
         .arg(&manifest)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -326,11 +352,18 @@ async fn aws_mode_proves_secrets_stages_and_versions_with_metadata_calls_only() 
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["line"].as_u64().unwrap(), p["message"].as_str().unwrap().to_owned()))
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap(),
+                p["message"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let has = |needle: &str| messages.iter().any(|(_, m)| m.contains(needle));
     assert!(
-        has(&format!("no version of AWS secret {present:?} carries the stage \"AWSPENDING\"")),
+        has(&format!(
+            "no version of AWS secret {present:?} carries the stage \"AWSPENDING\""
+        )),
         "{messages:?}"
     );
     // Reported at the entry's `key:` line, the one above the marked `versionStage:` line.
@@ -341,14 +374,31 @@ async fn aws_mode_proves_secrets_stages_and_versions_with_metadata_calls_only() 
             .any(|(l, m)| *l == pending_key_line && m.contains("AWSPENDING")),
         "{messages:?}"
     );
-    assert!(has(&format!("AWS secret {doomed:?} is scheduled for deletion")), "{messages:?}");
-    assert!(has(&format!("AWS secret {absent:?} does not exist in region us-east-1")), "{messages:?}");
-    assert_eq!(messages.len(), 3, "the property read of {present} is fine: {messages:?}");
+    assert!(
+        has(&format!("AWS secret {doomed:?} is scheduled for deletion")),
+        "{messages:?}"
+    );
+    assert!(
+        has(&format!(
+            "AWS secret {absent:?} does not exist in region us-east-1"
+        )),
+        "{messages:?}"
+    );
+    assert_eq!(
+        messages.len(),
+        3,
+        "the property read of {present} is fine: {messages:?}"
+    );
     assert!(!text.contains("not-printed-anywhere"));
     // Each secret described once, although `present` is referenced twice; no value read.
     assert_eq!(proxy.count("DescribeSecret"), 3, "{:?}", proxy.counts());
     assert_eq!(proxy.count("GetSecretValue"), 0, "{:?}", proxy.counts());
-    assert_eq!(proxy.count("BatchGetSecretValue"), 0, "{:?}", proxy.counts());
+    assert_eq!(
+        proxy.count("BatchGetSecretValue"),
+        0,
+        "{:?}",
+        proxy.counts()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -368,7 +418,10 @@ fn the_readme_example_is_what_check_prints() {
         stdout(&out),
         out.status.code().unwrap()
     );
-    let (start, end) = ("<!-- stagesync-check:start -->\n", "<!-- stagesync-check:end -->");
+    let (start, end) = (
+        "<!-- stagesync-check:start -->\n",
+        "<!-- stagesync-check:end -->",
+    );
     let readme_path = root.join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
     let from = readme.find(start).expect("start marker") + start.len();

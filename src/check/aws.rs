@@ -44,7 +44,10 @@ impl Lookup {
     /// The lookup of a store under `options`.
     pub fn for_store(store: &AwsProvider, options: &AwsCheckOptions, use_role: bool) -> Self {
         Self {
-            region: options.region.clone().unwrap_or_else(|| store.region.clone()),
+            region: options
+                .region
+                .clone()
+                .unwrap_or_else(|| store.region.clone()),
             endpoint: options.endpoint.clone().or_else(|| store.endpoint.clone()),
             role: store.role.clone().filter(|_| use_role),
         }
@@ -62,10 +65,7 @@ pub struct Target<'a> {
 }
 
 /// Describes every referenced secret; findings by target index.
-pub async fn lookup(
-    targets: &[Target<'_>],
-    options: &AwsCheckOptions,
-) -> Vec<(usize, Finding)> {
+pub async fn lookup(targets: &[Target<'_>], options: &AwsCheckOptions) -> Vec<(usize, Finding)> {
     let mut backends: HashMap<Lookup, Result<Arc<AwsBackend>, String>> = HashMap::new();
     let mut described: HashMap<(Lookup, String), Result<SecretMetadata, ProviderError>> =
         HashMap::new();
@@ -84,7 +84,10 @@ pub async fn lookup(
             Err(e) => {
                 out.push((
                     index,
-                    Finding::warning("spec.secretStoreRef", format!("AWS could not be asked: {e}")),
+                    Finding::warning(
+                        "spec.secretStoreRef",
+                        format!("AWS could not be asked: {e}"),
+                    ),
                 ));
                 continue;
             }
@@ -176,12 +179,12 @@ fn judge(
     Some(match &selector {
         VersionSelector::Stage(stage) => Finding::error(
             field,
-            format!("no version of AWS secret {:?} carries the stage {stage:?}", r.key),
+            format!(
+                "no version of AWS secret {:?} carries the stage {stage:?}",
+                r.key
+            ),
         )
-        .hint(format!(
-            "its stages are {}",
-            stages_of(meta)
-        )),
+        .hint(format!("its stages are {}", stages_of(meta))),
         VersionSelector::Id(id) => Finding::new(
             Severity::Warning,
             field,
@@ -243,11 +246,17 @@ mod tests {
     fn stages_and_ids_are_judged_from_metadata() {
         let ok = Ok(meta());
         assert_eq!(judge("f", &reference(None, None), "eu-west-1", &ok), None);
-        assert_eq!(judge("f", &reference(Some("AWSPREVIOUS"), None), "r", &ok), None);
+        assert_eq!(
+            judge("f", &reference(Some("AWSPREVIOUS"), None), "r", &ok),
+            None
+        );
         assert_eq!(judge("f", &reference(None, Some("v1")), "r", &ok), None);
         let pending = judge("f", &reference(Some("AWSPENDING"), None), "r", &ok).unwrap();
         assert_eq!(pending.severity, Severity::Error);
-        assert_eq!(pending.hint.as_deref(), Some("its stages are AWSCURRENT, AWSPREVIOUS"));
+        assert_eq!(
+            pending.hint.as_deref(),
+            Some("its stages are AWSCURRENT, AWSPREVIOUS")
+        );
         let gone = judge("f", &reference(None, Some("v0")), "r", &ok).unwrap();
         assert_eq!(gone.severity, Severity::Warning);
     }
@@ -255,8 +264,13 @@ mod tests {
     #[test]
     fn missing_and_deleted_secrets_are_errors() {
         let missing = Err(ProviderError::SecretNotFound { key: "db".into() });
-        let f = judge("spec.data[0].remoteRef.key", &reference(None, None), "eu-west-1", &missing)
-            .unwrap();
+        let f = judge(
+            "spec.data[0].remoteRef.key",
+            &reference(None, None),
+            "eu-west-1",
+            &missing,
+        )
+        .unwrap();
         assert_eq!(f.severity, Severity::Error);
         assert!(f.message.contains("does not exist in region eu-west-1"));
         let mut deleted = meta();

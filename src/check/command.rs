@@ -92,7 +92,10 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -
     } else {
         super::check(&sources, &schemas, &options)
     };
-    if out.write_all(render(&report, args.output).as_bytes()).is_err() {
+    if out
+        .write_all(render(&report, args.output).as_bytes())
+        .is_err()
+    {
         return 2;
     }
     let failing = report

@@ -209,8 +209,14 @@ pub async fn check_with_aws(
     for (m, ns, es) in &checked.valid {
         let store = checked.inventory.store_for(ns, &es.spec.secret_store_ref);
         let (lookup, prefix) = match (&named, store) {
-            (Some(p), _) => (aws::Lookup::for_store(p, aws_options, true), p.prefix.clone()),
-            (None, Some(p)) => (aws::Lookup::for_store(p, aws_options, false), p.prefix.clone()),
+            (Some(p), _) => (
+                aws::Lookup::for_store(p, aws_options, true),
+                p.prefix.clone(),
+            ),
+            (None, Some(p)) => (
+                aws::Lookup::for_store(p, aws_options, false),
+                p.prefix.clone(),
+            ),
             (None, None) => continue,
         };
         targets.push(aws::Target { es, lookup, prefix });
@@ -305,7 +311,15 @@ fn check_manifests<'m>(
                     continue;
                 }
                 Some(v) if v != m.api_version() => {
-                    push(report, m, &object, vec![Finding::error("apiVersion", format!("{} is served as {v}, not {}", m.kind(), m.api_version()))]);
+                    push(
+                        report,
+                        m,
+                        &object,
+                        vec![Finding::error(
+                            "apiVersion",
+                            format!("{} is served as {v}, not {}", m.kind(), m.api_version()),
+                        )],
+                    );
                     continue;
                 }
                 Some(_) => {}
@@ -322,8 +336,9 @@ fn check_manifests<'m>(
                 }
             };
             let t = match m.kind() {
-                "ExternalSecret" => serde_json::from_value(admitted)
-                    .map(|es| Typed::ExternalSecret(m, ns.clone().unwrap_or_default(), Box::new(es))),
+                "ExternalSecret" => serde_json::from_value(admitted).map(|es| {
+                    Typed::ExternalSecret(m, ns.clone().unwrap_or_default(), Box::new(es))
+                }),
                 "SecretStore" => serde_json::from_value(admitted)
                     .map(|s| Typed::SecretStore(m, ns.clone().unwrap_or_default(), Box::new(s))),
                 _ => serde_json::from_value(admitted)
@@ -331,7 +346,15 @@ fn check_manifests<'m>(
             };
             match t {
                 Ok(t) => typed.push(t),
-                Err(e) => push(report, m, &object, vec![Finding::error("", format!("the object does not decode: {e}"))]),
+                Err(e) => push(
+                    report,
+                    m,
+                    &object,
+                    vec![Finding::error(
+                        "",
+                        format!("the object does not decode: {e}"),
+                    )],
+                ),
             }
             continue;
         }
@@ -365,7 +388,11 @@ fn check_manifests<'m>(
                     .name
                     .clone()
                     .unwrap_or_else(|| es.metadata.name.clone().unwrap_or_default());
-                inventory.targets.entry(ns.clone()).or_default().insert(target);
+                inventory
+                    .targets
+                    .entry(ns.clone())
+                    .or_default()
+                    .insert(target);
             }
             Typed::SecretStore(_, ns, s) => {
                 let name = s.metadata.name.clone().unwrap_or_default();
@@ -383,7 +410,10 @@ fn check_manifests<'m>(
             Typed::ExternalSecret(m, ns, es) => {
                 let object = object_name(m, Some(ns));
                 let checked = rules::external_secret(es, ns, &inventory, &options.rules);
-                let clean = !checked.findings.iter().any(|f| f.severity == Severity::Error);
+                let clean = !checked
+                    .findings
+                    .iter()
+                    .any(|f| f.severity == Severity::Error);
                 if clean {
                     valid.push((*m, ns.clone(), (**es).clone()));
                 }
@@ -405,11 +435,21 @@ fn check_manifests<'m>(
             }
             Typed::SecretStore(m, ns, s) => {
                 let object = object_name(m, Some(ns));
-                push(report, m, &object, rules::store(Some(ns), &s.spec.provider.aws, &options.rules));
+                push(
+                    report,
+                    m,
+                    &object,
+                    rules::store(Some(ns), &s.spec.provider.aws, &options.rules),
+                );
             }
             Typed::ClusterSecretStore(m, s) => {
                 let object = object_name(m, None);
-                push(report, m, &object, rules::store(None, &s.spec.provider.aws, &options.rules));
+                push(
+                    report,
+                    m,
+                    &object,
+                    rules::store(None, &s.spec.provider.aws, &options.rules),
+                );
             }
         }
     }
@@ -427,7 +467,7 @@ fn check_manifests<'m>(
 
 /// The restartable kind of a manifest, if it is one.
 fn workload_kind(m: &Manifest) -> Option<Kind> {
-    Kind::ALL.into_iter().find(|k| {
-        k.as_str() == m.kind() && k.api_resource().api_version == m.api_version()
-    })
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == m.kind() && k.api_resource().api_version == m.api_version())
 }

@@ -56,7 +56,12 @@ fn text(report: &Report) -> String {
         } else {
             format!("{}: ", p.field)
         };
-        let _ = writeln!(out, "{at}: {}: {object}{field}{}", severity(p.severity), p.message);
+        let _ = writeln!(
+            out,
+            "{at}: {}: {object}{field}{}",
+            severity(p.severity),
+            p.message
+        );
         if let Some(hint) = &p.hint {
             let _ = writeln!(out, "    hint: {hint}");
         }
@@ -97,7 +102,9 @@ fn plural(n: usize) -> &'static str {
 
 /// GitHub's workflow-command escaping: data escapes `%`, CR and LF; properties also `:` and `,`.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -125,7 +132,12 @@ fn github(report: &Report) -> String {
         if let Some(hint) = &p.hint {
             let _ = write!(message, "\nhint: {hint}");
         }
-        let _ = writeln!(out, "::{} {props}::{}", severity(p.severity), escape_data(&message));
+        let _ = writeln!(
+            out,
+            "::{} {props}::{}",
+            severity(p.severity),
+            escape_data(&message)
+        );
     }
     out
 }
@@ -180,6 +192,9 @@ mod tests {
         assert_eq!(v["objects"], 2);
         assert_eq!(v["problems"][0]["line"], 12);
         assert_eq!(v["problems"][0]["severity"], "error");
-        assert_eq!(v["secrets"][0]["keys"], serde_json::json!(["password", "user"]));
+        assert_eq!(
+            v["secrets"][0]["keys"],
+            serde_json::json!(["password", "user"])
+        );
     }
 }

@@ -36,15 +36,11 @@ fn placeholders(spec: &ExternalSecretSpec) -> FetchedValues {
         HashMap::new();
     let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut extracted: HashSet<String> = HashSet::new();
-    let refs = spec
-        .data
-        .iter()
-        .map(|d| (&d.remote_ref, false))
-        .chain(
-            spec.data_from
-                .iter()
-                .filter_map(|d| d.extract.as_ref().map(|r| (r, true))),
-        );
+    let refs = spec.data.iter().map(|d| (&d.remote_ref, false)).chain(
+        spec.data_from
+            .iter()
+            .filter_map(|d| d.extract.as_ref().map(|r| (r, true))),
+    );
     for (r, extract) in refs {
         match r.metadata_policy {
             MetadataPolicy::Fetch => {
@@ -104,7 +100,10 @@ fn placeholders(spec: &ExternalSecretSpec) -> FetchedValues {
 }
 
 /// Renders `spec` over placeholder values with the given template sources.
-pub fn render(spec: &ExternalSecretSpec, sources: &TemplateSources) -> Result<Rendered, RenderError> {
+pub fn render(
+    spec: &ExternalSecretSpec,
+    sources: &TemplateSources,
+) -> Result<Rendered, RenderError> {
     let fetched = placeholders(spec);
     let built = build_data(spec, &fetched)?;
     let rendered = apply_template(spec.target.template.as_ref(), built.data, sources)?;
@@ -157,7 +156,11 @@ mod tests {
             "target": {"template": {"data": {"dsn": "{{ .usr }}"}}}
         }));
         let err = render(&s, &TemplateSources::default()).unwrap_err();
-        assert!(err.to_string().contains(r#"map has no entry for key "usr""#), "{err}");
+        assert!(
+            err.to_string()
+                .contains(r#"map has no entry for key "usr""#),
+            "{err}"
+        );
     }
 
     #[test]

@@ -131,9 +131,11 @@ pub fn external_secret(
             );
         }
     }
-    let target = spec.target.name.clone().unwrap_or_else(|| {
-        es.metadata.name.clone().unwrap_or_default()
-    });
+    let target = spec
+        .target
+        .name
+        .clone()
+        .unwrap_or_else(|| es.metadata.name.clone().unwrap_or_default());
     if !is_dns_subdomain(&target) {
         findings.push(Finding::error(
             "spec.target.name",
@@ -147,7 +149,10 @@ pub fn external_secret(
             findings.push(
                 Finding::error(
                     format!("spec.data[{i}].secretKey"),
-                    format!("secretKey {:?} is also written by data[{first}]", d.secret_key),
+                    format!(
+                        "secretKey {:?} is also written by data[{first}]",
+                        d.secret_key
+                    ),
                 )
                 .hint("each data entry needs its own secretKey; the later entry would win"),
             );
@@ -198,7 +203,10 @@ pub fn external_secret(
 
 /// A render failure over placeholder values: certain when a rule failed, a warning when the
 /// real values might behave differently.
-fn render_finding(spec: &crate::api::externalsecret::ExternalSecretSpec, e: &RenderError) -> Finding {
+fn render_finding(
+    spec: &crate::api::externalsecret::ExternalSecretSpec,
+    e: &RenderError,
+) -> Finding {
     let keys_unknown = spec
         .data_from
         .iter()
@@ -254,14 +262,24 @@ fn template_sources(
             let data = inventory
                 .config_maps
                 .get(&(namespace.to_owned(), cm.name.clone()))
-                .ok_or_else(|| format!("templateFrom ConfigMap {:?} is not among the checked manifests", cm.name))?;
+                .ok_or_else(|| {
+                    format!(
+                        "templateFrom ConfigMap {:?} is not among the checked manifests",
+                        cm.name
+                    )
+                })?;
             sources.config_maps.insert(cm.name.clone(), data.clone());
         }
         if let Some(s) = &from.secret {
             let data = inventory
                 .secrets
                 .get(&(namespace.to_owned(), s.name.clone()))
-                .ok_or_else(|| format!("templateFrom Secret {:?} is not among the checked manifests", s.name))?;
+                .ok_or_else(|| {
+                    format!(
+                        "templateFrom Secret {:?} is not among the checked manifests",
+                        s.name
+                    )
+                })?;
             sources.secrets.insert(s.name.clone(), data.clone());
         }
     }
@@ -357,14 +375,21 @@ pub fn store(
     if let Some(secret_ref) = auth.and_then(|a| a.secret_ref.as_ref()) {
         for (field, selector) in [
             ("accessKeyIDSecretRef", &secret_ref.access_key_id),
-            ("secretAccessKeySecretRef", &secret_ref.secret_access_key_secret_ref),
+            (
+                "secretAccessKeySecretRef",
+                &secret_ref.secret_access_key_secret_ref,
+            ),
         ] {
             if let Err(e) = referenced_namespace(
                 namespace,
                 selector.namespace.as_deref(),
                 Referenced::CredentialSecret(&selector.name),
             ) {
-                let at = if selector.namespace.is_some() { ".namespace" } else { "" };
+                let at = if selector.namespace.is_some() {
+                    ".namespace"
+                } else {
+                    ""
+                };
                 findings.push(Finding::error(
                     format!("spec.provider.aws.auth.secretRef.{field}{at}"),
                     e.to_string(),
@@ -379,7 +404,11 @@ pub fn store(
             sa.namespace.as_deref(),
             Referenced::ServiceAccount(&sa.name),
         ) {
-            let at = if sa.namespace.is_some() { ".namespace" } else { "" };
+            let at = if sa.namespace.is_some() {
+                ".namespace"
+            } else {
+                ""
+            };
             findings.push(Finding::error(
                 format!("spec.provider.aws.auth.jwt.serviceAccountRef{at}"),
                 e.to_string(),

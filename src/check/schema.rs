@@ -137,7 +137,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(admitted["spec"]["secretStoreRef"]["kind"], "SecretStore");
-        assert_eq!(schemas.api_version_of("SecretStore"), Some("stagesync.io/v1alpha1"));
+        assert_eq!(
+            schemas.api_version_of("SecretStore"),
+            Some("stagesync.io/v1alpha1")
+        );
     }
 
     #[test]
@@ -146,13 +149,18 @@ mod tests {
         let problems = schemas
             .admit(
                 "ExternalSecret",
-                &es(json!({"secretStoreRef": {"name": "s"}, "refreshIntervall": "1h",
-                           "data": [{"secretKey": "k", "remoteRef": {"key": 5}}]})),
+                &es(
+                    json!({"secretStoreRef": {"name": "s"}, "refreshIntervall": "1h",
+                           "data": [{"secretKey": "k", "remoteRef": {"key": 5}}]}),
+                ),
             )
             .unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert!(fields.contains(&"spec.refreshIntervall"), "{problems:?}");
-        assert!(fields.contains(&"spec.data[0].remoteRef.key"), "{problems:?}");
+        assert!(
+            fields.contains(&"spec.data[0].remoteRef.key"),
+            "{problems:?}"
+        );
         let cel = schemas
             .admit(
                 "ExternalSecret",
@@ -162,8 +170,9 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            cel.iter()
-                .any(|p| p.message.contains("versionStage and versionId are mutually exclusive")),
+            cel.iter().any(|p| p
+                .message
+                .contains("versionStage and versionId are mutually exclusive")),
             "{cel:?}"
         );
     }
