@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod aws_proxy;
 pub mod chart;
+pub mod docs;
 pub mod cluster;
 pub mod moto;
 pub mod objects;
