@@ -4,8 +4,8 @@
 pub mod admission;
 pub mod aws_proxy;
 pub mod chart;
-pub mod docs;
 pub mod cluster;
+pub mod docs;
 pub mod moto;
 pub mod objects;
 pub mod rig;
