@@ -302,6 +302,19 @@ fn block<'a>(doc: &'a str, marker: &str) -> (usize, usize, &'a str) {
     (start, end, &doc[start..end])
 }
 
+/// The console block between the README's `stagesync-migrate` markers.
+fn readme_block(readme: &str) -> (usize, usize, &str) {
+    let at = readme
+        .find("<!-- stagesync-migrate:start -->")
+        .expect("README marker");
+    let start = at + readme[at..].find("```console\n").unwrap() + "```console\n".len();
+    let end = start
+        + readme[start..]
+            .find("```\n<!-- stagesync-migrate:end -->")
+            .unwrap();
+    (start, end, &readme[start..end])
+}
+
 #[test]
 fn the_worked_example_of_the_docs_is_what_the_command_prints() {
     let path = workspace_root().join("docs/migration.md");
@@ -324,6 +337,17 @@ fn the_worked_example_of_the_docs_is_what_the_command_prints() {
     }
     assert_eq!(block(&doc, "<!-- example:diff -->").2, diff);
     assert_eq!(block(&doc, "<!-- example:report -->").2, report);
+    // The README shows the same run as a console session.
+    let readme_path = workspace_root().join("README.md");
+    let mut readme = std::fs::read_to_string(&readme_path).unwrap();
+    let session = format!("$ stagesync migrate --dry-run app.yaml\n{diff}{report}$ echo $?\n1\n");
+    let (start, end, shown) = readme_block(&readme);
+    if updating() {
+        readme.replace_range(start..end, &session);
+        std::fs::write(&readme_path, &readme).unwrap();
+    } else {
+        assert_eq!(shown, session, "README's stagesync migrate example");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

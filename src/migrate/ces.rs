@@ -135,12 +135,13 @@ pub(super) fn plan(doc: &Doc, corpus: &mut Corpus) -> DocPlan {
 fn expand(doc: &Doc, es_name: &str, namespaces: &[&str]) -> Option<Edit> {
     let entry = doc.root.get("spec")?.entry("externalSecretSpec")?;
     let inner = &entry.value;
+    let nl = edit::newline(doc.src);
     let spec_text = if inner.is_block_map() {
         // From the line after the key: comments above the first field come along.
         let start = (edit::line_end(doc.src, entry.key.end) + 1).min(inner.start);
         let end = edit::value_line_end(doc.src, inner);
         format!(
-            "spec:\n{}",
+            "spec:{nl}{}",
             edit::reindent(&doc.src[start..end], inner.column, 2)
         )
     } else if inner.is_flow_map() {
@@ -153,17 +154,17 @@ fn expand(doc: &Doc, es_name: &str, namespaces: &[&str]) -> Option<Edit> {
         .iter()
         .map(|ns| {
             let mut text = format!(
-                "apiVersion: {API_VERSION}\nkind: ExternalSecret\nmetadata:\n  name: {}\n  namespace: {}\n",
+                "apiVersion: {API_VERSION}{nl}kind: ExternalSecret{nl}metadata:{nl}  name: {}{nl}  namespace: {}{nl}",
                 edit::key_text(es_name),
                 edit::key_text(ns)
             );
             for field in ["labels", "annotations"] {
                 if let Some(map) = meta[field].as_object().filter(|m| !m.is_empty()) {
-                    text.push_str(&format!("  {field}:\n"));
+                    text.push_str(&format!("  {field}:{nl}"));
                     for (k, v) in map {
                         let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                         text.push_str(&format!(
-                            "    {}: {}\n",
+                            "    {}: {}{nl}",
                             edit::key_text(k),
                             edit::double_quoted(&value)
                         ));
@@ -177,6 +178,6 @@ fn expand(doc: &Doc, es_name: &str, namespaces: &[&str]) -> Option<Edit> {
     Some(Edit {
         start: doc.root.start,
         end: edit::value_line_end(doc.src, doc.root),
-        text: documents.join("\n---\n"),
+        text: documents.join(&format!("{nl}---{nl}")),
     })
 }

@@ -164,6 +164,11 @@ pub fn insert_entry(src: &str, map: &Node, key: &str, value: &str) -> Edit {
     insert_lines(src, map, &[format!("{key}: {value}")])
 }
 
+/// The line break the source uses (`\r\n` for Windows-style files), for inserted lines.
+pub fn newline(src: &str) -> &'static str {
+    if src.contains("\r\n") { "\r\n" } else { "\n" }
+}
+
 /// Adds lines (relative to the mapping's indentation) after the last entry of a block mapping;
 /// for a flow mapping each line must be one `key: value`.
 pub fn insert_lines(src: &str, map: &Node, lines: &[String]) -> Edit {
@@ -183,7 +188,8 @@ pub fn insert_lines(src: &str, map: &Node, lines: &[String]) -> Edit {
         };
     }
     let indent = " ".repeat(map.column);
-    let body: String = lines.iter().map(|l| format!("{indent}{l}\n")).collect();
+    let nl = newline(src);
+    let body: String = lines.iter().map(|l| format!("{indent}{l}{nl}")).collect();
     let last = map
         .entries()
         .last()
@@ -198,21 +204,21 @@ pub fn insert_lines(src: &str, map: &Node, lines: &[String]) -> Edit {
         Edit {
             start: last,
             end: last,
-            text: format!("\n{}", body.trim_end_matches('\n')),
+            text: format!("{nl}{}", body.strip_suffix(nl).unwrap_or(&body)),
         }
     }
 }
 
 /// The text of a block node from the start of its first line to the end of its last, moved from
 /// column `from` to column `to`. Lines indented less (comments) land at `to`; blank lines are
-/// kept empty.
+/// kept empty; line breaks stay what they were.
 pub fn reindent(block: &str, from: usize, to: usize) -> String {
     block
-        .lines()
+        .split('\n')
         .map(|line| {
             let trimmed = line.trim_start_matches(' ');
-            if trimmed.is_empty() {
-                return String::new();
+            if trimmed.trim_end_matches('\r').is_empty() {
+                return trimmed.to_owned();
             }
             let indent = line.len() - trimmed.len();
             let new = if indent >= from {
@@ -319,6 +325,17 @@ mod tests {
             apply(src, &[insert_entry(src, &map, "c", "2")]).unwrap(),
             "a: |\n  text\nb: 1\nc: 2\n"
         );
+    }
+
+    #[test]
+    fn inserted_lines_follow_windows_line_breaks() {
+        let src = "a:\r\n  b: 1\r\nc: 2\r\n";
+        let map = root(src).get("a").unwrap().clone();
+        assert_eq!(
+            apply(src, &[insert_entry(src, &map, "d", "3")]).unwrap(),
+            "a:\r\n  b: 1\r\n  d: 3\r\nc: 2\r\n"
+        );
+        assert_eq!(reindent("    a: 1\r\n    b: 2", 4, 2), "  a: 1\r\n  b: 2");
     }
 
     #[test]

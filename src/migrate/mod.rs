@@ -448,7 +448,11 @@ fn keep_stores_for_eso(docs: &[Vec<Option<Doc>>], plans: &mut [Vec<DocPlan>], co
             plan.edits.push(Edit {
                 start: doc.root.start,
                 end: doc.root.start,
-                text: format!("{}\n---\n", &doc.src[doc.root.start..end]),
+                text: format!(
+                    "{}{nl}---{nl}",
+                    &doc.src[doc.root.start..end],
+                    nl = edit::newline(doc.src)
+                ),
             });
             plan.find(
                 doc.root.line,

@@ -57,8 +57,8 @@ fn string_map(v: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Reloader's `ignore` and `match` on a Secret, ConfigMap (`configmap`) or an ExternalSecret's
-/// template (`from_template`: they land on the Secret it writes).
+/// Reloader's `ignore` and `match` on a Secret or an ExternalSecret's template (which lands
+/// them on the Secret it writes): `secret`; or on a ConfigMap: `!secret`.
 pub(super) fn secret_annotations(
     annotations: &Value,
     line: usize,

@@ -494,3 +494,25 @@ fn the_documentation_carries_the_table() {
         "docs/migration.md's table differs from src/migrate/table.rs (regenerate with STAGESYNC_UPDATE_GOLDEN=1)"
     );
 }
+
+#[test]
+fn windows_line_breaks_are_kept() {
+    let d = deployment(
+        "",
+        "      annotations:\n        secret.reloader.stakater.com/auto: \"true\"\n",
+        USES_DB,
+    );
+    let ces = "apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\nmetadata:\n  name: c\nspec:\n  namespaces: [a, b]\n  externalSecretSpec:\n    secretStoreRef: {name: aws}\n";
+    let input = format!("{STORE}---\n{d}---\n{ces}").replace('\n', "\r\n");
+    let (out, findings) = run(&input);
+    assert_ne!(out, input);
+    assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+    assert_eq!(
+        ids(&findings),
+        [
+            "reloader-unmanaged-secrets",
+            "reloader-on-template",
+            "ces-namespaces"
+        ]
+    );
+}
