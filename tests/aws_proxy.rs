@@ -1,11 +1,14 @@
 //! The test proxy in front of moto (`support::aws_proxy`): it forwards what the AWS SDK sends and
 //! counts it per operation, refuses denied operations the way AWS does (so the provider maps them
 //! to `AccessDenied`), serves stale `ListSecrets` answers on demand, adds latency, keeps
-//! connections alive, and stops when dropped.
+//! connections alive, and stops when dropped. Its faults (for the fault matrix) reach the
+//! provider as AWS's would: 5xx, throttling with and without `Retry-After`, bad credentials (STS
+//! included), a disabled KMS key on some secrets, hung requests and refused connections — for
+//! everyone or for the requests of one access key, logged, and healed on demand.
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -14,7 +17,7 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use stagesync::api::VersionSelector;
 use stagesync::provider::aws::AwsBackend;
 use stagesync::provider::{FindQuery, ProviderError, SecretsBackend};
-use support::aws_proxy::AwsProxy;
+use support::aws_proxy::{AwsFault, AwsProxy};
 use support::moto::{admin_client_at, moto};
 use support::objects::create_aws;
 use support::unique_name;
@@ -202,4 +205,207 @@ fn keeps_connections_alive_and_stops_when_dropped() {
         0,
         "connection still open"
     );
+}
+
+/// The backend on the proxy signing with `access_key`, one attempt per call, `attempt` timeout.
+async fn backend_as(proxy: &AwsProxy, access_key: &str, attempt: Duration) -> AwsBackend {
+    let mut cfg = moto().store_config();
+    cfg.endpoint = Some(proxy.endpoint.clone());
+    cfg.sts_endpoint = Some(proxy.endpoint.clone());
+    cfg.credentials = stagesync::provider::aws::CredentialSource::Static {
+        access_key_id: access_key.to_owned(),
+        secret_access_key: stagesync::value::SecretBytes::from("testing".to_owned()),
+        session_token: None,
+    };
+    cfg.max_attempts = 1;
+    cfg.timeouts.attempt = attempt;
+    cfg.timeouts.operation = attempt * 2;
+    AwsBackend::from_config(&cfg).await.expect("backend builds")
+}
+
+#[tokio::test]
+async fn service_errors_and_throttling_reach_the_provider_as_aws_sends_them() {
+    let proxy = AwsProxy::start(&moto().endpoint);
+    let admin = moto().admin_client().await;
+    let name = unique_name("proxy/errors");
+    create_aws(&admin, &name, "v1").await;
+    let faulty = backend_as(&proxy, "AKIAFAULTY", Duration::from_secs(5)).await;
+    let healthy = backend_as(&proxy, "AKIAHEALTHY", Duration::from_secs(5)).await;
+
+    for (fault, code) in [
+        (AwsFault::internal_error(), "InternalServiceError"),
+        (AwsFault::unavailable(), "ServiceUnavailable"),
+    ] {
+        proxy.inject(Some("AKIAFAULTY"), fault);
+        match faulty.describe_secret(&name).await {
+            Err(ProviderError::Unavailable { detail, .. }) => {
+                assert!(detail.starts_with(code), "{detail}")
+            }
+            other => panic!("expected Unavailable ({code}), got {other:?}"),
+        }
+        // Another identity on the same proxy is not affected.
+        healthy.describe_secret(&name).await.unwrap();
+    }
+    proxy.inject(Some("AKIAFAULTY"), AwsFault::throttling());
+    assert!(matches!(
+        faulty.describe_secret(&name).await,
+        Err(ProviderError::Throttled {
+            retry_after: None,
+            ..
+        })
+    ));
+    proxy.inject(Some("AKIAFAULTY"), AwsFault::too_many_requests(7));
+    assert!(matches!(
+        faulty.describe_secret(&name).await,
+        Err(ProviderError::Throttled { retry_after: Some(d), .. }) if d == Duration::from_secs(7)
+    ));
+    // Outages of Secrets Manager leave STS alone.
+    faulty.check_credentials().await.unwrap();
+
+    proxy.heal(Some("AKIAFAULTY"));
+    faulty.describe_secret(&name).await.unwrap();
+    let faults: Vec<_> = proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.access_key.as_deref() == Some("AKIAFAULTY"))
+        .map(|l| (l.operation, l.secret_id, l.fault))
+        .collect();
+    let described = |fault| ("DescribeSecret".to_owned(), Some(name.clone()), fault);
+    assert_eq!(
+        faults,
+        [
+            described(Some("InternalServiceError")),
+            described(Some("ServiceUnavailable")),
+            described(Some("ThrottlingException")),
+            described(Some("TooManyRequestsException")),
+            ("sts:GetCallerIdentity".to_owned(), None, None),
+            described(None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_by_secrets_manager_and_sts() {
+    let proxy = AwsProxy::start(&moto().endpoint);
+    let name = unique_name("proxy/creds");
+    create_aws(&moto().admin_client().await, &name, "v1").await;
+    let backend = backend_as(&proxy, "AKIAEXPIRED", Duration::from_secs(5)).await;
+    for (code, sts_code) in [
+        ("ExpiredTokenException", "ExpiredToken"),
+        ("UnrecognizedClientException", "InvalidClientTokenId"),
+        ("AccessDeniedException", "AccessDenied"),
+    ] {
+        proxy.inject(Some("AKIAEXPIRED"), AwsFault::credentials(code));
+        match backend.get_secret(&name, &VersionSelector::default()).await {
+            Err(ProviderError::AccessDenied { detail, .. }) => {
+                assert!(detail.starts_with(code), "{detail}")
+            }
+            other => panic!("expected AccessDenied ({code}), got {other:?}"),
+        }
+        match backend.check_credentials().await {
+            Err(ProviderError::AccessDenied { detail, .. }) => {
+                assert!(detail.contains(sts_code), "{detail}")
+            }
+            other => panic!("expected AccessDenied from STS ({sts_code}), got {other:?}"),
+        }
+    }
+    proxy.heal(Some("AKIAEXPIRED"));
+    backend.check_credentials().await.unwrap();
+    backend
+        .get_secret(&name, &VersionSelector::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_disabled_kms_key_fails_reads_of_its_secrets_only() {
+    let proxy = AwsProxy::start(&moto().endpoint);
+    let admin = moto().admin_client().await;
+    let (broken, fine) = (unique_name("proxy/kms-off"), unique_name("proxy/kms-on"));
+    create_aws(&admin, &broken, "b").await;
+    create_aws(&admin, &fine, "f").await;
+    let backend = backend_as(&proxy, "AKIAKMS", Duration::from_secs(5)).await;
+    let arn = backend.describe_secret(&broken).await.unwrap().arn;
+    proxy.inject(
+        None,
+        AwsFault::KmsDisabled(BTreeSet::from([broken.clone()])),
+    );
+
+    for id in [&broken, &arn] {
+        match backend.get_secret(id, &VersionSelector::default()).await {
+            Err(ProviderError::AccessDenied { detail, .. }) => {
+                assert!(detail.starts_with("DecryptionFailure"), "{detail}")
+            }
+            other => panic!("expected DecryptionFailure for {id}, got {other:?}"),
+        }
+    }
+    backend
+        .get_secret(&fine, &VersionSelector::default())
+        .await
+        .unwrap();
+    // Metadata needs no decryption.
+    backend.describe_secret(&broken).await.unwrap();
+    // A batch leaves the broken secret out (AWS lists it in its errors).
+    let batch = backend
+        .batch_get_current(&[broken.clone(), fine.clone()])
+        .await
+        .unwrap();
+    let names: Vec<_> = batch.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, [fine.as_str()]);
+
+    proxy.heal(None);
+    let batch = backend.batch_get_current(&[broken, fine]).await.unwrap();
+    assert_eq!(batch.len(), 2);
+}
+
+#[tokio::test]
+async fn hung_requests_time_out_and_refused_connections_fail_fast_until_healed() {
+    let proxy = AwsProxy::start(&moto().endpoint);
+    let name = unique_name("proxy/hang");
+    create_aws(&moto().admin_client().await, &name, "v1").await;
+    let backend = backend_as(&proxy, "AKIAHANG", Duration::from_secs(1)).await;
+    backend.describe_secret(&name).await.unwrap(); // a kept-alive connection
+
+    proxy.inject(Some("AKIAHANG"), AwsFault::Hang);
+    let started = Instant::now();
+    match backend.describe_secret(&name).await {
+        Err(ProviderError::Unavailable { detail, .. }) => {
+            assert!(detail.contains("timed out"), "{detail}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    proxy.heal(Some("AKIAHANG"));
+    backend.describe_secret(&name).await.unwrap();
+
+    let address = proxy.endpoint.trim_start_matches("http://").to_owned();
+    let kept = TcpStream::connect(&address).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    proxy.refuse_connections(true);
+    let refused = TcpStream::connect(&address).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    let mut rest = Vec::new();
+    assert_eq!(
+        (&kept).read_to_end(&mut rest).unwrap_or(0),
+        0,
+        "an open connection was kept"
+    );
+    let started = Instant::now();
+    assert!(matches!(
+        backend.describe_secret(&name).await,
+        Err(ProviderError::Unavailable { .. })
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+
+    proxy.refuse_connections(false);
+    let listening = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(&address).is_err() {
+        assert!(Instant::now() < listening, "not listening again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    backend.describe_secret(&name).await.unwrap();
 }

@@ -1,9 +1,14 @@
-//! Fault injection: rules matched per request (verb, group/resource, namespace, name)
+//! Fault injection: rules matched per request (verb, group/resource, namespace, name, user)
 //! whose actions are an error Status (500, 429 with Retry-After, 409, 503, ...), added
 //! latency, dropping watch streams after N events, a forced 410 on the next watch, or
 //! refusing connections for a while (a simulated API-server restart). Rules count down
 //! with `times`. Settable from tests (`Faults`) and from a YAML/JSON file.
+//!
+//! Also the request counters tests measure a client's request rate with (during a fault,
+//! say): every resource request by user, verb, resource and namespace, and the connections
+//! and requests refused during a simulated restart.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +34,10 @@ pub struct FaultRule {
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The authenticated user name, e.g. `system:serviceaccount:ns:sa` (faults for one client
+    /// while others, a test's own requests say, go through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Answer with this HTTP status code and a matching Status body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -64,6 +73,22 @@ pub struct RequestInfo {
     pub subresource: Option<String>,
     pub namespace: Option<String>,
     pub name: Option<String>,
+    /// The authenticated user's name.
+    pub user: String,
+}
+
+/// What the request counters count by: who asked for which verb on which resource, where.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKey {
+    /// The authenticated user's name.
+    pub user: String,
+    pub verb: String,
+    /// API group ("" for core).
+    pub group: String,
+    /// Resource plural; `resource/subresource` for a subresource.
+    pub resource: String,
+    /// Empty for cluster-scoped and all-namespace requests.
+    pub namespace: String,
 }
 
 /// What the matched rules ask for.
@@ -83,6 +108,8 @@ struct RuleState {
 
 struct Inner {
     rules: Vec<RuleState>,
+    requests: BTreeMap<RequestKey, u64>,
+    refused: u64,
 }
 
 /// Shared fault handle (clone freely).
@@ -101,15 +128,21 @@ impl Default for Faults {
 fn matches(rule: &FaultRule, r: &RequestInfo) -> bool {
     let opt =
         |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == "*" || w == got);
-    let resource = match &r.subresource {
-        Some(s) => format!("{}/{}", r.resource, s),
-        None => r.resource.clone(),
-    };
+    let resource = full_resource(r);
     opt(&rule.verb, &r.verb)
+        && opt(&rule.user, &r.user)
         && opt(&rule.group, &r.group)
         && opt(&rule.resource, &resource)
         && opt(&rule.namespace, r.namespace.as_deref().unwrap_or_default())
         && opt(&rule.name, r.name.as_deref().unwrap_or_default())
+}
+
+/// `resource` or `resource/subresource`.
+fn full_resource(r: &RequestInfo) -> String {
+    match &r.subresource {
+        Some(s) => format!("{}/{}", r.resource, s),
+        None => r.resource.clone(),
+    }
 }
 
 fn default_reason(code: u16) -> (&'static str, &'static str) {
@@ -142,7 +175,11 @@ impl Faults {
     pub fn new() -> Self {
         let (tx, _) = watch::channel(None);
         Self {
-            inner: Arc::new(Mutex::new(Inner { rules: Vec::new() })),
+            inner: Arc::new(Mutex::new(Inner {
+                rules: Vec::new(),
+                requests: BTreeMap::new(),
+                refused: 0,
+            })),
             refuse_tx: Arc::new(tx),
         }
     }
@@ -184,12 +221,58 @@ impl Faults {
         self.refuse_tx.subscribe()
     }
 
-    /// Match a request against the rules (consuming `times`).
+    /// Every resource request counted so far (whatever it was answered), by who asked for
+    /// what where.
+    pub fn requests(&self) -> BTreeMap<RequestKey, u64> {
+        self.lock().requests.clone()
+    }
+
+    /// How many of the requests counted so far `filter` selects.
+    pub fn count_requests(&self, filter: impl Fn(&RequestKey) -> bool) -> u64 {
+        let inner = self.lock();
+        inner
+            .requests
+            .iter()
+            .filter(|(k, _)| filter(k))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Connections (over HTTP) and in-process requests refused by refusal windows so far.
+    pub fn refused_connections(&self) -> u64 {
+        self.lock().refused
+    }
+
+    /// Forgets the request and refusal counts (the rules stay).
+    pub fn reset_requests(&self) {
+        let mut inner = self.lock();
+        inner.requests.clear();
+        inner.refused = 0;
+    }
+
+    /// Whether a connection (or in-process request) arriving now is refused; counted when it is.
+    pub fn refuse_now(&self) -> bool {
+        let refusing = self.refusing_until().is_some();
+        if refusing {
+            self.lock().refused += 1;
+        }
+        refusing
+    }
+
+    /// Counts a request and matches it against the rules (consuming `times`).
     pub fn decide(&self, r: &RequestInfo) -> Decision {
         let mut d = Decision::default();
         let mut refuse = None;
         {
             let mut inner = self.lock();
+            let key = RequestKey {
+                user: r.user.clone(),
+                verb: r.verb.clone(),
+                group: r.group.clone(),
+                resource: full_resource(r),
+                namespace: r.namespace.clone().unwrap_or_default(),
+            };
+            *inner.requests.entry(key).or_default() += 1;
             for st in inner.rules.iter_mut() {
                 if st.rule.times.is_some_and(|t| st.hits >= u64::from(t)) {
                     continue;
@@ -269,6 +352,56 @@ mod tests {
         };
         assert_eq!(f.decide(&watch).drop_watch_after, Some(2));
         assert_eq!(f.hits(), vec![1, 1]);
+    }
+
+    #[test]
+    fn counts_requests_by_user_verb_resource_and_namespace() {
+        let f = Faults::new();
+        let request = |user: &str, verb: &str, ns: Option<&str>| RequestInfo {
+            verb: verb.into(),
+            resource: "secrets".into(),
+            namespace: ns.map(String::from),
+            user: user.into(),
+            ..Default::default()
+        };
+        f.add(FaultRule {
+            user: Some("system:serviceaccount:ops:op".into()),
+            status: Some(429),
+            ..Default::default()
+        });
+        let operator = request("system:serviceaccount:ops:op", "patch", Some("a"));
+        assert_eq!(f.decide(&operator).error.unwrap().code, 429);
+        f.decide(&operator);
+        // Another user is neither faulted nor counted with the operator.
+        assert!(
+            f.decide(&request("admin", "patch", Some("a")))
+                .error
+                .is_none()
+        );
+        let mut status = request("admin", "get", None);
+        status.subresource = Some("status".into());
+        f.decide(&status);
+
+        let key = RequestKey {
+            user: "system:serviceaccount:ops:op".into(),
+            verb: "patch".into(),
+            resource: "secrets".into(),
+            namespace: "a".into(),
+            ..Default::default()
+        };
+        assert_eq!(f.requests().get(&key), Some(&2));
+        assert_eq!(f.count_requests(|k| k.user == "admin"), 2);
+        assert_eq!(f.count_requests(|k| k.resource == "secrets/status"), 1);
+        assert_eq!(f.count_requests(|_| true), 4);
+
+        assert!(!f.refuse_now());
+        f.refuse_connections(Duration::from_secs(60));
+        assert!(f.refuse_now() && f.refuse_now());
+        assert_eq!(f.refused_connections(), 2);
+        f.reset_requests();
+        assert_eq!(f.count_requests(|_| true), 0);
+        assert_eq!(f.refused_connections(), 0);
+        assert_eq!(f.hits(), vec![2], "rules stay");
     }
 
     #[test]

@@ -437,6 +437,7 @@ async fn resource(
         subresource: r.sub.clone(),
         namespace: r.namespace.clone(),
         name: r.name.clone(),
+        user: attrs.user.name.clone(),
     });
     if let Some(d) = decision.latency {
         tokio::time::sleep(d).await;

@@ -88,7 +88,7 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let refusing = self.faults.refusing_until().is_some();
+        let refusing = self.faults.refuse_now();
         let router = self.router.clone();
         if let Some(b) = &self.bearer
             && !req.headers().contains_key(http::header::AUTHORIZATION)
@@ -434,7 +434,7 @@ async fn accept_loop(
             }
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                if faults.refusing_until().is_some() {
+                if faults.refuse_now() {
                     drop(stream);
                     continue;
                 }

@@ -1,7 +1,10 @@
 //! A small HTTP proxy in front of the test moto server, for integration tests and benchmarks that
-//! need to see or bend what the AWS SDK sends: it counts requests per operation, answers chosen
-//! Secrets Manager operations with `AccessDeniedException`, serves stale `ListSecrets` answers
-//! (AWS documents `ListSecrets` as eventually consistent) and adds latency.
+//! need to see or bend what the AWS SDK sends: it counts requests per operation and logs each
+//! one (when, who signed it, which secret, what it was answered), answers chosen Secrets Manager
+//! operations with `AccessDeniedException`, serves stale `ListSecrets` answers (AWS documents
+//! `ListSecrets` as eventually consistent), adds latency, and plays AWS faults
+//! ([`AwsFault`]: 5xx, throttling, hung requests, bad credentials, a disabled KMS key) for
+//! everyone or for one access key, and refuses connections outright (the port closed).
 //!
 //! It runs on its own thread with its own tokio runtime, so one proxy keeps working across
 //! `#[tokio::test]` runtimes and in benchmarks; dropping the [`AwsProxy`] stops it. HTTP/1.1
@@ -9,10 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -25,6 +28,11 @@ use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::runtime::Builder;
 use tokio::sync::oneshot::{self, Receiver};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use super::aws_faults::AwsFault;
+use super::aws_faults::{names_one_of, secrets_manager_error, sts_error, without_disabled_values};
 
 type Reply = Response<Full<Bytes>>;
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -43,6 +51,23 @@ struct Proxy {
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: Uri,
     state: Mutex<State>,
+    /// While true the port is closed and no connection is kept.
+    refusing: watch::Sender<bool>,
+}
+
+/// One request the proxy saw.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// When it arrived.
+    pub at: Instant,
+    /// The access key id that signed it.
+    pub access_key: Option<String>,
+    /// The operation, as [`AwsProxy::count`] names it.
+    pub operation: String,
+    /// The `SecretId` of the request, if it names one.
+    pub secret_id: Option<String>,
+    /// The fault it was answered with (its error code, or "read timeout"), if any.
+    pub fault: Option<&'static str>,
 }
 
 /// What the proxy has seen and how it should behave.
@@ -58,6 +83,10 @@ struct State {
     access_keys: BTreeSet<String>,
     /// Bodies of STS requests (form-encoded), in order.
     sts_requests: Vec<String>,
+    /// Faults in effect: for the requests signed by an access key, or (`None`) for everyone.
+    faults: BTreeMap<Option<String>, AwsFault>,
+    /// Every request, in order.
+    log: Vec<Logged>,
 }
 
 impl AwsProxy {
@@ -71,6 +100,7 @@ impl AwsProxy {
             client: Client::builder(TokioExecutor::new()).build_http(),
             upstream: upstream.parse().expect("upstream is a URL"),
             state: Mutex::default(),
+            refusing: watch::Sender::new(false),
         });
         let (stop, stopped) = oneshot::channel();
         let shared = proxy.clone();
@@ -149,6 +179,50 @@ impl AwsProxy {
         self.state().latency = d;
     }
 
+    /// From now on answers the requests signed by `access_key` (`None`: every request) as
+    /// `fault` says, until [`AwsProxy::heal`]. A fault for a key wins over one for everyone.
+    pub fn inject(&self, access_key: Option<&str>, fault: AwsFault) {
+        self.state()
+            .faults
+            .insert(access_key.map(str::to_owned), fault);
+    }
+
+    /// Ends the fault of `access_key` (`None`: the one for everyone); hung requests are
+    /// released (answered 503, to whoever still waits).
+    pub fn heal(&self, access_key: Option<&str>) {
+        self.state().faults.remove(&access_key.map(str::to_owned));
+    }
+
+    /// While on, the proxy's port is closed (connections are refused) and every open
+    /// connection is dropped; off, it listens on the same port again.
+    pub fn refuse_connections(&self, on: bool) {
+        self.proxy.refusing.send_replace(on);
+        if on {
+            // Returns once the port is closed.
+            let address = self.endpoint.trim_start_matches("http://").to_owned();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while std::net::TcpStream::connect(&address).is_ok() {
+                assert!(Instant::now() < deadline, "the proxy still accepts");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// Every request seen so far, in order.
+    pub fn log(&self) -> Vec<Logged> {
+        self.state().log.clone()
+    }
+
+    /// Requests signed by `access_key` that arrived within `[from, to)`.
+    pub fn requests_between(&self, access_key: &str, from: Instant, to: Instant) -> Vec<Logged> {
+        self.state()
+            .log
+            .iter()
+            .filter(|l| l.access_key.as_deref() == Some(access_key) && l.at >= from && l.at < to)
+            .cloned()
+            .collect()
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.proxy.state.lock().unwrap()
     }
@@ -164,12 +238,31 @@ impl Drop for AwsProxy {
 }
 
 /// Accepts connections until told to stop; dropping the runtime then ends every connection.
+/// While refusing, the listener is closed and every connection dropped.
 async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut stop: Receiver<()>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    let address = listener.local_addr().expect("bound");
+    let mut listener = Some(tokio::net::TcpListener::from_std(listener).expect("tokio listener"));
+    let mut refusing = proxy.refusing.subscribe();
+    let mut connections = JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
+        let refuse = *refusing.borrow_and_update();
+        if refuse && listener.is_some() {
+            listener = None;
+            connections.abort_all();
+        } else if !refuse && listener.is_none() {
+            listener = Some(rebind(address).await);
+        }
+        let accept = async {
+            match &listener {
+                Some(l) => l.accept().await,
+                None => std::future::pending().await,
+            }
+        };
         let accepted = tokio::select! {
             _ = &mut stop => return,
-            accepted = listener.accept() => accepted,
+            _ = refusing.changed() => continue,
+            accepted = accept => accepted,
         };
         let Ok((stream, _)) = accepted else { continue };
         let proxy = proxy.clone();
@@ -177,8 +270,20 @@ async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut stop: Receiver<()>)
             let proxy = proxy.clone();
             async move { Ok::<_, Infallible>(proxy.handle(req).await) }
         });
-        tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        connections.spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
     }
+}
+
+/// Listens on `address` again after a refusal (the port is free unless another test took it in
+/// the meantime, which the retries wait out for a while).
+async fn rebind(address: SocketAddr) -> tokio::net::TcpListener {
+    for _ in 0..100 {
+        if let Ok(l) = tokio::net::TcpListener::bind(address).await {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the proxy could not listen on {address} again");
 }
 
 impl Proxy {
@@ -189,23 +294,63 @@ impl Proxy {
         };
         let op = operation(&parts.headers, &body);
         let listing = op.as_deref() == Some("ListSecrets");
-        let (latency, denied, stale) = {
+        let sts = op.as_deref().is_some_and(|op| op.starts_with("sts:"));
+        let key = access_key(&parts.headers);
+        let secret_id = secret_id(&body);
+        let (latency, denied, stale, fault) = {
             let mut s = self.state.lock().unwrap();
             if let Some(op) = &op {
                 *s.counts.entry(op.clone()).or_default() += 1;
             }
-            if let Some(key) = access_key(&parts.headers) {
-                s.access_keys.insert(key);
+            if let Some(key) = &key {
+                s.access_keys.insert(key.clone());
             }
-            if op.as_deref().is_some_and(|op| op.starts_with("sts:")) {
+            if sts {
                 s.sts_requests
                     .push(String::from_utf8_lossy(&body).into_owned());
             }
             let denied = op.as_ref().is_some_and(|op| s.denied.contains(op));
             let stale = (listing && s.stale_lists).then(|| s.lists.get(&body).cloned());
-            (s.latency, denied, stale.flatten())
+            let fault = s.faults.get(&key).or(s.faults.get(&None)).cloned();
+            let answer = fault
+                .as_ref()
+                .and_then(|f| fault_answer(f, op.as_deref(), secret_id.as_deref()));
+            s.log.push(Logged {
+                at: Instant::now(),
+                access_key: key.clone(),
+                operation: op.clone().unwrap_or_default(),
+                secret_id: secret_id.clone(),
+                fault: answer,
+            });
+            (
+                s.latency,
+                denied,
+                stale.flatten(),
+                fault.filter(|_| answer.is_some()),
+            )
         };
         tokio::time::sleep(latency).await;
+        match fault {
+            Some(AwsFault::Error {
+                status,
+                code,
+                sts_code,
+                retry_after,
+            }) => {
+                return match (sts, sts_code) {
+                    (true, Some(sts_code)) => sts_error(sts_code),
+                    _ => secrets_manager_error(status, code, retry_after),
+                };
+            }
+            Some(AwsFault::Hang) => {
+                self.hang_while_faulted(key.as_deref()).await;
+                return secrets_manager_error(503, "ServiceUnavailable", None);
+            }
+            Some(AwsFault::KmsDisabled(_)) => {
+                return secrets_manager_error(400, "DecryptionFailure", None);
+            }
+            None => {}
+        }
         if denied {
             return access_denied(op.as_deref().unwrap_or_default());
         }
@@ -220,7 +365,49 @@ impl Proxy {
             let mut s = self.state.lock().unwrap();
             s.lists.insert(body, response.clone());
         }
+        if op.as_deref() == Some("BatchGetSecretValue") && response.status().is_success() {
+            return self.batch_without_disabled(key.as_deref(), response).await;
+        }
         response
+    }
+
+    /// Waits while the requests of `key` are to hang (at most two minutes).
+    async fn hang_while_faulted(&self, key: Option<&str>) {
+        let key = key.map(str::to_owned);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let hung = {
+                let s = self.state.lock().unwrap();
+                let fault = s.faults.get(&key).or(s.faults.get(&None));
+                fault == Some(&AwsFault::Hang)
+            };
+            if !hung {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A successful `BatchGetSecretValue` answer, with the values of secrets whose KMS key is
+    /// disabled (for this key) moved to its errors, as AWS reports them.
+    async fn batch_without_disabled(&self, key: Option<&str>, response: Reply) -> Reply {
+        let disabled = {
+            let s = self.state.lock().unwrap();
+            match s
+                .faults
+                .get(&key.map(str::to_owned))
+                .or(s.faults.get(&None))
+            {
+                Some(AwsFault::KmsDisabled(names)) => names.clone(),
+                _ => return response,
+            }
+        };
+        let (mut parts, body) = response.into_parts();
+        let Ok(collected) = body.collect().await;
+        let bytes = collected.to_bytes();
+        let rewritten = without_disabled_values(&bytes, &disabled).unwrap_or(bytes.to_vec());
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, Full::new(Bytes::from(rewritten)))
     }
 
     /// Sends the request upstream and reads the whole answer.
@@ -246,6 +433,26 @@ fn operation(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let form = std::str::from_utf8(body).ok()?;
     let action = form.split('&').find_map(|kv| kv.strip_prefix("Action="))?;
     Some(format!("sts:{action}"))
+}
+
+/// The error code `fault` answers this request with, if it touches it: errors answer every
+/// Secrets Manager request (and STS ones when they have an STS code), a hang holds Secrets
+/// Manager requests, a disabled KMS key refuses `GetSecretValue` of its secrets.
+fn fault_answer(fault: &AwsFault, op: Option<&str>, secret: Option<&str>) -> Option<&'static str> {
+    let sts = op.is_some_and(|op| op.starts_with("sts:"));
+    match fault {
+        AwsFault::Error { sts_code: None, .. } | AwsFault::Hang if sts => None,
+        AwsFault::Error { .. } | AwsFault::Hang => Some(fault.code()),
+        AwsFault::KmsDisabled(names) => (op == Some("GetSecretValue")
+            && secret.is_some_and(|id| names_one_of(id, names)))
+        .then_some("DecryptionFailure"),
+    }
+}
+
+/// The `SecretId` of a Secrets Manager JSON request.
+fn secret_id(body: &[u8]) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(json.get("SecretId")?.as_str()?.to_owned())
 }
 
 /// Decodes `application/x-www-form-urlencoded` text.

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod admission;
+pub mod aws_faults;
 pub mod aws_proxy;
 pub mod chart;
 pub mod cluster;

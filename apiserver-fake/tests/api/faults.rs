@@ -114,6 +114,8 @@ async fn refused_connections_then_recovery_over_tcp() {
         !matches!(e, kube::Error::Api(_)),
         "a transport error, not a Status: {e:?}"
     );
+    // Refused connections are counted (the client may have tried more than once).
+    assert!(fake.faults().refused_connections() >= 1);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "after"}})).unwrap();
     api.create(&PostParams::default(), &cm)
@@ -192,4 +194,69 @@ async fn dropped_watch_ends_right_after_n_events() {
             .unwrap()
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn requests_are_counted_per_user_and_a_rule_can_fault_one_user_only() {
+    use apiserver_fake::faults::RequestKey;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let (fake, client) = start().await;
+    namespace(&client, "f-u").await;
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "op"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), "f-u")
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "op-admin"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "f-u"}],
+    });
+    Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(binding).unwrap(),
+        )
+        .await
+        .unwrap();
+    let operator = fake
+        .client_as(&fake.service_account_token("f-u", "op").unwrap())
+        .unwrap();
+    let user = "system:serviceaccount:f-u:op";
+    fake.faults().reset_requests();
+    fake.faults().add(FaultRule {
+        user: Some(user.into()),
+        verb: Some("list".into()),
+        status: Some(429),
+        retry_after_seconds: Some(2),
+        ..Default::default()
+    });
+
+    let as_operator: Api<ConfigMap> = Api::namespaced(operator, "f-u");
+    let as_admin: Api<ConfigMap> = Api::namespaced(client, "f-u");
+    for _ in 0..3 {
+        let e = api_err(as_operator.list(&Default::default()).await.unwrap_err());
+        assert_eq!(e.code, 429);
+    }
+    as_operator.get_opt("x").await.unwrap();
+    as_admin.list(&Default::default()).await.unwrap();
+
+    let faults = fake.faults();
+    let key = |verb: &str| RequestKey {
+        user: user.into(),
+        verb: verb.into(),
+        resource: "configmaps".into(),
+        namespace: "f-u".into(),
+        ..Default::default()
+    };
+    assert_eq!(faults.requests().get(&key("list")), Some(&3));
+    assert_eq!(faults.requests().get(&key("get")), Some(&1));
+    assert_eq!(faults.count_requests(|k| k.user == user), 4);
+    assert_eq!(
+        faults.count_requests(|k| k.user != user && k.resource == "configmaps"),
+        1,
+        "the admin's list, not faulted"
+    );
+    assert_eq!(faults.hits(), vec![3]);
 }
