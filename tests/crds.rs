@@ -259,3 +259,236 @@ fn the_readme_says_what_becomes_of_every_eso_field() {
         "fields without a row in README's ESO table: {missing:#?}"
     );
 }
+
+/// Admits `doc` as the API server fake (and a real API server) would with our CRD of its kind;
+/// the refusal messages otherwise.
+fn admit(doc: &Value) -> Result<(), Vec<String>> {
+    let kind = doc["kind"].as_str().unwrap();
+    let (_, crd) = crds()
+        .into_iter()
+        .find(|(_, c)| c.spec.names.kind == kind)
+        .unwrap();
+    let schema = serde_json::to_value(
+        crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .unwrap()
+            .open_api_v3_schema
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut doc = doc.clone();
+    apiserver_fake::schema::CrdSchema::new(&schema)
+        .unwrap()
+        .admit(&mut doc, None)
+        .map_err(|causes| {
+            causes
+                .into_iter()
+                .map(|c| format!("{}: {}", c.field, c.message))
+                .collect()
+        })
+}
+
+fn object(kind: &str, spec: Value) -> Value {
+    serde_json::json!({
+        "apiVersion": "stagesync.io/v1alpha1", "kind": kind,
+        "metadata": {"name": "x", "namespace": "team"},
+        "spec": spec,
+    })
+}
+
+/// `base` with the top-level fields of `change` replaced.
+fn with(base: &Value, change: Value) -> Value {
+    let mut out = base.clone();
+    for (k, v) in change.as_object().unwrap() {
+        out[k] = v.clone();
+    }
+    out
+}
+
+/// The checks ESO's admission webhook makes on an ExternalSecret (`externalsecret_validator.go`),
+/// as CEL rules of our CRD with ESO's messages: what ESO refuses is refused, what it admits is
+/// admitted. (Two `data` entries writing one key under `deletionPolicy: Retain` is checked at run
+/// time instead, see `controller::sources::unsupported`.)
+#[test]
+fn eso_webhook_rules_for_external_secrets_are_cel_rules() {
+    use serde_json::json;
+    let base = json!({
+        "secretStoreRef": {"name": "aws"},
+        "data": [{"secretKey": "k", "remoteRef": {"key": "app/db"}}],
+    });
+    let es = |change: Value| object("ExternalSecret", with(&base, change));
+    let tpl = |template: Value| es(json!({"target": {"template": template}}));
+    let sa_token = "kubernetes.io/service-account-token";
+    let refused = [
+        (
+            es(json!({"data": []})),
+            "either data or dataFrom should be specified",
+        ),
+        (
+            es(json!({"target": {"creationPolicy": "Merge", "deletionPolicy": "Delete"}})),
+            "deletionPolicy=Delete must not be used when the controller doesn't own the secret",
+        ),
+        (
+            es(json!({"target": {"creationPolicy": "CreateOrMerge", "deletionPolicy": "Delete"}})),
+            "deletionPolicy=Delete must not be used when the controller doesn't own the secret",
+        ),
+        (
+            es(json!({"target": {"creationPolicy": "None", "deletionPolicy": "Delete"}})),
+            "deletionPolicy=Delete must not be used when the controller doesn't own the secret",
+        ),
+        (
+            es(json!({"target": {"creationPolicy": "None", "deletionPolicy": "Merge"}})),
+            "deletionPolicy=Merge must not be used with creationPolicy=None",
+        ),
+        (
+            tpl(
+                json!({"type": sa_token, "metadata": {"annotations": {"kubernetes.io/service-account.name": "default"}}}),
+            ),
+            r#"with annotation "kubernetes.io/service-account.name" is not allowed"#,
+        ),
+        (
+            tpl(
+                json!({"type": sa_token, "templateFrom": [{"target": "annotations", "literal": "a: b"}]}),
+            ),
+            r#"with templateFrom target="Annotations" is not allowed"#,
+        ),
+        (
+            tpl(json!({"type": "bootstrap.kubernetes.io/token"})),
+            r#"template.type="bootstrap.kubernetes.io/token" is not allowed"#,
+        ),
+        (
+            tpl(json!({"templateFrom": [{"target": "type", "literal": "a: b"}]})),
+            r#"must be one of "Data", "Annotations" or "Labels""#,
+        ),
+        (
+            es(json!({"dataFrom": [{"extract": {"key": "a"}, "find": {"path": "b"}}]})),
+            "extract, find, or generatorRef cannot be set at the same time",
+        ),
+        (
+            es(
+                json!({"dataFrom": [{"find": {"path": "b"}, "sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]}),
+            ),
+            "extract, find, or generatorRef cannot be set at the same time",
+        ),
+        (
+            es(json!({"dataFrom": [{"rewrite": [{"regexp": {"source": "a", "target": "b"}}]}]})),
+            "either extract, find, or sourceRef.generatorRef must be set to dataFrom",
+        ),
+        (
+            es(json!({"dataFrom": [{"extract": {"key": "a"}, "sourceRef": {}}]})),
+            "generatorRef or storeRef must be set when using sourceRef in dataFrom",
+        ),
+    ];
+    for (doc, message) in refused {
+        let errors = admit(&doc).expect_err(&doc["spec"].to_string()).join("\n");
+        assert!(errors.contains(message), "{}: {errors}", doc["spec"]);
+    }
+    let admitted = [
+        es(json!({})),
+        es(json!({"data": [], "dataFrom": [{"find": {"path": "app/"}}]})),
+        es(json!({"target": {"creationPolicy": "Owner", "deletionPolicy": "Delete"}})),
+        es(json!({"target": {"creationPolicy": "Orphan", "deletionPolicy": "Delete"}})),
+        es(json!({"target": {"creationPolicy": "Merge", "deletionPolicy": "Merge"}})),
+        tpl(json!({"type": sa_token, "templateFrom": [{"target": "Labels", "literal": "a: b"}]})),
+        tpl(
+            json!({"templateFrom": [{"target": "data", "literal": "a: b"}, {"target": "LABELS", "literal": "c: d"}, {"target": "", "literal": "e: f"}]}),
+        ),
+        es(
+            json!({"dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]}),
+        ),
+        es(
+            json!({"dataFrom": [{"extract": {"key": "a"}, "sourceRef": {"storeRef": {"name": "other"}}}]}),
+        ),
+    ];
+    for doc in admitted {
+        assert_eq!(admit(&doc), Ok(()), "{}", doc["spec"]);
+    }
+    // ESO compares templateFrom targets case-insensitively: so does the type.
+    let spec: stagesync::api::externalsecret::ExternalSecretSpec = serde_json::from_value(with(
+        &base,
+        json!({"target": {"template": {"templateFrom": [{"target": "LABELS", "literal": "a: b"}, {"target": "annotations", "literal": "a: b"}]}}}),
+    ))
+    .unwrap();
+    use stagesync::api::externalsecret::TemplateTarget;
+    let targets: Vec<TemplateTarget> = spec
+        .target
+        .template
+        .unwrap()
+        .template_from
+        .iter()
+        .map(|f| f.target)
+        .collect();
+    assert_eq!(
+        targets,
+        [TemplateTarget::Labels, TemplateTarget::Annotations]
+    );
+}
+
+/// The checks ESO's AWS provider makes on a store (`ValidateStore`): a region the SDK cannot
+/// build the endpoint host from, and the PushSecret delete settings AWS would refuse. (Credential
+/// references naming another namespace than a SecretStore's own are refused at run time: a CRD's
+/// CEL rule cannot read the object's namespace on a real API server; a ClusterSecretStore's
+/// `conditions[].namespaceRegexes` that do not compile admit no namespace, as CEL has no way to
+/// check a regular expression but to run it.)
+#[test]
+fn eso_webhook_rules_for_stores_are_cel_rules() {
+    use serde_json::json;
+    let store = |kind: &str, region: &str, push: Value| {
+        let mut aws = json!({"service": "SecretsManager", "region": region});
+        if !push.is_null() {
+            aws["secretsManager"] = push;
+        }
+        object(kind, json!({"provider": {"aws": aws}}))
+    };
+    for kind in ["SecretStore", "ClusterSecretStore"] {
+        let refused = [
+            (store(kind, "eu west 1", Value::Null), "region not found"),
+            (
+                store(kind, "eu-west-1:443", Value::Null),
+                "region not found",
+            ),
+            (store(kind, "eu-west-1\t", Value::Null), "region not found"),
+            (store(kind, "{region}", Value::Null), "region not found"),
+            (
+                store(kind, "eu-west-1", json!({"recoveryWindowInDays": 3})),
+                "RecoveryWindowInDays must be between 7 and 30 days",
+            ),
+            (
+                store(kind, "eu-west-1", json!({"recoveryWindowInDays": 31})),
+                "RecoveryWindowInDays must be between 7 and 30 days",
+            ),
+            (
+                store(
+                    kind,
+                    "eu-west-1",
+                    json!({"recoveryWindowInDays": 7, "forceDeleteWithoutRecovery": true}),
+                ),
+                "ForceDeleteWithoutRecovery conflicts with RecoveryWindowInDays",
+            ),
+        ];
+        for (doc, message) in refused {
+            let errors = admit(&doc).expect_err(&doc["spec"].to_string()).join("\n");
+            assert!(errors.contains(message), "{kind} {}: {errors}", doc["spec"]);
+        }
+        for doc in [
+            store(kind, "eu-west-1", Value::Null),
+            store(kind, "us-gov-west-1", Value::Null),
+            store(kind, "cn-north-1", json!({"recoveryWindowInDays": 7})),
+            store(kind, "eu-west-1", json!({"recoveryWindowInDays": 30})),
+            store(
+                kind,
+                "eu-west-1",
+                json!({"forceDeleteWithoutRecovery": true}),
+            ),
+            store(
+                kind,
+                "eu-west-1",
+                json!({"forceDeleteWithoutRecovery": false, "recoveryWindowInDays": 7}),
+            ),
+        ] {
+            assert_eq!(admit(&doc), Ok(()), "{kind} {}", doc["spec"]);
+        }
+    }
+}

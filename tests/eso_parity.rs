@@ -208,7 +208,7 @@ async fn push_secret_settings_are_accepted_and_reported_as_without_effect() {
         &r.ns,
         "push",
         json!({"provider": provider_with(&r, json!({
-            "secretsManager": {"forceDeleteWithoutRecovery": true, "recoveryWindowInDays": 7},
+            "secretsManager": {"forceDeleteWithoutRecovery": false, "recoveryWindowInDays": 7},
         }))}),
     )
     .await;

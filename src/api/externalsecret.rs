@@ -55,6 +55,10 @@ use super::version::VersionSelector;
         json_path = ".metadata.creationTimestamp"
     )
 )]
+// ESO's admission webhook refuses an ExternalSecret reading nothing.
+#[x_kube(
+    validation = Rule::new("(has(self.data) && size(self.data) > 0) || (has(self.dataFrom) && size(self.dataFrom) > 0)").message("either data or dataFrom should be specified")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSecretSpec {
     /// The SecretStore or ClusterSecretStore that holds the AWS region and credentials.
@@ -192,8 +196,13 @@ pub enum RefreshPolicy {
 }
 
 /// The Kubernetes Secret an ExternalSecret writes.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO's webhook: deleting a Secret the ExternalSecret does not own, or merging into none.
+#[x_kube(
+    validation = Rule::new("!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.creationPolicy) && self.creationPolicy in ['Merge', 'None', 'CreateOrMerge'])").message("deletionPolicy=Delete must not be used when the controller doesn't own the secret. Please set creationPolicy=Owner"),
+    validation = Rule::new("!(has(self.deletionPolicy) && self.deletionPolicy == 'Merge' && has(self.creationPolicy) && self.creationPolicy == 'None')").message("deletionPolicy=Merge must not be used with creationPolicy=None. There is no Secret to merge with")
+)]
 pub struct ExternalSecretTarget {
     /// Name of the Secret. Defaults to the ExternalSecret's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,8 +271,14 @@ pub enum DeletionPolicy {
 }
 
 /// Blueprint of the written Secret.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO's webhook: templates that would mint long-lived ServiceAccount or bootstrap tokens.
+#[x_kube(
+    validation = Rule::new("!(has(self.type) && self.type == 'kubernetes.io/service-account-token' && has(self.metadata) && has(self.metadata.annotations) && 'kubernetes.io/service-account.name' in self.metadata.annotations)").message("template.type=\"kubernetes.io/service-account-token\" with annotation \"kubernetes.io/service-account.name\" is not allowed"),
+    validation = Rule::new("!(has(self.type) && self.type == 'kubernetes.io/service-account-token' && has(self.templateFrom) && self.templateFrom.exists(f, has(f.target) && f.target.lowerAscii() == 'annotations'))").message("template.type=\"kubernetes.io/service-account-token\" with templateFrom target=\"Annotations\" is not allowed"),
+    validation = Rule::new("!(has(self.type) && self.type == 'bootstrap.kubernetes.io/token')").message("template.type=\"bootstrap.kubernetes.io/token\" is not allowed")
+)]
 pub struct ExternalSecretTemplate {
     /// Secret type, for example `Opaque` (default) or `kubernetes.io/dockerconfigjson`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
@@ -343,8 +358,9 @@ pub struct TemplateFrom {
     pub values_decoding_strategy: Option<DecodingStrategy>,
 }
 
-/// What a template renders into.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+/// What a template renders into. Read in any case (`data`, `DATA`), as ESO compares it;
+/// written back as below.
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TemplateTarget {
     /// The Secret's data.
     #[default]
@@ -353,6 +369,45 @@ pub enum TemplateTarget {
     Annotations,
     /// The Secret's labels.
     Labels,
+}
+
+impl<'de> Deserialize<'de> for TemplateTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.to_ascii_lowercase().as_str() {
+            // ESO reads an empty target as Data.
+            "" | "data" => Ok(Self::Data),
+            "annotations" => Ok(Self::Annotations),
+            "labels" => Ok(Self::Labels),
+            _ => Err(serde::de::Error::unknown_variant(
+                &text,
+                &["Data", "Annotations", "Labels"],
+            )),
+        }
+    }
+}
+
+impl JsonSchema for TemplateTarget {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TemplateTarget".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    // A string checked as ESO's webhook checks it (case-insensitively) rather than an enum; the
+    // length bound keeps the rule's cost small.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "maxLength": 11,
+            "x-kubernetes-validations": [{
+                "rule": "self.lowerAscii() in ['', 'data', 'annotations', 'labels']",
+                "message": "templateFrom target is not allowed when targeting a Secret, must be one of \"Data\", \"Annotations\" or \"Labels\""
+            }]
+        })
+    }
 }
 
 /// Templates held in a ConfigMap or Secret.
@@ -541,7 +596,13 @@ pub enum DecodingStrategy {
 /// A bulk source of Secret keys: one of `extract` or `find`, then optional key rewrites.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(has(self.sourceRef) && has(self.sourceRef.generatorRef)) || has(self.extract) != has(self.find)").message("exactly one of extract or find must be set"))]
+// ESO's webhook rules for a dataFrom entry; a `sourceRef.storeRef` alone (which ESO admits and
+// then reads nothing with) is refused too.
+#[x_kube(
+    validation = Rule::new("!(has(self.extract) && has(self.find)) && !((has(self.extract) || has(self.find)) && has(self.sourceRef) && has(self.sourceRef.generatorRef))").message("extract, find, or generatorRef cannot be set at the same time"),
+    validation = Rule::new("has(self.extract) || has(self.find) || (has(self.sourceRef) && has(self.sourceRef.generatorRef))").message("either extract, find, or sourceRef.generatorRef must be set to dataFrom"),
+    validation = Rule::new("!has(self.sourceRef) || has(self.sourceRef.generatorRef) || has(self.sourceRef.storeRef)").message("generatorRef or storeRef must be set when using sourceRef in dataFrom")
+)]
 pub struct ExternalSecretDataFromRemoteRef {
     /// Every top-level property of a JSON secret becomes a Secret key; values that are not
     /// strings are written as JSON.

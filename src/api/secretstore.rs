@@ -157,6 +157,12 @@ pub struct AwsProvider {
     pub service: AwsService,
     /// AWS region of the secrets, for example `eu-west-1`.
     #[schemars(length(min = 1, max = 64))]
+    // ESO's webhook refuses a region the SDK cannot build the service's endpoint host from.
+    #[schemars(extend("x-kubernetes-validations" = [{
+        // The regular expression `[\s\x00-\x1f\x7f%:\[\\^`{|}]`, its backslashes doubled for CEL.
+        "rule": r#"!self.matches('[\\s\\x00-\\x1f\\x7f%:\\[\\\\^`{|}]')"#,
+        "message": "region not found: a region cannot hold whitespace, control characters or any of %:[\\^`{|}"
+    }]))]
     pub region: String,
     /// ARN of an IAM role to assume (with the credentials below, or the operator's own when no
     /// auth is given). The operator may restrict which roles may be assumed.
@@ -231,6 +237,17 @@ pub enum SessionTagsPolicy {
 /// ESO's PushSecret deletion settings (no effect in stagesync, which never deletes AWS secrets).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO's webhook checks these as AWS's DeleteSecret would.
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!has(self.recoveryWindowInDays) || self.recoveryWindowInDays == 0 || (self.recoveryWindowInDays >= 7 && self.recoveryWindowInDays <= 30)",
+        "message": "invalid DeleteSecretInput: RecoveryWindowInDays must be between 7 and 30 days"
+    },
+    {
+        "rule": "!(has(self.recoveryWindowInDays) && self.recoveryWindowInDays != 0 && has(self.forceDeleteWithoutRecovery) && self.forceDeleteWithoutRecovery)",
+        "message": "invalid DeleteSecretInput: ForceDeleteWithoutRecovery conflicts with RecoveryWindowInDays"
+    }
+]))]
 pub struct SecretsManagerSettings {
     /// ESO: delete without a recovery window. No effect here.
     #[serde(default)]

@@ -4,7 +4,9 @@
 //! `prefix`; the spec is then sliced per store for tracking and fetching, while rendering sees
 //! every entry in its original order (ESO's precedence does not depend on the stores).
 
-use crate::api::externalsecret::{ExternalSecretSpec, SecretStoreRef, StoreSourceRef};
+use crate::api::externalsecret::{
+    DeletionPolicy, ExternalSecretSpec, SecretStoreRef, StoreSourceRef,
+};
 
 /// The store an entry reads through (`None`: the ExternalSecret's `secretStoreRef`).
 pub fn entry_store(source: Option<&StoreSourceRef>) -> Option<&SecretStoreRef> {
@@ -32,8 +34,16 @@ pub fn store_refs(spec: &ExternalSecretSpec) -> Vec<SecretStoreRef> {
 }
 
 /// Refuses what stagesync does not implement, naming the field (ESO generators and custom
-/// resource targets).
+/// resource targets), and the one rule of ESO's admission webhook that the CRD's CEL cannot
+/// state at a cost a real API server accepts: two `data` entries writing the same key under
+/// `deletionPolicy: Retain` (a uniqueness check over an unbounded list).
 pub fn unsupported(spec: &ExternalSecretSpec) -> Option<String> {
+    if spec.target.deletion_policy == DeletionPolicy::Retain {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(d) = spec.data.iter().find(|d| !seen.insert(&d.secret_key)) {
+            return Some(format!("duplicate secretKey found: {}", d.secret_key));
+        }
+    }
     let generator = |s: Option<&StoreSourceRef>| s.and_then(|s| s.generator_ref.as_ref()).is_some();
     if let Some(i) = spec
         .data
@@ -173,5 +183,20 @@ mod tests {
         s.target.manifest =
             serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap"})).unwrap();
         assert!(unsupported(&s).unwrap().starts_with("target.manifest"));
+    }
+
+    /// ESO's webhook refuses a key written twice by `data` while the Secret is retained; with
+    /// another deletion policy it admits it (the later entry wins, as here).
+    #[test]
+    fn a_data_key_written_twice_is_refused_under_retain() {
+        let mut s = spec();
+        s.data.push(s.data[0].clone());
+        let key = s.data[0].secret_key.clone();
+        assert_eq!(
+            unsupported(&s),
+            Some(format!("duplicate secretKey found: {key}"))
+        );
+        s.target.deletion_policy = DeletionPolicy::Delete;
+        assert_eq!(unsupported(&s), None);
     }
 }

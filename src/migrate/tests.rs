@@ -73,7 +73,7 @@ fn template_engine_v1_generators_and_manifests_stay_on_eso() {
         out.starts_with(&both_stores),
         "its store is kept for it: {out}"
     );
-    let manifest = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: cm\nspec:\n  secretStoreRef:\n    name: aws\n  target:\n    manifest:\n      apiVersion: v1\n      kind: ConfigMap\n";
+    let manifest = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: cm\nspec:\n  secretStoreRef:\n    name: aws\n  target:\n    manifest:\n      apiVersion: v1\n      kind: ConfigMap\n  data:\n    - secretKey: k\n      remoteRef:\n        key: prod/db\n";
     let (_, findings) = run(&format!("{STORE}---\n{manifest}"));
     assert_eq!(ids(&findings), ["store-kept-for-eso", "manifest-target"]);
 }
@@ -502,7 +502,7 @@ fn windows_line_breaks_are_kept() {
         "      annotations:\n        secret.reloader.stakater.com/auto: \"true\"\n",
         USES_DB,
     );
-    let ces = "apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\nmetadata:\n  name: c\nspec:\n  namespaces: [a, b]\n  externalSecretSpec:\n    secretStoreRef: {name: aws}\n";
+    let ces = "apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\nmetadata:\n  name: c\nspec:\n  namespaces: [a, b]\n  externalSecretSpec:\n    secretStoreRef: {name: aws}\n    dataFrom: [{extract: {key: prod/db}}]\n";
     let input = format!("{STORE}---\n{d}---\n{ces}").replace('\n', "\r\n");
     let (out, findings) = run(&input);
     assert_ne!(out, input);
