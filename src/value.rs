@@ -1,10 +1,23 @@
-//! `SecretBytes`: secret material that cannot leak by accident. It has no `Display`, its `Debug`
-//! prints only the length, and it is never serialized, so a value cannot reach a log line, an
-//! event, a status or an error message through formatting. Its memory is zeroed when it is
-//! dropped (`zeroize`), so a value evicted from the cache does not linger in freed memory.
+//! Secret material that cannot leak by accident, and the wiping of the copies other types hold.
+//!
+//! - [`SecretBytes`]: a value. It has no `Display`, its `Debug` prints only the length, and it
+//!   is never serialized, so a value cannot reach a log line, an event, a status or an error
+//!   message through formatting. Its memory is zeroed when it is dropped (`zeroize`), so a value
+//!   evicted from the cache does not linger in freed memory.
+//! - [`SecretObject`]: a Kubernetes Secret as read from or written to the API server, whose
+//!   data is zeroed when dropped and whose `Debug` shows its keys only.
+//! - [`wipe_json`], [`wipe_secret`]: zero the strings of a JSON document or a Secret object
+//!   that held values, before they are dropped.
+//!
+//! What cannot be wiped here: copies inside other crates' own types — the AWS SDK's response
+//! bodies and output structs (freed by the SDK), kube's request and response bodies, gtmpl-ng's
+//! values during a template render, gjson's and serde's scratch buffers. Each is dropped at the
+//! end of the call that made it; the places that make them say so.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 
+use k8s_openapi::api::core::v1::Secret;
 use zeroize::Zeroize;
 
 /// Bytes of a secret value.
@@ -50,6 +63,74 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
+/// A Kubernetes Secret holding values: zeroed when dropped, keys only in `Debug`.
+#[derive(Clone, Default)]
+pub struct SecretObject(Secret);
+
+impl SecretObject {
+    /// Takes a Secret object read from or meant for the API server.
+    pub fn new(secret: Secret) -> Self {
+        Self(secret)
+    }
+}
+
+impl Deref for SecretObject {
+    type Target = Secret;
+    fn deref(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl DerefMut for SecretObject {
+    fn deref_mut(&mut self) -> &mut Secret {
+        &mut self.0
+    }
+}
+
+impl Drop for SecretObject {
+    fn drop(&mut self) {
+        wipe_secret(&mut self.0);
+    }
+}
+
+impl fmt::Debug for SecretObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&String> = self
+            .0
+            .data
+            .iter()
+            .flat_map(|d| d.keys())
+            .chain(self.0.string_data.iter().flat_map(|d| d.keys()))
+            .collect();
+        f.debug_struct("SecretObject")
+            .field("namespace", &self.0.metadata.namespace)
+            .field("name", &self.0.metadata.name)
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Zeroes the values of a Secret object (`data` and `stringData`).
+pub fn wipe_secret(secret: &mut Secret) {
+    for value in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.0.zeroize();
+    }
+    for value in secret.string_data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.zeroize();
+    }
+}
+
+/// Zeroes every string of a JSON document that held values (object keys are names and stay;
+/// numbers are held inside `serde_json` and cannot be reached).
+pub fn wipe_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(wipe_json),
+        _ => {}
+    }
+}
+
 impl From<Vec<u8>> for SecretBytes {
     fn from(v: Vec<u8>) -> Self {
         Self(v)
@@ -66,11 +147,61 @@ impl From<String> for SecretBytes {
 mod tests {
     use super::*;
 
+    use k8s_openapi::ByteString;
+
     #[test]
     fn debug_never_shows_the_value() {
         let v = SecretBytes::from("hunter2-super-secret".to_owned());
         let printed = format!("{v:?} {:#?}", v);
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("20 bytes"), "{printed}");
+        // Nor does anything that holds one.
+        let payload = crate::provider::Payload::Binary(v.clone());
+        let remote = crate::provider::RemoteSecret {
+            name: "db".into(),
+            arn: "arn:db".into(),
+            version_id: "v1".into(),
+            version_stages: vec!["AWSCURRENT".into()],
+            payload,
+        };
+        let printed = format!("{remote:?} {remote:#?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("db") && printed.contains("v1"),
+            "{printed}"
+        );
+    }
+
+    fn secret_with(value: &str) -> Secret {
+        Secret {
+            data: Some([("password".to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
+            string_data: Some([("token".to_owned(), value.to_owned())].into()),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn a_secret_object_shows_its_keys_not_its_values() {
+        let mut object = SecretObject::new(secret_with("hunter2-super-secret"));
+        object.metadata.name = Some("db".into());
+        let printed = format!("{object:?} {object:#?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("password") && printed.contains("token") && printed.contains("db"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn wiping_zeroes_values_and_keeps_names() {
+        let mut secret = secret_with("hunter2");
+        wipe_secret(&mut secret);
+        let data = secret.data.as_ref().unwrap();
+        assert!(data["password"].0.iter().all(|b| *b == 0) || data["password"].0.is_empty());
+        assert!(secret.string_data.as_ref().unwrap()["token"].is_empty());
+
+        let mut doc = serde_json::json!({"a": "hunter2", "b": [{"c": "x"}], "n": 1});
+        wipe_json(&mut doc);
+        assert_eq!(doc, serde_json::json!({"a": "", "b": [{"c": ""}], "n": 1}));
     }
 }

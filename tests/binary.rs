@@ -12,7 +12,6 @@ use support::cluster::{TestCluster, eventually};
 use support::moto::moto;
 use support::objects::*;
 use support::unique_name;
-use tokio::io::AsyncReadExt;
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -23,15 +22,16 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
-/// Starts `stagesync run` on the cluster's kubeconfig, watching `ns`, logging JSON to a pipe.
+/// Starts `stagesync run` on the cluster's kubeconfig, watching `ns`, logging JSON at trace level
+/// to a file the leak scan reads (returned too).
 fn spawn_operator(
     cluster: &TestCluster,
     ns: &str,
     moto_endpoint: &str,
     port: u16,
-) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
-        .arg("run")
+) -> (tokio::process::Child, std::path::PathBuf) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"));
+    cmd.arg("run")
         .arg("--kubeconfig")
         .arg(&cluster.kubeconfig)
         .args([
@@ -43,12 +43,10 @@ fn spawn_operator(
             moto_endpoint,
         ])
         .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "info,stagesync=debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("stagesync starts")
+        .kill_on_drop(true);
+    let log = support::leak::log_to_scanned_file(&mut cmd, "stagesync run (tests/binary.rs)");
+    (cmd.spawn().expect("stagesync starts"), log)
 }
 
 #[tokio::test]
@@ -62,7 +60,7 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
     let v1 = create_aws(&aws, &key, "binary-one").await;
 
     let port = support::free_port();
-    let mut child = spawn_operator(&cluster, &ns, &m.endpoint, port);
+    let (mut child, log) = spawn_operator(&cluster, &ns, &m.endpoint, port);
 
     create_es(
         &cluster.client,
@@ -101,14 +99,7 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
         .unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -135,7 +126,7 @@ async fn stagesync_run_keeps_the_secret_and_reports_when_aws_loses_it() {
     create_store(&cluster.client, &ns, &m.endpoint).await;
     let key = unique_name("bin/lost");
     create_aws(&aws, &key, "kept-value").await;
-    let _child = spawn_operator(&cluster, &ns, &m.endpoint, support::free_port());
+    let (_child, _) = spawn_operator(&cluster, &ns, &m.endpoint, support::free_port());
     create_es(
         &cluster.client,
         &ns,

@@ -44,13 +44,11 @@ fn operator(cluster: &TestCluster, ns: &str, identity: &[(&str, String)]) -> tok
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .env("AWS_REGION", REGION)
-        .env("RUST_LOG", "warn")
         .envs(identity.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("stagesync starts")
+        .kill_on_drop(true);
+    support::leak::log_to_scanned_file(&mut cmd, "stagesync run (tests/identity.rs)");
+    cmd.spawn().expect("stagesync starts")
 }
 
 /// A ClusterSecretStore without `auth` (the operator's own identity) and a namespaced

@@ -27,8 +27,8 @@ struct Replica {
 impl Replica {
     fn start(cluster: &TestCluster, ns: &str, name: &str) -> Self {
         let port = support::free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"))
-            .arg("run")
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagesync"));
+        cmd.arg("run")
             .arg("--kubeconfig")
             .arg(&cluster.kubeconfig)
             .args(["--namespace", ns, "--leader-elect-namespace", ns])
@@ -44,14 +44,16 @@ impl Replica {
                 std::env::var("LEADER_TEST_LOG").unwrap_or("warn".into()),
             )
             .stdout(Stdio::null())
-            .stderr(if std::env::var("LEADER_TEST_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .kill_on_drop(true)
-            .spawn()
-            .expect("stagesync starts");
+            .kill_on_drop(true);
+        if std::env::var("LEADER_TEST_LOG").is_ok() {
+            cmd.stderr(Stdio::inherit());
+        } else {
+            support::leak::log_to_scanned_file(
+                &mut cmd,
+                &format!("replica {name} (tests/leader.rs)"),
+            );
+        }
+        let child = cmd.spawn().expect("stagesync starts");
         Self { child, port }
     }
 

@@ -1,6 +1,8 @@
 //! The two front doors over one cluster: an in-process `tower::Service` for
 //! `kube::Client::new`, and a loopback HTTP(S) listener with a generated kubeconfig.
-//! Also startup (default namespaces, CRD preload), fault-driven listener restarts and shutdown.
+//! Also startup (default namespaces, CRD preload), fault-driven listener restarts and shutdown,
+//! and (when asked) a record of the error answers' bodies, so tests can check what clients were
+//! told.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,21 @@ pub struct FakeService {
     router: Router,
     faults: Faults,
     bearer: Option<http::HeaderValue>,
+    errors: Arc<ErrorLog>,
+}
+
+/// The bodies of error answers (4xx/5xx), kept while recording is on
+/// ([`FakeApiServer::record_error_responses`]).
+#[derive(Default)]
+struct ErrorLog {
+    on: std::sync::atomic::AtomicBool,
+    bodies: Mutex<Vec<(u16, String)>>,
+}
+
+impl ErrorLog {
+    fn recording(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 fn refused() -> BoxError {
@@ -90,6 +107,7 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let refusing = self.faults.refuse_now();
         let router = self.router.clone();
+        let errors = self.errors.clone();
         if let Some(b) = &self.bearer
             && !req.headers().contains_key(http::header::AUTHORIZATION)
         {
@@ -107,7 +125,21 @@ where
             if resp.extensions().get::<DropConnection>().is_some() {
                 return Err(refused());
             }
-            Ok(resp)
+            let status = resp.status();
+            if !errors.recording() || !(status.is_client_error() || status.is_server_error()) {
+                return Ok(resp);
+            }
+            // An error answer is a small Status object, never a stream: read it, keep a copy.
+            let (parts, body) = resp.into_parts();
+            let bytes = http_body_util::BodyExt::collect(body)
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            errors.bodies.lock().expect("lock").push((
+                status.as_u16(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+            Ok(Response::from_parts(parts, Body::from(bytes)))
         })
     }
 }
@@ -127,6 +159,7 @@ pub struct Endpoint {
 /// A running fake API server.
 pub struct FakeApiServer {
     state: Arc<AppState>,
+    errors: Arc<ErrorLog>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutdown: Arc<Notify>,
     temp_dirs: Mutex<Vec<PathBuf>>,
@@ -164,6 +197,7 @@ impl FakeApiServer {
         });
         let server = Self {
             state,
+            errors: Arc::default(),
             tasks: Mutex::new(vec![gc_task, agg_task, refuse_task]),
             shutdown: Arc::new(Notify::new()),
             temp_dirs: Mutex::new(Vec::new()),
@@ -247,7 +281,21 @@ impl FakeApiServer {
             router: router(self.state.clone()),
             faults: self.state.faults.clone(),
             bearer: None,
+            errors: self.errors.clone(),
         }
+    }
+
+    /// From now on (`true`), keeps the body of every error answer (status 4xx or 5xx) of both
+    /// front doors, for [`FakeApiServer::take_error_responses`]; off by default.
+    pub fn record_error_responses(&self, on: bool) {
+        self.errors
+            .on
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The error answers recorded since the last call: (status code, body).
+    pub fn take_error_responses(&self) -> Vec<(u16, String)> {
+        std::mem::take(&mut *self.errors.bodies.lock().expect("lock"))
     }
 
     fn service_with_token(&self, token: &str) -> Result<FakeService, FakeError> {

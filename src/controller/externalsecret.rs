@@ -31,7 +31,7 @@ use crate::render::keys::is_valid_secret_key;
 use crate::render::template::{TemplateSources, apply_template};
 use crate::resolve::{FetchError, ReadOptions, fetch_all};
 use crate::store::StoreError;
-use crate::value::SecretBytes;
+use crate::value::{SecretBytes, SecretObject};
 use crate::write::events::publish;
 use crate::write::secret::{
     DesiredContent, Ownership, WriteError, WriteMode, delete_owned, desired_secret, field_manager,
@@ -480,7 +480,8 @@ async fn sync(
         max_age: interval.unwrap_or(ctx.config.default_refresh_interval) + TRACKER_GRACE,
         force,
     };
-    let existing = secrets.get_opt(target).await?;
+    // The live Secret holds values: zeroed when this reconcile drops it.
+    let existing = secrets.get_opt(target).await?.map(SecretObject::new);
     let mut stuck = Vec::new();
     for (store, slice) in stores.iter().zip(&slices) {
         stuck.extend(stuck_rotations(&store.resolver, slice));
@@ -493,7 +494,7 @@ async fn sync(
                 es,
                 spec,
                 &stores[0].resolver,
-                existing.as_ref(),
+                existing.as_deref(),
                 opts.max_age,
             )
         })
@@ -515,7 +516,7 @@ async fn sync(
         fetched.push(fetch_all(&store.resolver, &es_ref, slice, tolerate_missing, opts).await?);
     }
     let es_name = es.name_any();
-    let owner = ownership(existing.as_ref(), &es_name);
+    let owner = ownership(existing.as_deref(), &es_name);
 
     if tolerate_missing && crate::resolve::FetchedValues::all_missing_in(&fetched) {
         return deleted_upstream(es, secrets, target, &owner).await;
@@ -557,15 +558,14 @@ async fn sync(
     };
     let desired = desired_secret(es, target, mode, &content);
     let manager = field_manager(mode, &es_name);
-    let outcome = if !needs_apply(existing.as_ref(), &desired, &manager) {
+    let outcome = if !needs_apply(existing.as_deref(), &desired, &manager) {
         Outcome::Unchanged
     } else {
-        let data_changed = existing.as_ref().is_none_or(|live| {
-            let live_data = live.data.clone().unwrap_or_default();
-            content
-                .data
-                .iter()
-                .any(|(k, v)| live_data.get(k).map(|b| b.0.as_slice()) != Some(v.expose()))
+        let data_changed = existing.as_deref().is_none_or(|live| {
+            let live_data = live.data.as_ref();
+            content.data.iter().any(|(k, v)| {
+                live_data.and_then(|d| d.get(k)).map(|b| b.0.as_slice()) != Some(v.expose())
+            })
         });
         match mode {
             WriteMode::Own => {
@@ -608,9 +608,9 @@ async fn deleted_upstream(
         (DeletionPolicy::Delete | DeletionPolicy::Merge, Ownership::Foreign(_)) => {
             remove_merged(secrets, target, &es_name)
                 .await
-                .map_err(|source| WriteError::Kube {
+                .map_err(|error| WriteError::Kube {
                     secret: target.to_owned(),
-                    source,
+                    error,
                 })?;
             Outcome::KeysRemoved
         }

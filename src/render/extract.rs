@@ -35,7 +35,11 @@ pub fn extract_map(
             let bytes = match v {
                 serde_json::Value::String(s) => s.into_bytes(),
                 serde_json::Value::Null => Vec::new(),
-                other => other.to_string().into_bytes(),
+                mut other => {
+                    let text = other.to_string();
+                    crate::value::wipe_json(&mut other);
+                    text.into_bytes()
+                }
             };
             (k, SecretBytes::from(bytes))
         })

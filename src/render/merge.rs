@@ -50,6 +50,7 @@ pub fn rewrite_merge(
         }
     }
     if merge.conflict_policy == MergeConflictPolicy::Error && !conflicts.is_empty() {
+        merged.values_mut().for_each(crate::value::wipe_json);
         return Err(format!(
             "merge: conflicting properties {}",
             conflicts
@@ -68,7 +69,11 @@ pub fn rewrite_merge(
                     Value::Null => Vec::new(),
                     Value::Bool(b) => b.to_string().into_bytes(),
                     Value::Number(n) => go_float(n.as_f64().unwrap_or_default()).into_bytes(),
-                    other => go_json(&other, true).into_bytes(),
+                    mut other => {
+                        let text = go_json(&other, true);
+                        crate::value::wipe_json(&mut other);
+                        text.into_bytes()
+                    }
                 };
                 (k, SecretBytes::from(bytes))
             })
@@ -78,10 +83,10 @@ pub fn rewrite_merge(
                 return Err("merge: strategy JSON needs `into`, the key to write to".to_owned());
             }
             let mut out = input;
-            out.insert(
-                merge.into.clone(),
-                SecretBytes::from(go_json(&Value::Object(merged), false).into_bytes()),
-            );
+            let mut merged = Value::Object(merged);
+            let text = go_json(&merged, false);
+            crate::value::wipe_json(&mut merged);
+            out.insert(merge.into.clone(), SecretBytes::from(text.into_bytes()));
             Ok(out)
         }
     }

@@ -9,12 +9,14 @@
 //! - [`rewrite`]: `dataFrom[].rewrite`, regexp and template rewrites of produced keys;
 //!   [`merge`]: the merge rewrite.
 //! - [`keys`]: Secret key validity and `conversionStrategy`.
+//! - [`metadata`]: what a template produced (keys, labels, annotations) checked before a write.
 
 pub mod data;
 pub mod decode;
 pub mod extract;
 pub mod keys;
 pub mod merge;
+pub mod metadata;
 pub mod property;
 pub mod rewrite;
 pub mod tags;

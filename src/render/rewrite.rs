@@ -52,7 +52,8 @@ pub fn rewrite_keys(
                     "value".to_owned(),
                     gtmpl_ng::Value::from(k.as_str()),
                 )]));
-                let rendered = render_text("transform", &tr.template, data)
+                let data = gtmpl_ng::Context::from(data);
+                let rendered = render_text("transform", &tr.template, &data)
                     .map_err(|e| fail(format!("transform failed for key {k:?}: {e}")))?;
                 out.insert(String::from_utf8_lossy(&rendered).into_owned(), v);
             }

@@ -55,6 +55,7 @@ impl StoreRegistry {
                         Some(sel) => Some(self.read_key(store, sel, &mut versions).await?),
                         None => None,
                     };
+                    // An identifier, sent in clear in every signed request (SigV4): plain text.
                     let access_key_id = String::from_utf8(access_key_id.into_exposed())
                         .map_err(|_| {
                             StoreError::InvalidConfig("the access key id is not valid UTF-8".into())
@@ -175,7 +176,10 @@ impl StoreRegistry {
                         what: format!("Secret {:?} in namespace {namespace:?}", selector.name),
                         secret: slot.clone(),
                     })?;
-                reads.secrets.entry(slot.clone()).or_insert(got)
+                reads
+                    .secrets
+                    .entry(slot.clone())
+                    .or_insert(crate::value::SecretObject::new(got))
             }
         };
         let data: &BTreeMap<_, _> = match &secret.data {
@@ -195,10 +199,11 @@ impl StoreRegistry {
     }
 }
 
-/// The credential Secrets read for one client configuration, each read once.
+/// The credential Secrets read for one client configuration, each read once; their data is
+/// zeroed when dropped (the keys taken out of them are [`SecretBytes`]).
 #[derive(Default)]
 struct CredentialReads {
-    secrets: BTreeMap<(String, String), Secret>,
+    secrets: BTreeMap<(String, String), crate::value::SecretObject>,
 }
 
 impl CredentialReads {

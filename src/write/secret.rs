@@ -22,7 +22,7 @@ use super::{
     LABEL_MANAGED_BY,
 };
 use crate::api::externalsecret::{CreationPolicy, ExternalSecret};
-use crate::value::SecretBytes;
+use crate::value::{SecretBytes, SecretObject};
 
 /// What the ExternalSecret wants written, after rendering.
 #[derive(Debug, Clone, Default)]
@@ -80,8 +80,9 @@ pub enum WriteMode {
     Merge,
 }
 
-/// Why the Secret was not written.
-#[derive(Debug, thiserror::Error)]
+/// Why the Secret was not written. `Debug` is its message: the API server's own words are never
+/// kept whole (see [`api_refusal`]).
+#[derive(thiserror::Error)]
 pub enum WriteError {
     /// The Secret belongs to something else; it was left untouched.
     #[error(
@@ -100,14 +101,46 @@ pub enum WriteError {
         secret: String,
     },
     /// The API server refused or failed the write.
-    #[error("writing Secret {secret:?} failed: {source}")]
+    #[error("writing Secret {secret:?} failed: {}", api_refusal(error))]
     Kube {
         /// The Secret's name.
         secret: String,
-        /// The API error (it never contains the written values).
-        #[source]
-        source: kube::Error,
+        /// The API error. Not a `#[source]`: its message may quote what was written, so it is
+        /// only ever shown through [`api_refusal`].
+        error: kube::Error,
     },
+}
+
+impl std::fmt::Debug for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WriteError({self})")
+    }
+}
+
+/// The API server's refusal without what it echoes of the object: a field error's message quotes
+/// the refused value (`Invalid value: "..."`), which may come from a secret through a template,
+/// so an answer with causes is told by each cause's field and reason only.
+pub fn api_refusal(error: &kube::Error) -> String {
+    let kube::Error::Api(status) = error else {
+        return error.to_string();
+    };
+    let causes: Vec<String> = status
+        .details
+        .iter()
+        .flat_map(|d| &d.causes)
+        .map(|c| match (c.field.is_empty(), c.reason.is_empty()) {
+            (false, false) => format!("{}: {}", c.field, c.reason),
+            (false, true) => c.field.clone(),
+            (true, _) => c.reason.clone(),
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    match (causes.is_empty(), status.reason == "Invalid") {
+        (false, _) => format!("{} ({}): {}", status.reason, status.code, causes.join("; ")),
+        // An invalid object without causes: its message may quote a value too.
+        (true, true) => format!("{} ({})", status.reason, status.code),
+        (true, false) => format!("{} ({}): {}", status.reason, status.code, status.message),
+    }
 }
 
 /// Picks the write mode for a creation policy and the live Secret's ownership; `Ok(None)` means
@@ -180,13 +213,14 @@ pub fn data_hash(salt: &str, data: &BTreeMap<String, SecretBytes>) -> String {
     hex(&h.finalize())
 }
 
-/// The Secret as the ExternalSecret wants it (the apply configuration).
+/// The Secret as the ExternalSecret wants it (the apply configuration); its data is zeroed
+/// when it is dropped.
 pub fn desired_secret(
     es: &ExternalSecret,
     target: &str,
     mode: WriteMode,
     content: &DesiredContent,
-) -> Secret {
+) -> SecretObject {
     let es_name = es.name_any();
     let hash = data_hash(&es.uid().unwrap_or_default(), &content.data);
     let mut labels = content.labels.clone();
@@ -212,7 +246,7 @@ pub fn desired_secret(
             (None, None)
         }
     };
-    Secret {
+    SecretObject::new(Secret {
         metadata: ObjectMeta {
             name: Some(target.to_owned()),
             namespace: es.namespace(),
@@ -232,7 +266,7 @@ pub fn desired_secret(
         type_,
         immutable,
         ..Default::default()
-    }
+    })
 }
 
 /// Whether applying `desired` with `manager` would change the live Secret: some desired field is
@@ -242,12 +276,26 @@ pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -
     let Some(existing) = existing else {
         return true;
     };
-    let (Ok(live), Ok(mut want)) = (
+    let (Ok(mut live), Ok(mut want)) = (
         serde_json::to_value(existing),
         serde_json::to_value(desired),
     ) else {
         return true;
     };
+    // Both documents hold the data (base64): zeroed once compared.
+    let needed = differs(existing, desired, manager, &live, &mut want);
+    crate::value::wipe_json(&mut live);
+    crate::value::wipe_json(&mut want);
+    needed
+}
+
+fn differs(
+    existing: &Secret,
+    desired: &Secret,
+    manager: &str,
+    live: &Value,
+    want: &mut Value,
+) -> bool {
     // Finalizers are a set: others' finalizers may sit beside ours.
     let want_finalizers: BTreeSet<String> = desired
         .metadata
@@ -261,12 +309,12 @@ pub fn needs_apply(existing: Option<&Secret>, desired: &Secret, manager: &str) -
     }
     let live_finalizers: BTreeSet<&String> =
         existing.metadata.finalizers.iter().flatten().collect();
-    if !is_subset(&want, &live) || !want_finalizers.iter().all(|f| live_finalizers.contains(f)) {
+    if !is_subset(want, live) || !want_finalizers.iter().all(|f| live_finalizers.contains(f)) {
         return true;
     }
     let owned = owned_fields(existing, manager);
     let wanted = |path: &[&str]| -> BTreeSet<String> {
-        let mut v = &want;
+        let mut v = &*want;
         for p in path {
             v = &v[*p];
         }
@@ -343,7 +391,7 @@ pub async fn apply(
     api: &Api<Secret>,
     desired: &Secret,
     manager: &str,
-) -> Result<Secret, WriteError> {
+) -> Result<SecretObject, WriteError> {
     let name = desired.name_any();
     api.patch(
         &name,
@@ -351,9 +399,10 @@ pub async fn apply(
         &Patch::Apply(desired),
     )
     .await
-    .map_err(|source| WriteError::Kube {
+    .map(SecretObject::new)
+    .map_err(|error| WriteError::Kube {
         secret: name,
-        source,
+        error,
     })
 }
 
@@ -364,15 +413,15 @@ pub async fn apply_merge(
     desired: &Secret,
     manager: &str,
     uid: &str,
-) -> Result<Secret, WriteError> {
+) -> Result<SecretObject, WriteError> {
     let applied = apply(api, desired, manager).await?;
     let name = desired.name_any();
     match undo_creation(api, &applied, uid).await {
         Ok(false) => Ok(applied),
         Ok(true) => Err(WriteError::Missing { secret: name }),
-        Err(source) => Err(WriteError::Kube {
+        Err(error) => Err(WriteError::Kube {
             secret: name,
-            source,
+            error,
         }),
     }
 }
@@ -385,13 +434,20 @@ pub async fn remove_merged(
     secret: &str,
     es_name: &str,
 ) -> Result<(), kube::Error> {
-    let Some(uid) = api.get_opt(secret).await?.and_then(|s| s.uid()) else {
+    let Some(uid) = api
+        .get_opt(secret)
+        .await?
+        .map(SecretObject::new)
+        .and_then(|s| s.uid())
+    else {
         return Ok(());
     };
     let empty = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}});
     let params = PatchParams::apply(&field_manager(WriteMode::Merge, es_name)).force();
     match api.patch(secret, &params, &Patch::Apply(&empty)).await {
-        Ok(applied) => undo_creation(api, &applied, &uid).await.map(|_| ()),
+        Ok(applied) => undo_creation(api, &SecretObject::new(applied), &uid)
+            .await
+            .map(|_| ()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(err) => Err(err),
     }
@@ -432,9 +488,9 @@ pub async fn delete_owned(api: &Api<Secret>, secret: &str) -> Result<(), WriteEr
     match api.delete(secret, &Default::default()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(source) => Err(WriteError::Kube {
+        Err(error) => Err(WriteError::Kube {
             secret: secret.to_owned(),
-            source,
+            error,
         }),
     }
 }

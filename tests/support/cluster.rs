@@ -22,7 +22,7 @@ use kube::{Client, Config};
 use stagesync::controller::{Context, ControllerConfig};
 use stagesync::metrics::Metrics;
 use stagesync::provider::aws::Timeouts;
-use stagesync::store::{StorePolicy, StoreRegistry, aws_backend_factory};
+use stagesync::store::{BackendFactory, StorePolicy, StoreRegistry, aws_backend_factory};
 use tokio::sync::oneshot;
 
 use super::{unique_name, workspace_root};
@@ -41,6 +41,8 @@ pub struct TestCluster {
     /// Kubeconfig with the operator's identity.
     pub operator_kubeconfig: PathBuf,
     fake: Option<FakeApiServer>,
+    /// Metrics of the operators run on this cluster, for the leak scan at its stop.
+    operators: std::sync::Mutex<Vec<Arc<Metrics>>>,
 }
 
 impl TestCluster {
@@ -69,6 +71,7 @@ impl TestCluster {
     }
 
     async fn start_inner(rbac: Option<Vec<serde_json::Value>>, identity: bool) -> Self {
+        super::leak::install();
         if let Some(path) = std::env::var_os(E2E_KUBECONFIG) {
             let kubeconfig = PathBuf::from(path);
             let client = client_from(&kubeconfig).await;
@@ -79,6 +82,7 @@ impl TestCluster {
                 client,
                 kubeconfig,
                 fake: None,
+                operators: Default::default(),
             };
         }
         let fake = FakeApiServer::start(Options {
@@ -88,6 +92,7 @@ impl TestCluster {
             ..Options::default()
         })
         .expect("the API server fake starts");
+        fake.record_error_responses(cfg!(test));
         let endpoint = fake
             .serve_http("127.0.0.1:0".parse().unwrap(), true)
             .await
@@ -101,6 +106,7 @@ impl TestCluster {
                 client,
                 kubeconfig: endpoint.kubeconfig,
                 fake: Some(fake),
+                operators: Default::default(),
             };
         }
         let rbac = rbac.unwrap_or_else(|| super::chart::operator_rbac().to_vec());
@@ -118,6 +124,7 @@ impl TestCluster {
             operator_client,
             operator_kubeconfig,
             fake: Some(fake),
+            operators: Default::default(),
         }
     }
 
@@ -170,11 +177,23 @@ impl TestCluster {
         policy: StorePolicy,
         config: ControllerConfig,
     ) -> OperatorHandle {
+        self.run_operator_with_backends(policy, config, aws_backend_factory())
+    }
+
+    /// Runs the operator with these controller settings and this way of building each store's
+    /// AWS backend (a test can wrap [`aws_backend_factory`] to give the operator an identity).
+    pub fn run_operator_with_backends(
+        &self,
+        policy: StorePolicy,
+        config: ControllerConfig,
+        backends: BackendFactory,
+    ) -> OperatorHandle {
         let metrics = Arc::new(Metrics::default());
+        self.scan_metrics_of(metrics.clone());
         let stores = StoreRegistry::new(
             self.operator_client.clone(),
             policy,
-            aws_backend_factory(),
+            backends,
             metrics.clone(),
         );
         let ctx = Arc::new(Context::new(
@@ -193,8 +212,66 @@ impl TestCluster {
     }
 }
 
+impl TestCluster {
+    /// Adds an operator's metrics to what the leak scan reads at this cluster's stop (operators
+    /// started by [`TestCluster::run_operator`] are added already).
+    pub fn scan_metrics_of(&self, metrics: Arc<Metrics>) {
+        self.operators.lock().unwrap().push(metrics);
+    }
+
+    /// The leak scan of this cluster now (as its stop does): see `support::leak`.
+    pub fn leak_scan(&self) -> super::leak::Report {
+        let operators = self.operators.lock().unwrap().clone();
+        super::leak::scan_cluster(self.fake.as_ref(), &operators)
+    }
+
+    /// A client authenticated as ServiceAccount `namespace/name` (a token from the TokenRequest
+    /// API, on the fake as on a real cluster): what a tenant's tools use.
+    pub async fn client_as_service_account(&self, namespace: &str, name: &str) -> Client {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: Vec::new(),
+                expiration_seconds: Some(3600),
+                ..TokenRequestSpec::default()
+            },
+            ..TokenRequest::default()
+        };
+        let token = Api::<ServiceAccount>::namespaced(self.client.clone(), namespace)
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .expect("a token for the ServiceAccount")
+            .status
+            .expect("the TokenRequest's status")
+            .token;
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
+        let mut config = Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("kubeconfig is usable");
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(token.into()),
+            ..Default::default()
+        };
+        Client::try_from(config).expect("client")
+    }
+}
+
 impl Drop for TestCluster {
     fn drop(&mut self) {
+        if cfg!(test) {
+            let report = self.leak_scan();
+            if let Some(failure) = report.failure() {
+                if std::thread::panicking() {
+                    eprintln!("{failure}");
+                } else {
+                    if let Some(f) = &self.fake {
+                        f.shutdown();
+                    }
+                    panic!("{failure}");
+                }
+            }
+        }
         if let Some(f) = &self.fake {
             f.shutdown();
         }

@@ -7,6 +7,7 @@ pub mod aws_proxy;
 pub mod chart;
 pub mod cluster;
 pub mod docs;
+pub mod leak;
 pub mod moto;
 pub mod objects;
 pub mod rig;

@@ -16,13 +16,15 @@ use super::cluster::eventually;
 /// How long a test waits for the operator.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// Creates `aws-credentials` (moto accepts any keys) in `ns`.
+/// Creates `aws-credentials` (moto accepts any keys) in `ns`. The secret access key is unique,
+/// so the leak scan looks for it too.
 pub async fn create_credentials(client: &Client, ns: &str) {
+    let secret_access_key = format!("aws-secret-key-{}", super::unique_name("k"));
     create_secret(
         client,
         ns,
         "aws-credentials",
-        json!({"access-key-id": "testing", "secret-access-key": "testing"}),
+        json!({"access-key-id": "testing", "secret-access-key": secret_access_key}),
     )
     .await;
 }
@@ -37,8 +39,13 @@ pub fn plain_secret(ns: &str, name: &str, string_data: Value) -> Secret {
     .unwrap()
 }
 
-/// Creates a Secret that stagesync does not manage.
+/// Creates a Secret that stagesync does not manage. Its values are leak-scan canaries.
 pub async fn create_secret(client: &Client, ns: &str, name: &str, string_data: Value) {
+    for value in string_data.as_object().into_iter().flat_map(|m| m.values()) {
+        if let Some(text) = value.as_str() {
+            super::leak::register(text);
+        }
+    }
     Api::<Secret>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &plain_secret(ns, name, string_data))
         .await
@@ -259,8 +266,9 @@ pub fn owner_name(secret: &Secret) -> Option<String> {
     secret.owner_references().first().map(|o| o.name.clone())
 }
 
-/// Creates an AWS secret with a string value; returns its version id.
+/// Creates an AWS secret with a string value (a leak-scan canary); returns its version id.
 pub async fn create_aws(aws: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
+    super::leak::register(value);
     aws.create_secret()
         .name(name)
         .secret_string(value)
@@ -272,12 +280,13 @@ pub async fn create_aws(aws: &aws_sdk_secretsmanager::Client, name: &str, value:
 }
 
 /// Stages a new version as AWSPENDING, as the first step of an AWS rotation does; returns its
-/// version id.
+/// version id. The value is a leak-scan canary.
 pub async fn stage_pending(
     aws: &aws_sdk_secretsmanager::Client,
     name: &str,
     value: &str,
 ) -> String {
+    super::leak::register(value);
     aws.put_secret_value()
         .secret_id(name)
         .secret_string(value)
@@ -405,8 +414,9 @@ pub async fn typed_events_about(
 }
 
 /// A new AWSCURRENT version with `value` (what `aws secretsmanager put-secret-value` does);
-/// returns its version id.
+/// returns its version id. The value is a leak-scan canary.
 pub async fn put_current(aws: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
+    super::leak::register(value);
     aws.put_secret_value()
         .secret_id(name)
         .secret_string(value)

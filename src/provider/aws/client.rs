@@ -280,10 +280,12 @@ fn validate_endpoint(url: &str) -> Result<(), ProviderError> {
     }
 }
 
+/// A credential as the SDK takes it. The SDK's `Credentials` keeps it in a `Zeroizing` string
+/// and redacts it in `Debug`; only the trimmed copy handed over survives this call.
 fn utf8_credential(bytes: &SecretBytes, what: &str) -> Result<String, ProviderError> {
-    String::from_utf8(bytes.expose().to_vec())
-        .map(|s| s.trim().to_owned())
-        .map_err(|_| ProviderError::InvalidStoreConfig(format!("the {what} is not valid UTF-8")))
+    let text = std::str::from_utf8(bytes.expose())
+        .map_err(|_| ProviderError::InvalidStoreConfig(format!("the {what} is not valid UTF-8")))?;
+    Ok(text.trim().to_owned())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use gtmpl_ng::{Context, Func, FuncError, Template, Value};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::TemplateSources;
 use super::values::{bytes_to_tstr, tstr_to_bytes};
@@ -13,12 +14,17 @@ use crate::render::RenderError;
 use crate::value::SecretBytes;
 
 /// Renders templates over one ExternalSecret's fetched data, with errors redacted.
+///
+/// The values are handed to gtmpl-ng once, as the render context; that copy, and every value
+/// the engine derives while rendering (pipeline results, function outputs), are gtmpl-ng's own
+/// strings, freed by it without being zeroed — the one copy of the values this crate cannot
+/// wipe. The engine's own copies are [`SecretBytes`] (zeroed on drop).
 pub(super) struct DataEngine {
-    root: Value,
-    /// The root as the engine prints it in an error (sorted, Go's `%v` of a map).
-    root_text: String,
-    /// Strings that must not appear in an error, longest first.
-    secrets: Vec<String>,
+    context: Context,
+    /// The fetched data (key, value), for the redaction of errors.
+    fetched: Vec<(String, SecretBytes)>,
+    /// The values of templateFrom Secrets, for the same.
+    source_values: Vec<SecretBytes>,
 }
 
 impl DataEngine {
@@ -29,31 +35,38 @@ impl DataEngine {
             .collect();
         // An Object, not a Map: gtmpl-ng refuses a missing field of an Object, which is ESO's
         // `missingkey=error`.
-        let root = Value::Object(map);
-        let root_text = root.to_string();
-        let mut secrets: Vec<String> = fetched
-            .values()
-            .chain(sources.secrets.values().flat_map(|m| m.values()))
-            .flat_map(|v| {
-                let s = bytes_to_tstr(v.expose());
-                let escaped = format!("{s:?}");
-                let escaped = escaped[1..escaped.len() - 1].to_owned();
-                [s, escaped]
-            })
-            .filter(|s| s.len() >= 4)
-            .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
         Self {
-            root,
-            root_text,
-            secrets,
+            context: Context::from(Value::Object(map)),
+            fetched: fetched
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            source_values: sources
+                .secrets
+                .values()
+                .flat_map(|m| m.values().cloned())
+                .collect(),
         }
     }
 
-    fn redact(&self, text: &str) -> String {
-        let mut text = text.replace(&self.root_text, "map[<data>]");
-        for s in &self.secrets {
+    /// Replaces, in an error text, the data map as the engine prints it and every form of a value
+    /// the leak scan looks for: see [`redactions`].
+    pub(super) fn redact(&self, text: &str) -> String {
+        let mut root = Value::Object(
+            self.fetched
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(bytes_to_tstr(v.expose()))))
+                .collect(),
+        );
+        let root_text = Zeroizing::new(root.to_string());
+        wipe_engine_value(&mut root);
+        let mut text = text.replace(root_text.as_str(), "map[<data>]");
+        let values = self
+            .fetched
+            .iter()
+            .map(|(_, v)| v)
+            .chain(&self.source_values);
+        for s in redactions(values).iter() {
             if text.contains(s.as_str()) {
                 text = text.replace(s.as_str(), "<redacted>");
             }
@@ -70,7 +83,11 @@ impl DataEngine {
     }
 
     pub(super) fn render(&mut self, at: &str, text: &str) -> Result<Vec<u8>, RenderError> {
-        render_text(at, text, self.root.clone()).map_err(|e| self.fail(at, &e))
+        render_text(at, text, &self.context).map_err(|mut e| {
+            let failure = self.fail(at, &e);
+            e.zeroize();
+            failure
+        })
     }
 
     /// ESO's `yaml.Unmarshal(rendered, &map[string]string{})`: a YAML map whose values are
@@ -181,12 +198,74 @@ pub(crate) fn parse_text(name: &str, text: &str) -> Result<(), String> {
 
 /// Renders one Go template over `data` with ESO's functions. The error is the engine's text,
 /// unredacted: the caller redacts.
-pub(crate) fn render_text(name: &str, text: &str, data: Value) -> Result<Vec<u8>, String> {
+pub(crate) fn render_text(name: &str, text: &str, data: &Context) -> Result<Vec<u8>, String> {
     let mut t = Template::with_name(name);
     t.add_funcs(&FUNCS);
     t.parse(text).map_err(|e| e.to_string())?;
-    let out = t.render(&Context::from(data)).map_err(|e| e.to_string())?;
-    Ok(tstr_to_bytes(&out))
+    let mut out = t.render(data).map_err(|e| e.to_string())?;
+    let bytes = tstr_to_bytes(&out);
+    out.zeroize();
+    Ok(bytes)
+}
+
+/// Every form of the values that must not appear in an error, longest first: each value, each
+/// string leaf of a value that is JSON, and the base64 decoding of a value that is base64; each
+/// of them as it is, Go-quoted (`%q`, which is also its JSON escaping for the characters that
+/// matter) and base64-encoded. Shorter than 4 bytes, a text is too common to redact. A value the
+/// template itself transforms otherwise (upper-cased, hashed, split, ...) and prints into its
+/// own error is out of reach: the template author chose to print it.
+fn redactions<'a>(values: impl Iterator<Item = &'a SecretBytes>) -> Zeroizing<Vec<String>> {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let mut out = Zeroizing::new(Vec::new());
+    let mut forms_of = |bytes: &[u8]| {
+        let text = bytes_to_tstr(bytes);
+        let quoted = format!("{text:?}");
+        out.push(quoted[1..quoted.len() - 1].to_owned());
+        out.push(b64.encode(bytes));
+        out.push(text);
+    };
+    for value in values {
+        let raw = value.expose();
+        forms_of(raw);
+        if let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(raw) {
+            for leaf in string_leaves(&json) {
+                forms_of(leaf.as_bytes());
+            }
+            crate::value::wipe_json(&mut json);
+        }
+        let trimmed = raw.trim_ascii();
+        if let Ok(decoded) = b64
+            .decode(trimmed)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(trimmed))
+        {
+            let decoded = SecretBytes::from(decoded);
+            forms_of(decoded.expose());
+        }
+    }
+    out.retain(|s| s.len() >= 4);
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+fn string_leaves(v: &serde_json::Value) -> Vec<&str> {
+    match v {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(items) => items.iter().flat_map(string_leaves).collect(),
+        serde_json::Value::Object(map) => map.values().flat_map(string_leaves).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Zeroes the strings of an engine value this crate owns (one gtmpl-ng has not been given).
+fn wipe_engine_value(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Object(map) | Value::Map(map) => map.values_mut().for_each(wipe_engine_value),
+        Value::Array(items) => items.iter_mut().for_each(wipe_engine_value),
+        _ => {}
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +471,43 @@ mod tests {
         // template itself prints it into the error.
         let err = render("{{ fail .pin }}", d).unwrap_err();
         assert!(err.to_string().contains("123"), "{err}");
+    }
+
+    #[test]
+    fn errors_never_show_the_forms_the_leak_scan_looks_for() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let encoded = b64("decoded-secret");
+        let d: &[(&str, &str)] = &[
+            ("text", "plain-secret\"q"),
+            (
+                "json",
+                r#"{"db":{"pw":"leaf-secret"},"list":["item-secret"]}"#,
+            ),
+            ("enc", &encoded),
+        ];
+        for tpl in [
+            "{{ .text | b64enc | fail }}",
+            "{{ .text | quote | fail }}",
+            "{{ (.json | fromJson).db.pw | fail }}",
+            "{{ (.json | fromJson).db.pw | b64enc | fail }}",
+            "{{ index (.json | fromJson).list 0 | fail }}",
+            "{{ .enc | b64dec | fail }}",
+            "{{ .text.field }}",
+            "{{ (.json | fromJson).db.nope.x }}",
+        ] {
+            let err = render(tpl, d).unwrap_err();
+            let text = format!("{err} {err:?}");
+            for secret in [
+                "plain-secret",
+                "leaf-secret",
+                "item-secret",
+                "decoded-secret",
+            ] {
+                assert!(!text.contains(secret), "{tpl}: {text}");
+                assert!(!text.contains(&b64(secret)), "{tpl}: {text}");
+            }
+        }
     }
 
     #[test]

@@ -238,6 +238,9 @@ pub fn apply_template(
         let bytes = engine.render(key, text)?;
         put(&mut out, TemplateTarget::Annotations, key.clone(), bytes);
     }
+    crate::render::metadata::check(&out.data, &out.labels, &out.annotations, |t| {
+        engine.redact(t)
+    })?;
     Ok(out)
 }
 
@@ -352,7 +355,7 @@ fn apply_template_from(
             let raw = data
                 .get(&item.key)
                 .ok_or_else(|| missing("Secret", &sec.name, Some(&item.key)))?;
-            let text = bytes_to_tstr(raw.expose());
+            let text = zeroize::Zeroizing::new(bytes_to_tstr(raw.expose()));
             let at = format!("templateFrom[{index}].secret {}/{}", sec.name, item.key);
             apply_item(engine, &at, &item.key, &text, item.template_as, from, out)?;
         }
@@ -392,7 +395,7 @@ fn apply_item(
     // `valuesDecodingStrategy` decodes each rendered value, whatever its target (as ESO).
     let strategy = from.values_decoding_strategy.unwrap_or_default();
     let decoded = |k: &str, v: Vec<u8>| -> Result<Vec<u8>, RenderError> {
-        decode(&format!("{at} {k}"), SecretBytes::from(v), strategy).map(|b| b.expose().to_vec())
+        decode(&format!("{at} {k}"), SecretBytes::from(v), strategy).map(SecretBytes::into_exposed)
     };
     match scope {
         TemplateScope::Values => {
@@ -400,8 +403,8 @@ fn apply_item(
             put(out, from.target, key.to_owned(), decoded(key, bytes)?);
         }
         TemplateScope::KeysAndValues => {
-            let bytes = engine.render(at, text)?;
-            for (k, v) in engine.yaml_string_map(at, &bytes)? {
+            let bytes = SecretBytes::from(engine.render(at, text)?);
+            for (k, v) in engine.yaml_string_map(at, bytes.expose())? {
                 let v = decoded(&k, v.into_bytes())?;
                 put(out, from.target, k, v);
             }

@@ -118,8 +118,13 @@ impl Engine {
                 self.relist_step(
                     &source,
                     event,
-                    move |engine, s| engine.upsert_secret(managed, &s),
+                    // The engine keeps digests only; the watched Secret's data is zeroed.
                     move |engine, s| {
+                        let s = crate::value::SecretObject::new(s);
+                        engine.upsert_secret(managed, &s);
+                    },
+                    move |engine, s| {
+                        let s = crate::value::SecretObject::new(s);
                         engine.remove_secret(
                             managed,
                             &(s.namespace().unwrap_or_default(), s.name_any()),
