@@ -104,6 +104,12 @@ fn every_mistake_is_reported_at_its_line() {
         "--allow-ambient-credentials",
     );
     expect(
+        "bad-store-interval",
+        "error",
+        "ClusterSecretStore payments",
+        "refreshInterval \"soon\"",
+    );
+    expect(
         "unknown-field",
         "error",
         "ExternalSecret team-b/typo",

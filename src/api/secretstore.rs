@@ -1,7 +1,10 @@
 //! `SecretStore` (namespaced) and `ClusterSecretStore` (cluster-wide): where AWS is and which
 //! identity reads it. Field names follow ESO's `external-secrets.io/v1` stores.
 
+use std::time::Duration;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -47,11 +50,10 @@ pub struct SecretStoreSpec {
     /// Retries of failed backend calls, on top of the SDK's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_settings: Option<SecretStoreRetrySettings>,
-    /// How often (in seconds) the store's credentials are checked again; `0` uses the operator's
-    /// default.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    #[schemars(range(min = 0))]
-    pub refresh_interval: i32,
+    /// How often the store's credentials are checked again, as ESO takes it: seconds (an
+    /// integer) or a Go duration (`"5m"`); unset or `0` uses the operator's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<IntOrString>,
 }
 
 /// Desired state of a ClusterSecretStore.
@@ -92,19 +94,14 @@ pub struct ClusterSecretStoreSpec {
     /// Retries of failed backend calls, on top of the SDK's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_settings: Option<SecretStoreRetrySettings>,
-    /// How often (in seconds) the store's credentials are checked again; `0` uses the operator's
-    /// default.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    #[schemars(range(min = 0))]
-    pub refresh_interval: i32,
+    /// How often the store's credentials are checked again, as ESO takes it: seconds (an
+    /// integer) or a Go duration (`"5m"`); unset or `0` uses the operator's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<IntOrString>,
     /// Namespaces whose ExternalSecrets may use this store. A namespace is admitted when any
     /// criterion of any condition matches it. No conditions: every namespace is admitted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<ClusterSecretStoreCondition>,
-}
-
-fn is_zero(n: &i32) -> bool {
-    *n == 0
 }
 
 /// One rule admitting namespaces to a ClusterSecretStore: its selector, its names and its
@@ -335,4 +332,58 @@ pub struct AwsAuthSecretRef {
 pub struct AwsJwtAuth {
     /// The ServiceAccount whose token is exchanged.
     pub service_account_ref: ServiceAccountSelector,
+}
+
+/// A store's `refreshInterval`, as ESO's `GetRefreshInterval` reads it: an integer is seconds, a
+/// string a Go duration. `Ok(None)`: unset or zero, the operator's default applies.
+pub fn store_refresh_interval(value: Option<&IntOrString>) -> Result<Option<Duration>, String> {
+    let interval = match value {
+        None => return Ok(None),
+        Some(IntOrString::Int(seconds)) => u64::try_from(*seconds)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("refreshInterval {seconds}: must not be negative"))?,
+        Some(IntOrString::String(text)) => super::duration::parse_go_duration(text)
+            .map_err(|e| format!("refreshInterval {text:?}: {e}"))?,
+    };
+    Ok((!interval.is_zero()).then_some(interval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_interval_is_seconds_or_a_go_duration_as_in_eso() {
+        let read = |v: IntOrString| store_refresh_interval(Some(&v));
+        assert_eq!(store_refresh_interval(None), Ok(None));
+        assert_eq!(read(IntOrString::Int(0)), Ok(None));
+        assert_eq!(read(IntOrString::Int(300)), Ok(Some(Duration::from_secs(300))));
+        assert_eq!(
+            read(IntOrString::String("5m".into())),
+            Ok(Some(Duration::from_secs(300)))
+        );
+        assert_eq!(read(IntOrString::String("0".into())), Ok(None));
+        assert!(read(IntOrString::Int(-1)).unwrap_err().contains("negative"));
+        assert!(
+            read(IntOrString::String("soon".into()))
+                .unwrap_err()
+                .contains("refreshInterval \"soon\"")
+        );
+    }
+
+    #[test]
+    fn refresh_interval_takes_both_forms_from_yaml() {
+        let spec = |v: &str| -> SecretStoreSpec {
+            serde_json::from_value(serde_json::json!({
+                "refreshInterval": serde_json::from_str::<serde_json::Value>(v).unwrap(),
+                "provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}
+            }))
+            .unwrap()
+        };
+        assert_eq!(spec("600").refresh_interval, Some(IntOrString::Int(600)));
+        assert_eq!(
+            spec("\"10m\"").refresh_interval,
+            Some(IntOrString::String("10m".into()))
+        );
+    }
 }

@@ -439,7 +439,12 @@ fn check_manifests<'m>(
                     report,
                     m,
                     &object,
-                    rules::store(Some(ns), &s.spec.provider.aws, &options.rules),
+                    rules::store(
+                        Some(ns),
+                        s.spec.refresh_interval.as_ref(),
+                        &s.spec.provider.aws,
+                        &options.rules,
+                    ),
                 );
             }
             Typed::ClusterSecretStore(m, s) => {
@@ -448,7 +453,12 @@ fn check_manifests<'m>(
                     report,
                     m,
                     &object,
-                    rules::store(None, &s.spec.provider.aws, &options.rules),
+                    rules::store(
+                        None,
+                        s.spec.refresh_interval.as_ref(),
+                        &s.spec.provider.aws,
+                        &options.rules,
+                    ),
                 );
             }
         }

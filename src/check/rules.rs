@@ -364,13 +364,18 @@ fn store_rules(
     }
 }
 
-/// The rules of a store: where its auth may point, and the operator's own identity.
+/// The rules of a store: its refresh interval, where its auth may point, and the operator's
+/// own identity.
 pub fn store(
     namespace: Option<&str>,
+    refresh_interval: Option<&k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>,
     provider: &crate::api::secretstore::AwsProvider,
     settings: &RuleSettings,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if let Err(e) = crate::api::secretstore::store_refresh_interval(refresh_interval) {
+        findings.push(Finding::error("spec.refreshInterval", e));
+    }
     let auth = provider.auth.as_ref();
     if let Some(secret_ref) = auth.and_then(|a| a.secret_ref.as_ref()) {
         for (field, selector) in [

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 
@@ -11,7 +12,9 @@ use super::Context;
 use crate::api::Reason;
 use crate::api::externalsecret::StoreKind;
 use crate::api::reason::CONDITION_READY;
-use crate::api::secretstore::{AwsProvider, ClusterSecretStore, SecretStore};
+use crate::api::secretstore::{
+    AwsProvider, ClusterSecretStore, SecretStore, store_refresh_interval,
+};
 use crate::api::shared::{ConditionStatus, SecretStoreStatus, VersionTrackingStatus};
 use crate::resolve::CycleReport;
 use crate::store::StoreError;
@@ -28,14 +31,19 @@ pub async fn reconcile_secret_store(
     }
     let namespace = store.namespace().unwrap_or_default();
     let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), &namespace);
-    let interval = refresh(store.spec.refresh_interval, &ctx);
-    let checked = check(
-        &ctx,
-        StoreKind::SecretStore,
-        Some(&namespace),
-        &store.name_any(),
-    )
-    .await;
+    let (interval, invalid) = refresh(store.spec.refresh_interval.as_ref(), &ctx);
+    let checked = match invalid {
+        Some(e) => Err(e),
+        None => {
+            check(
+                &ctx,
+                StoreKind::SecretStore,
+                Some(&namespace),
+                &store.name_any(),
+            )
+            .await
+        }
+    };
     let notes = no_effect_notes(&store.spec.provider.aws);
     report(
         &*store,
@@ -58,8 +66,11 @@ pub async fn reconcile_cluster_secret_store(
         return Ok(Action::await_change());
     }
     let api: Api<ClusterSecretStore> = Api::all(ctx.client.clone());
-    let interval = refresh(store.spec.refresh_interval, &ctx);
-    let checked = check(&ctx, StoreKind::ClusterSecretStore, None, &store.name_any()).await;
+    let (interval, invalid) = refresh(store.spec.refresh_interval.as_ref(), &ctx);
+    let checked = match invalid {
+        Some(e) => Err(e),
+        None => check(&ctx, StoreKind::ClusterSecretStore, None, &store.name_any()).await,
+    };
     let notes = no_effect_notes(&store.spec.provider.aws);
     report(
         &*store,
@@ -102,10 +113,18 @@ fn no_effect_notes(aws: &AwsProvider) -> Vec<String> {
     notes
 }
 
-fn refresh(seconds: i32, ctx: &Context) -> std::time::Duration {
-    match u64::try_from(seconds) {
-        Ok(s) if s > 0 => std::time::Duration::from_secs(s),
-        _ => ctx.config.store_refresh_interval,
+/// The store's recheck interval (the operator's default when unset), and the store's problem
+/// when its `refreshInterval` does not parse (then the default applies until it is fixed).
+fn refresh(
+    value: Option<&IntOrString>,
+    ctx: &Context,
+) -> (std::time::Duration, Option<StoreError>) {
+    match store_refresh_interval(value) {
+        Ok(interval) => (interval.unwrap_or(ctx.config.store_refresh_interval), None),
+        Err(e) => (
+            ctx.config.store_refresh_interval,
+            Some(StoreError::InvalidConfig(e)),
+        ),
     }
 }
 

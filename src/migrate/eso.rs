@@ -1,5 +1,5 @@
 //! ESO stores and ExternalSecrets → stagesync. A translatable object changes its `apiVersion`
-//! (plus a store's duration `refreshInterval` in seconds, and a namespaced store's ignored
+//! (plus a store's quoted-number `refreshInterval` as seconds, and a namespaced store's ignored
 //! `conditions` removed); anything else is found by admitting the translated object to
 //! stagesync's own CRD schema, with the API server's admission code (`crd-schema`): a field it
 //! would prune or a value it would refuse leaves the object on ESO, reported.
@@ -140,12 +140,8 @@ pub(super) fn plan_store(doc: &Doc) -> DocPlan {
     if let Some(text) = spec["refreshInterval"].as_str() {
         let node = doc.root.path(&["spec", "refreshInterval"]);
         match crate::api::duration::parse_go_duration(text) {
-            Ok(d) => {
-                let seconds = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-                translated["spec"]["refreshInterval"] = json!(seconds);
-                plan.edits
-                    .extend(node.map(|n| edit::replace(n, seconds.to_string())));
-            }
+            // stagesync reads the same int-or-string as ESO v1: a duration stays as written.
+            Ok(_) => {}
             // A number in quotes ("60") is ESO's legacy seconds.
             Err(_) if text.trim().parse::<u64>().is_ok() => {
                 let seconds: u64 = text.trim().parse().unwrap_or_default();

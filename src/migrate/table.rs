@@ -72,8 +72,8 @@ rules! {
         "Kinds keep their names, so every `secretStoreRef` and `sourceRef.storeRef` keeps working.";
     STORE_REFRESH_DURATION = "store-refresh-duration", "ESO", Translated,
         "store `spec.refreshInterval` as a duration (`\"5m\"`, ESO v1's int-or-string)"
-        => "the same interval in seconds (`300`)";
-        "stagesync's field is an integer number of seconds, as in ESO v1beta1.";
+        => "unchanged; a quoted number (`\"60\"`) becomes the integer of seconds";
+        "stagesync's field is the same int-or-string: seconds, or a Go duration.";
     STORE_CONDITIONS_NAMESPACED = "store-conditions-namespaced", "ESO", Note,
         "`SecretStore` (namespaced) `spec.conditions`"
         => "removed";

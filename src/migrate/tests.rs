@@ -94,12 +94,12 @@ fn fields_stagesync_lacks_or_refuses_are_reported_with_their_line() {
 }
 
 #[test]
-fn stores_translate_their_refresh_interval_and_drop_ignored_conditions() {
+fn stores_keep_a_duration_refresh_interval_and_drop_ignored_conditions() {
     let store = "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata:\n  name: aws\nspec:\n  refreshInterval: \"5m\"\n  conditions:\n    - namespaces: [a]\n  provider:\n    aws:\n      service: SecretsManager\n      region: eu-west-1\n      secretsManager:\n        recoveryWindowInDays: 7\n";
     let (out, findings) = run(store);
     assert_eq!(
         out,
-        "apiVersion: stagesync.io/v1alpha1\nkind: SecretStore\nmetadata:\n  name: aws\nspec:\n  refreshInterval: 300\n  provider:\n    aws:\n      service: SecretsManager\n      region: eu-west-1\n      secretsManager:\n        recoveryWindowInDays: 7\n"
+        "apiVersion: stagesync.io/v1alpha1\nkind: SecretStore\nmetadata:\n  name: aws\nspec:\n  refreshInterval: \"5m\"\n  provider:\n    aws:\n      service: SecretsManager\n      region: eu-west-1\n      secretsManager:\n        recoveryWindowInDays: 7\n"
     );
     assert_eq!(
         findings,
