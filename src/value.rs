@@ -20,7 +20,12 @@ use std::ops::{Deref, DerefMut};
 use k8s_openapi::api::core::v1::Secret;
 use zeroize::Zeroize;
 
-/// Bytes of a secret value.
+/// Bytes of a secret value. There is no `Display`, so it cannot be formatted into a message:
+///
+/// ```compile_fail
+/// let v = stagesync::value::SecretBytes::from("hunter2".to_owned());
+/// let shown = format!("{v}");
+/// ```
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct SecretBytes(Vec<u8>);
 
@@ -170,6 +175,32 @@ mod tests {
             printed.contains("db") && printed.contains("v1"),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn the_types_holding_values_never_show_them() {
+        use crate::provider::aws::{AwsClientConfig, CredentialSource};
+        use crate::render::template::{RenderedSecret, TemplateSources};
+        let value = || SecretBytes::from("hunter2-super-secret".to_owned());
+        let rendered = RenderedSecret {
+            data: [("password".to_owned(), value())].into(),
+            ..RenderedSecret::default()
+        };
+        let sources = TemplateSources {
+            secrets: [("s".to_owned(), [("k".to_owned(), value())].into())].into(),
+            ..TemplateSources::default()
+        };
+        let config = AwsClientConfig::new(
+            "eu-west-1",
+            CredentialSource::Static {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: value(),
+                session_token: Some(value()),
+            },
+        );
+        let printed = format!("{rendered:?} {sources:#?} {config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("password") && printed.contains("AKIDEXAMPLE"), "{printed}");
     }
 
     fn secret_with(value: &str) -> Secret {

@@ -693,7 +693,13 @@ async fn skip_refresh(
     match es.spec.refresh_policy {
         Some(RefreshPolicy::OnChange) => Ok(synced_this_generation),
         Some(RefreshPolicy::CreatedOnce) => {
-            Ok(synced_this_generation && secrets.get_opt(target).await?.is_some())
+            // Only whether the Secret exists matters: its data is zeroed at once.
+            let exists = secrets
+                .get_opt(target)
+                .await?
+                .map(SecretObject::new)
+                .is_some();
+            Ok(synced_this_generation && exists)
         }
         Some(RefreshPolicy::Periodic) | None => Ok(false),
     }

@@ -158,7 +158,13 @@ pub async fn hold(
             && c.status == ConditionStatus::True
             && c.observed_generation == es.metadata.generation
     });
-    if !synced_this_generation || secrets.get_opt(target).await?.is_none() {
+    // Only whether the Secret exists matters: its data is zeroed at once.
+    let exists = secrets
+        .get_opt(target)
+        .await?
+        .map(crate::value::SecretObject::new)
+        .is_some();
+    if !synced_this_generation || !exists {
         return Ok(None);
     }
     let now = Timestamp::now();

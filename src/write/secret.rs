@@ -701,4 +701,33 @@ mod tests {
             "someone else's extra key is left alone"
         );
     }
+
+    #[test]
+    fn an_api_refusal_is_told_without_the_value_it_quotes() {
+        let status: kube::core::Status = serde_json::from_value(json!({
+            "status": "Failure", "code": 422, "reason": "Invalid",
+            "message": "Secret \"db\" is invalid: metadata.labels: Invalid value: \"hunter2-secret\": a valid label must ...",
+            "details": {"name": "db", "kind": "Secret", "causes": [{
+                "reason": "FieldValueInvalid",
+                "message": "Invalid value: \"hunter2-secret\": a valid label must ...",
+                "field": "metadata.labels",
+            }]},
+        }))
+        .unwrap();
+        let err = WriteError::Kube {
+            secret: "db".into(),
+            error: kube::Error::Api(Box::new(status.clone())),
+        };
+        let shown = format!("{err} {err:?} {err:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("metadata.labels: FieldValueInvalid") && shown.contains("422"),
+            "{shown}"
+        );
+        // Without causes, an invalid object is told by its reason only.
+        let mut bare = status;
+        bare.details = None;
+        let told = api_refusal(&kube::Error::Api(Box::new(bare)));
+        assert_eq!(told, "Invalid (422)");
+    }
 }

@@ -369,6 +369,7 @@ pub fn install() {
             .with(echo)
             .try_init()
             .expect("the leak scan's subscriber is the only one of a test binary");
+        forget_old_logs();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             scan_panic(info);
@@ -472,7 +473,7 @@ pub fn scan_panic_message(file: &str, line: u32, message: &str) {
 /// (`RUST_LOG=trace`, which replaces any level set before). Returns the file, for the test's own
 /// reading. Call it after the command's other settings.
 pub fn log_to_scanned_file(cmd: &mut tokio::process::Command, label: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("leak-scan/logs");
+    let dir = log_dir();
     std::fs::create_dir_all(&dir).expect("the log directory");
     let path = dir.join(format!(
         "{}.log",
@@ -485,6 +486,28 @@ pub fn log_to_scanned_file(cmd: &mut tokio::process::Command, label: &str) -> Pa
         .unwrap()
         .insert(path.clone(), (0, label.to_owned()));
     path
+}
+
+fn log_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("leak-scan/logs")
+}
+
+/// Removes process logs of earlier runs (untouched for an hour), so they do not pile up.
+fn forget_old_logs() {
+    let Ok(entries) = std::fs::read_dir(log_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Scans what the process log files gained since the last scan.
@@ -573,6 +596,15 @@ pub fn scan_cluster(
         count(Place::Metrics, 1);
         let item = format!("the /metrics of operator #{i}");
         hits.extend(find(Place::Metrics, &item, metrics.render().as_bytes()));
+    }
+    if fake.is_none() {
+        static SAID: Once = Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "leak scan: on a real cluster, events, statuses and error answers are not scanned \
+                 (they are read from the API server fake); logs, panics and /metrics are"
+            );
+        });
     }
     if let Some(fake) = fake {
         hits.extend(scan_objects(fake));

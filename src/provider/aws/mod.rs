@@ -280,6 +280,9 @@ fn filter(key: FilterNameStringType, value: &str) -> Filter {
     Filter::builder().key(key).values(value).build()
 }
 
+/// The value as the SDK parsed it, moved (not copied) into [`SecretBytes`]. The SDK's own copies
+/// — the HTTP response body it parsed this from, and its output struct's other fields — are its
+/// own and freed without being zeroed; its output types redact the value in `Debug`.
 fn payload(text: Option<String>, binary: Option<aws_smithy_types::Blob>) -> Payload {
     match (text, binary) {
         (Some(text), _) => Payload::Text(SecretBytes::from(text)),
