@@ -117,9 +117,11 @@ impl std::fmt::Debug for WriteError {
     }
 }
 
-/// The API server's refusal without what it echoes of the object: a field error's message quotes
-/// the refused value (`Invalid value: "..."`), which may come from a secret through a template,
-/// so an answer with causes is told by each cause's field and reason only.
+/// The API server's refusal without what it may echo of a value: a field error quotes the
+/// refused value (`Invalid value: "..."`), and in the fields a template fills (`data`,
+/// `stringData`, labels, annotations) that value may come from a secret, so there every quoted
+/// text is replaced (but the API server's own `<secret contents redacted>`). Other fields
+/// (`type`, ...) come from the spec and are told whole.
 pub fn api_refusal(error: &kube::Error) -> String {
     let kube::Error::Api(status) = error else {
         return error.to_string();
@@ -128,10 +130,25 @@ pub fn api_refusal(error: &kube::Error) -> String {
         .details
         .iter()
         .flat_map(|d| &d.causes)
-        .map(|c| match (c.field.is_empty(), c.reason.is_empty()) {
-            (false, false) => format!("{}: {}", c.field, c.reason),
-            (false, true) => c.field.clone(),
-            (true, _) => c.reason.clone(),
+        .map(|c| {
+            let carries_values = [
+                "data",
+                "stringData",
+                "metadata.labels",
+                "metadata.annotations",
+            ]
+            .iter()
+            .any(|f| c.field.starts_with(f));
+            let message = if carries_values {
+                without_quoted(&c.message)
+            } else {
+                c.message.clone()
+            };
+            match (c.field.is_empty(), message.is_empty()) {
+                (false, false) => format!("{}: {message}", c.field),
+                (false, true) => format!("{}: {}", c.field, c.reason),
+                (true, _) => message,
+            }
         })
         .filter(|c| !c.is_empty())
         .collect();
@@ -141,6 +158,44 @@ pub fn api_refusal(error: &kube::Error) -> String {
         (true, true) => format!("{} ({})", status.reason, status.code),
         (true, false) => format!("{} ({}): {}", status.reason, status.code, status.message),
     }
+}
+
+/// `text` with every double-quoted part (Go's `%q`, escapes included) replaced by `"<redacted>"`,
+/// but the API server's own `"<secret contents redacted>"`.
+fn without_quoted(text: &str) -> String {
+    const OWN: &str = "\"<secret contents redacted>\"";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..start]);
+        let quoted = &rest[start..];
+        let mut end = None;
+        let mut escaped = false;
+        for (i, ch) in quoted.char_indices().skip(1) {
+            match ch {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = Some(i + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            // An unterminated quote: nothing after it is told.
+            out.push_str("\"<redacted>");
+            return out;
+        };
+        out.push_str(if quoted.starts_with(OWN) {
+            OWN
+        } else {
+            "\"<redacted>\""
+        });
+        rest = &quoted[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Picks the write mode for a creation policy and the live Secret's ownership; `Ok(None)` means
@@ -721,8 +776,28 @@ mod tests {
         let shown = format!("{err} {err:?} {err:#?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(
-            shown.contains("metadata.labels: FieldValueInvalid") && shown.contains("422"),
+            shown.contains("metadata.labels: Invalid value: \"<redacted>\": a valid label")
+                && shown.contains("422"),
             "{shown}"
+        );
+        // Fields that come from the spec are told whole; the API server's own redaction stays.
+        let cause = |field: &str, message: &str| json!({"field": field, "message": message, "reason": "FieldValueInvalid"});
+        let mixed: kube::core::Status = serde_json::from_value(json!({
+            "code": 422, "reason": "Invalid", "message": "...",
+            "details": {"causes": [
+                cause("type", "Invalid value: \"kubernetes.io/tls\": field is immutable"),
+                cause("data[.dockerconfigjson]", "Invalid value: \"<secret contents redacted>\": invalid character"),
+                cause("data[tls.key]", "Required value"),
+                cause("data", "Invalid value: \"a \\\"quoted\\\" hunter2\": odd"),
+            ]},
+        }))
+        .unwrap();
+        let told = api_refusal(&kube::Error::Api(Box::new(mixed)));
+        assert_eq!(
+            told,
+            "Invalid (422): type: Invalid value: \"kubernetes.io/tls\": field is immutable; \
+             data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": invalid \
+             character; data[tls.key]: Required value; data: Invalid value: \"<redacted>\": odd"
         );
         // Without causes, an invalid object is told by its reason only.
         let mut bare = status;
