@@ -56,6 +56,9 @@ impl Rig {
         tune: impl FnOnce(&mut StorePolicy),
         configure: impl FnOnce(&mut ControllerConfig),
     ) -> (Self, Vec<String>) {
+        // The leak scan's subscriber first (it shows ROTATION_TEST_LOG's logs too); outside tests
+        // (benchmarks) it installs nothing and this one does.
+        super::leak::install();
         if let Ok(filter) = std::env::var("ROTATION_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
