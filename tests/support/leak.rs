@@ -124,7 +124,11 @@ impl Place {
     /// What the place is, for reports and `docs/reliability.md`.
     pub fn describe(self) -> &'static str {
         match self {
-            Self::Logs => "log lines of the in-process operator (trace level, every crate)",
+            Self::Logs => {
+                "log lines of the test process at trace level, every crate: the in-process \
+                 operator, the AWS SDK, kube (the fake API server's own lines and the tests' own \
+                 AWS writes left out)"
+            }
             Self::ProcessLogs => "log files of operators run as processes (trace level)",
             Self::Panics => "panic messages of the operator's code",
             Self::Events => "every Event, whole",
