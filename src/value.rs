@@ -11,8 +11,11 @@
 //!
 //! What cannot be wiped here: copies inside other crates' own types — the AWS SDK's response
 //! bodies and output structs (freed by the SDK), kube's request and response bodies, gtmpl-ng's
-//! values during a template render, gjson's and serde's scratch buffers. Each is dropped at the
-//! end of the call that made it; the places that make them say so.
+//! values during a template render, gjson's and serde's scratch buffers, the SHA-256 state of
+//! the data hash, a ServiceAccount token handed to STS (`auth.jwt`). Each is dropped at the end
+//! of the call that made it; the places that make them say so. An access key id is an
+//! identifier (SigV4 sends it in clear), held as plain text. A Secret the kubectl plugin reads is
+//! read for its metadata only.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
