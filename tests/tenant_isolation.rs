@@ -386,9 +386,10 @@ async fn a_tenant_cannot_reach_another_namespace_or_the_operators_identity() {
     for (tried, name, spec, reason) in &cases {
         let target = spec["target"]["name"].as_str().unwrap_or(name);
         if *reason == "SecretConflict" {
-            // The Secret exists (the tenant's own): it must be exactly as it was (the merging
-            // ExternalSecret adds its key, checked below).
-            wait_reason(t, ns, name, reason).await;
+            // The Secret exists (the tenant's own): it is not taken over (the merging
+            // ExternalSecret adds its key; both checked below).
+            let (status, message) = wait_reason(t, ns, name, reason).await;
+            assert_eq!(status, "False", "{name}: {message}");
         } else {
             w.refused(name, target, reason).await;
         }
