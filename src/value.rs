@@ -203,7 +203,10 @@ mod tests {
         );
         let printed = format!("{rendered:?} {sources:#?} {config:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(printed.contains("password") && printed.contains("AKIDEXAMPLE"), "{printed}");
+        assert!(
+            printed.contains("password") && printed.contains("AKIDEXAMPLE"),
+            "{printed}"
+        );
     }
 
     fn secret_with(value: &str) -> Secret {
