@@ -296,18 +296,29 @@ async fn bad_credentials_are_refused_by_secrets_manager_and_sts() {
         ("AccessDeniedException", "AccessDenied"),
     ] {
         proxy.inject(Some("AKIAEXPIRED"), AwsFault::credentials(code));
-        match backend.get_secret(&name, &VersionSelector::default()).await {
-            Err(ProviderError::AccessDenied { detail, .. }) => {
-                assert!(detail.starts_with(code), "{detail}")
+        // Credentials refused outright fail every call alike; a refused permission may concern
+        // one secret only.
+        let detail = match backend.get_secret(&name, &VersionSelector::default()).await {
+            Err(ProviderError::CredentialsRejected { detail })
+                if code != "AccessDeniedException" =>
+            {
+                detail
             }
-            other => panic!("expected AccessDenied ({code}), got {other:?}"),
-        }
-        match backend.check_credentials().await {
-            Err(ProviderError::AccessDenied { detail, .. }) => {
-                assert!(detail.contains(sts_code), "{detail}")
-            }
-            other => panic!("expected AccessDenied from STS ({sts_code}), got {other:?}"),
-        }
+            Err(ProviderError::AccessDenied {
+                detail,
+                key: Some(_),
+            }) if code == "AccessDeniedException" => detail,
+            other => panic!("expected the credentials rejected ({code}), got {other:?}"),
+        };
+        assert!(detail.starts_with(code), "{detail}");
+        let detail = match backend.check_credentials().await {
+            Err(
+                ProviderError::CredentialsRejected { detail }
+                | ProviderError::AccessDenied { detail, .. },
+            ) => detail,
+            other => panic!("expected a refusal from STS ({sts_code}), got {other:?}"),
+        };
+        assert!(detail.contains(sts_code), "{detail}");
     }
     proxy.heal(Some("AKIAEXPIRED"));
     backend.check_credentials().await.unwrap();

@@ -117,6 +117,8 @@ struct Inner {
 pub struct Faults {
     inner: Arc<Mutex<Inner>>,
     refuse_tx: Arc<watch::Sender<Option<Instant>>>,
+    /// Bumped to end every open watch stream.
+    watch_ends: Arc<watch::Sender<u64>>,
 }
 
 impl Default for Faults {
@@ -181,6 +183,7 @@ impl Faults {
                 refused: 0,
             })),
             refuse_tx: Arc::new(tx),
+            watch_ends: Arc::new(watch::Sender::new(0)),
         }
     }
 
@@ -214,6 +217,23 @@ impl Faults {
     /// Until when connections are refused (None: not refusing).
     pub fn refusing_until(&self) -> Option<Instant> {
         (*self.refuse_tx.borrow()).filter(|t| *t > Instant::now())
+    }
+
+    /// Ends every open watch stream now (its client sees it close, as when an API server drops
+    /// its watches): watch rules added before then apply to the watches opened again, so a
+    /// fault starts at once rather than when the old streams end.
+    pub fn end_watches(&self) {
+        self.watch_ends.send_modify(|n| *n += 1);
+    }
+
+    /// Resolves at the next [`Faults::end_watches`] after this call.
+    pub fn watches_ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut ends = self.watch_ends.subscribe();
+        async move {
+            if ends.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Notified whenever a refusal window starts.

@@ -562,6 +562,8 @@ async fn resource(
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
             });
+            // A stream ended by the faults closes as an API server's would.
+            let stream = futures::StreamExt::take_until(stream, st.faults.watches_ended());
             Ok(Response::builder()
                 .status(200)
                 .header(header::CONTENT_TYPE, "application/json")

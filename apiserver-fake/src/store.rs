@@ -138,6 +138,20 @@ impl Store {
         st.compacted = st.rv;
     }
 
+    /// What clients see when an API server's watch cache is reset (a restart, or an etcd
+    /// compaction racing unrelated writes): every open watch ends, and resuming from any
+    /// resourceVersion seen so far is answered 410 Gone; a new list, and a watch from it, work.
+    pub fn expire_watches(&self) {
+        {
+            let mut st = self.lock();
+            // etcd's revision is global: a write elsewhere moves it past every client's.
+            st.rv += 1;
+            st.history.clear();
+            st.compacted = st.rv;
+        }
+        self.close_watches(None, None, None);
+    }
+
     /// The oldest resourceVersion a watch can still start from.
     pub fn compacted_rv(&self) -> u64 {
         self.lock().compacted

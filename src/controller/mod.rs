@@ -11,6 +11,7 @@ mod conditions;
 pub mod externalsecret;
 pub(crate) mod sources;
 pub mod store;
+mod template_sources;
 mod unchanged;
 mod versions;
 mod wanted;
@@ -150,8 +151,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: BoxFuture<'static, ()>) {
     for scope in scopes {
         controllers.push(external_secrets(ctx.clone(), scope.clone(), shutdown.clone()).boxed());
         let stores: Api<SecretStore> = scoped(&ctx.client, scope.as_deref());
+        let (reader, trigger) = store_trigger(stores);
         controllers.push(
-            Controller::new(stores, watcher::Config::default().any_semantic())
+            Controller::for_stream(trigger, reader)
                 .graceful_shutdown_on(shutdown.clone())
                 .run(
                     store::reconcile_secret_store,
@@ -165,19 +167,17 @@ pub async fn run(ctx: Arc<Context>, shutdown: BoxFuture<'static, ()>) {
     if ctx.config.restart.enabled {
         controllers.push(crate::restart::run(ctx.clone(), shutdown.clone()).boxed());
     }
+    let (reader, trigger) = store_trigger(Api::<ClusterSecretStore>::all(ctx.client.clone()));
     controllers.push(
-        Controller::new(
-            Api::<ClusterSecretStore>::all(ctx.client.clone()),
-            watcher::Config::default().any_semantic(),
-        )
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            store::reconcile_cluster_secret_store,
-            store::error_policy,
-            ctx.clone(),
-        )
-        .for_each(log_result)
-        .boxed(),
+        Controller::for_stream(trigger, reader)
+            .graceful_shutdown_on(shutdown.clone())
+            .run(
+                store::reconcile_cluster_secret_store,
+                store::error_policy,
+                ctx.clone(),
+            )
+            .for_each(log_result)
+            .boxed(),
     );
     futures::future::join_all(controllers).await;
 }
@@ -210,6 +210,77 @@ fn external_secret_trigger(es: &ExternalSecret) -> Option<u64> {
     es.finalizers().hash(&mut h);
     es.metadata.deletion_timestamp.is_some().hash(&mut h);
     Some(h.finish())
+}
+
+/// What wakes a store's check besides its refresh interval: spec (generation), labels and
+/// annotations — not the status the check writes itself, which would make every check trigger
+/// the next (and a credential check with it) whenever the status changes.
+fn store_change<K: Resource>(store: &K) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    store.meta().generation.hash(&mut h);
+    store.meta().labels.hash(&mut h);
+    store.meta().annotations.hash(&mut h);
+    Some(h.finish())
+}
+
+/// The stores' cache and the stream of their changes that matter ([`store_change`]).
+fn store_trigger<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let trigger = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(store_change, Default::default());
+    (reader, own_errors(trigger, K::kind(&()).into_owned()))
+}
+
+/// A trigger stream that keeps its failures to itself: its watch backs off on its own and the
+/// errors are logged, not passed on. kube-runtime backs off the merged stream of all of a
+/// controller's triggers on any error, so one failing watch (a `410 Gone`, an API server
+/// restart) would hold back every other trigger — the version trackers' wake-ups included —
+/// for up to half a minute.
+fn own_errors<T: Send + 'static>(
+    stream: impl futures::Stream<Item = Result<T, watcher::Error>> + Send + 'static,
+    what: impl std::fmt::Display + Send + 'static,
+) -> impl futures::Stream<Item = Result<T, watcher::Error>> + Send + 'static {
+    stream.filter_map(move |item| {
+        futures::future::ready(match item {
+            Ok(object) => Some(Ok(object)),
+            Err(err) => {
+                tracing::warn!(watch = %what, error = %err, "watch failed; retrying with backoff");
+                None
+            }
+        })
+    })
+}
+
+/// The objects a watch touches, as a controller trigger with its own backoff ([`own_errors`]).
+fn touched<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    what: &'static str,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    own_errors(
+        watcher(api, config).default_backoff().touched_objects(),
+        what,
+    )
 }
 
 /// Last seen generation of each store (kind, namespace, name).
@@ -280,6 +351,7 @@ async fn external_secrets(
     })
     .applied_objects()
     .predicate_filter(external_secret_trigger, Default::default());
+    let trigger = own_errors(trigger, "ExternalSecrets");
     let in_scope =
         move |es: &resolve::EsRef| namespace_in_scope(namespace_filter.as_deref(), &es.0);
     let expecting = (reader.clone(), ctx.restarts.clone());
@@ -348,19 +420,28 @@ async fn external_secrets(
         .reconcile_on(tracker_wakes)
         .reconcile_on(restart_wakes)
         .reconcile_on(unmanaged)
-        .watches(
-            scoped::<Secret>(&client, namespace.as_deref()),
-            managed,
+        .watches_stream(
+            touched(
+                scoped::<Secret>(&client, namespace.as_deref()),
+                managed,
+                "managed Secrets",
+            ),
             secret_to_external_secrets,
         )
-        .watches(
-            scoped::<SecretStore>(&client, namespace.as_deref()),
-            watcher::Config::default(),
+        .watches_stream(
+            touched(
+                scoped::<SecretStore>(&client, namespace.as_deref()),
+                watcher::Config::default(),
+                "SecretStores",
+            ),
             move |s| namespaced_stores(s.namespace(), s.name_any(), s.metadata.generation),
         )
-        .watches(
-            Api::<ClusterSecretStore>::all(client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            touched(
+                Api::<ClusterSecretStore>::all(client.clone()),
+                watcher::Config::default(),
+                "ClusterSecretStores",
+            ),
             move |s| cluster_stores(None, s.name_any(), s.metadata.generation),
         )
         .with_config(ControllerRuntimeConfig::default().concurrency(ctx.config.concurrency))
@@ -400,4 +481,39 @@ fn referencing(
         })
         .map(|es| ObjectRef::from_obj(es.as_ref()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_trigger_stream_passes_objects_on_and_keeps_its_errors() {
+        let items = stream::iter(vec![Ok(1), Err(watcher::Error::NoResourceVersion), Ok(2)]);
+        let passed: Vec<i32> = own_errors(items, "test")
+            .map(|r| r.expect("no error passed on"))
+            .collect()
+            .await;
+        assert_eq!(passed, [1, 2]);
+    }
+
+    #[test]
+    fn a_store_is_not_woken_by_its_own_status() {
+        let store: SecretStore = serde_json::from_value(serde_json::json!({
+            "apiVersion": "stagesync.io/v1alpha1", "kind": "SecretStore",
+            "metadata": {"name": "aws", "namespace": "ns", "generation": 1},
+            "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}}},
+        }))
+        .unwrap();
+        let mut checked = store.clone();
+        checked.status = Some(Default::default());
+        checked.metadata.resource_version = Some("42".into());
+        assert_eq!(store_change(&store), store_change(&checked));
+        let mut edited = store.clone();
+        edited.metadata.generation = Some(2);
+        assert_ne!(store_change(&store), store_change(&edited));
+        let mut annotated = store.clone();
+        annotated.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
+        assert_ne!(store_change(&store), store_change(&annotated));
+    }
 }

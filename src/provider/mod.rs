@@ -192,6 +192,13 @@ pub enum ProviderError {
         /// The backend's explanation (error code and message).
         detail: String,
     },
+    /// The backend does not accept the store's credentials at all (expired, unknown, badly
+    /// signed, or none could be obtained): every call fails alike until they are fixed.
+    #[error("AWS rejected the store's credentials: {detail}")]
+    CredentialsRejected {
+        /// The backend's explanation (error code and message).
+        detail: String,
+    },
     /// The backend throttled the call.
     #[error("throttled by the backend{}", for_key(key))]
     Throttled {
@@ -240,7 +247,7 @@ impl ProviderError {
             Self::SecretNotFound { .. } => Reason::SecretNotFound,
             Self::VersionNotFound { .. } => Reason::VersionNotFound,
             Self::ScheduledForDeletion { .. } => Reason::SecretScheduledForDeletion,
-            Self::AccessDenied { .. } => Reason::AccessDenied,
+            Self::AccessDenied { .. } | Self::CredentialsRejected { .. } => Reason::AccessDenied,
             Self::Throttled { .. } => Reason::Throttled,
             Self::Unavailable { .. } => Reason::Unavailable,
             Self::InvalidRequest { .. } => Reason::SecretSyncedError,
@@ -329,6 +336,12 @@ mod tests {
             (
                 ProviderError::AccessDenied {
                     key: None,
+                    detail: String::new(),
+                },
+                "AccessDenied",
+            ),
+            (
+                ProviderError::CredentialsRejected {
                     detail: String::new(),
                 },
                 "AccessDenied",

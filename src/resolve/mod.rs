@@ -333,21 +333,24 @@ impl StoreResolver {
             .collect()
     }
 
-    /// Whether the resolver started less than [`WARM_UP`] ago: its tracker is still learning
-    /// what to check.
+    /// Whether the resolver started less than [`WARM_UP`] ago and its tracker's checks are not
+    /// failing: it is still learning what to check. A tracker whose checks fail (AWS down,
+    /// credentials refused) is waited for by nobody: reconciles then read, fail with the reason
+    /// and back off, instead of polling for the tracker every few seconds.
     pub fn warming_up(&self) -> bool {
         // The naive baseline has no tracker to wait for: it reads at once.
-        !self.settings.naive && self.born.elapsed() < WARM_UP
+        !self.settings.naive && self.born.elapsed() < WARM_UP && !sweep::failing(self)
     }
 
-    /// Whether the tracker has checked none of these keys yet (it learns them from reconciles).
+    /// Whether the tracker has tried to check none of these keys yet (it learns them from
+    /// reconciles).
     pub fn never_checked(
         &self,
         refs: &std::collections::BTreeSet<(String, VersionSelector)>,
     ) -> bool {
         let tracker = self.tracker.lock().expect("tracker lock");
         refs.iter()
-            .all(|(key, _)| tracker.entry(key).is_none_or(|e| e.checked_at.is_none()))
+            .all(|(key, _)| tracker.entry(key).is_none_or(|e| e.awaits_first_check()))
     }
 
     /// The cached value of a version, if held.
@@ -429,5 +432,91 @@ fn with_stages(value: Arc<RemoteSecret>, stages: Vec<String>) -> Arc<RemoteSecre
             version_stages: stages,
             ..(*value).clone()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{FindQuery, ListPage};
+
+    /// A backend whose every call fails as AWS does when it rejects the credentials.
+    struct Rejecting;
+
+    fn rejected() -> ProviderError {
+        ProviderError::CredentialsRejected {
+            detail: "ExpiredTokenException: expired".into(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl SecretsBackend for Rejecting {
+        async fn check_credentials(&self) -> Result<(), ProviderError> {
+            Err(rejected())
+        }
+        async fn get_secret(
+            &self,
+            _: &str,
+            _: &VersionSelector,
+        ) -> Result<RemoteSecret, ProviderError> {
+            Err(rejected())
+        }
+        async fn describe_secret(&self, _: &str) -> Result<SecretMetadata, ProviderError> {
+            Err(rejected())
+        }
+        async fn find_secrets(&self, _: &FindQuery) -> Result<Vec<SecretMetadata>, ProviderError> {
+            Err(rejected())
+        }
+        async fn list_page(
+            &self,
+            _: &[String],
+            _: Option<String>,
+        ) -> Result<ListPage, ProviderError> {
+            Err(rejected())
+        }
+        async fn batch_get_current(
+            &self,
+            _: &[String],
+        ) -> Result<Vec<RemoteSecret>, ProviderError> {
+            Err(rejected())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tracker_whose_checks_fail_holds_no_reconcile_back() {
+        let settings = TrackingSettings {
+            tick: Duration::from_millis(10),
+            ..TrackingSettings::default()
+        };
+        let resolver = StoreResolver::start(
+            "SecretStore/ns/aws".into(),
+            Arc::new(Rejecting),
+            TrackingMode::List,
+            settings,
+            Arc::new(Metrics::default()),
+            broadcast::channel(8).0,
+            Arc::default(),
+        );
+        let refs =
+            std::collections::BTreeSet::from([("app/db".to_owned(), VersionSelector::default())]);
+        let es = ("ns".to_owned(), "es".to_owned());
+        resolver.subscribe(
+            &es,
+            &refs.iter().cloned().collect::<Vec<_>>(),
+            Some(Duration::from_secs(1)),
+        );
+        // Just started: reconciles wait for the first check.
+        assert!(resolver.warming_up() && resolver.never_checked(&refs));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while resolver.warming_up() {
+            assert!(
+                Instant::now() < deadline,
+                "still waited for after its checks failed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(sweep::failing(&resolver));
+        // Rejected credentials fail the whole cycle (backoff), not the secret alone.
+        assert!(resolver.never_checked(&refs));
     }
 }

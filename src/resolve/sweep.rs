@@ -121,6 +121,11 @@ pub(super) fn report(r: &StoreResolver) -> CycleReport {
     report
 }
 
+/// Whether the store's last cycle failed (it is backing off).
+pub(super) fn failing(r: &StoreResolver) -> bool {
+    r.sweep.lock().expect("sweep lock").failures > 0
+}
+
 /// Runs the sweep until the resolver is dropped.
 pub(super) async fn run(resolver: Weak<StoreResolver>) {
     loop {

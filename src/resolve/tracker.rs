@@ -45,9 +45,19 @@ struct Subscription {
     /// The version id each selector was last served to this ExternalSecret: whatever the
     /// tracker knew or did not know then, a check that finds another version wakes it.
     served: HashMap<VersionSelector, String>,
+    /// The version id it was last woken for, per selector: it is woken once per version; should
+    /// its sync fail, its own backoff paces the retries, not every check of the secret.
+    woken: HashMap<VersionSelector, String>,
 }
 
 impl Entry {
+    /// Whether no check of this secret was made yet: none answered, and none failed for it
+    /// alone (a check that failed says as much as one that answered: there is nothing to wait
+    /// for).
+    pub fn awaits_first_check(&self) -> bool {
+        self.checked_at.is_none() && self.not_before.is_none()
+    }
+
     /// The shortest refresh interval of the ExternalSecrets using this secret.
     pub fn interval(&self) -> Option<Duration> {
         self.subscribers.values().map(|s| s.interval).min()
@@ -338,6 +348,7 @@ impl Tracker {
             )
         };
         let state_before = state(entry);
+        let arn_before = entry.meta.as_ref().map(|m| m.arn.clone());
 
         entry.missing = meta.is_none();
         entry.meta = meta.map(Arc::new);
@@ -366,6 +377,14 @@ impl Tracker {
         let state_after = state(entry);
         let gone = state_after.0 || state_after.1;
         let state_changed = state_after != state_before && (!first_check || gone);
+        // Deleted and created again under the same name between two checks: another secret
+        // (new ARN, none of the old version ids), which concerns every reader — a pinned version
+        // id above all, since its version is gone and no stage moved to say so.
+        let recreated = matches!(
+            (&arn_before, entry.meta.as_ref()),
+            (Some(old), Some(new)) if !old.is_empty() && !new.arn.is_empty() && *old != new.arn
+        );
+        let state_changed = state_changed || recreated;
         // A selector that moved since the last check; a first check is news to nobody but the
         // readers it contradicts (below).
         let moved = |s: &VersionSelector| !first_check && before[s] != after[s];
@@ -375,15 +394,25 @@ impl Tracker {
                     .served
                     .get(s)
                     .is_some_and(|v| after[s].as_ref() != Some(v))
+                && sub.woken.get(s) != after[s].as_ref()
         };
-        let wake: Vec<EsRef> = entry
-            .subscribers
-            .iter()
-            .filter(|(_, sub)| {
-                state_changed || sub.selectors.iter().any(|s| moved(s) || stale_for(sub, s))
-            })
-            .map(|(es, _)| es.clone())
-            .collect();
+        let mut wake: Vec<EsRef> = Vec::new();
+        for (es, sub) in entry.subscribers.iter_mut() {
+            let news: Vec<&VersionSelector> = sub
+                .selectors
+                .iter()
+                .filter(|s| moved(s) || stale_for(sub, s))
+                .collect();
+            if !state_changed && news.is_empty() {
+                continue;
+            }
+            let woken: Vec<(VersionSelector, String)> = news
+                .into_iter()
+                .filter_map(|s| Some((s.clone(), after[s].clone()?)))
+                .collect();
+            sub.woken.extend(woken);
+            wake.push(es.clone());
+        }
         let current = VersionSelector::default();
         let new_current = after
             .get(&current)

@@ -66,8 +66,12 @@ pub struct Logged {
     pub operation: String,
     /// The `SecretId` of the request, if it names one.
     pub secret_id: Option<String>,
+    /// Every secret the request names: its `SecretId`, or a batch's `SecretIdList`.
+    pub secrets: Vec<String>,
     /// The fault it was answered with (its error code, or "read timeout"), if any.
     pub fault: Option<&'static str>,
+    /// The SDK's `amz-sdk-invocation-id`: the same for every attempt of one call.
+    pub invocation: Option<String>,
 }
 
 /// What the proxy has seen and how it should behave.
@@ -320,7 +324,13 @@ impl Proxy {
                 access_key: key.clone(),
                 operation: op.clone().unwrap_or_default(),
                 secret_id: secret_id.clone(),
+                secrets: secret_ids(&body),
                 fault: answer,
+                invocation: parts
+                    .headers
+                    .get("amz-sdk-invocation-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
             });
             (
                 s.latency,
@@ -453,6 +463,17 @@ fn fault_answer(fault: &AwsFault, op: Option<&str>, secret: Option<&str>) -> Opt
 fn secret_id(body: &[u8]) -> Option<String> {
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;
     Some(json.get("SecretId")?.as_str()?.to_owned())
+}
+
+/// The secrets a Secrets Manager JSON request names (`SecretId`, `SecretIdList`).
+fn secret_ids(body: &[u8]) -> Vec<String> {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let one = json.get("SecretId").and_then(|v| v.as_str());
+    let list = json.get("SecretIdList").and_then(|v| v.as_array());
+    let listed = list.into_iter().flatten().filter_map(|v| v.as_str());
+    one.into_iter().chain(listed).map(str::to_owned).collect()
 }
 
 /// Decodes `application/x-www-form-urlencoded` text.

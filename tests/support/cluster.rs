@@ -142,6 +142,12 @@ impl TestCluster {
         }
     }
 
+    /// The API server fake, or `None` on a real cluster (prefer [`TestCluster::faults`], which
+    /// says why a test is skipped).
+    pub fn fake(&self) -> Option<&FakeApiServer> {
+        self.fake.as_ref()
+    }
+
     /// Creates a namespace unique to this test run.
     pub async fn namespace(&self, prefix: &str) -> String {
         let name = unique_name(prefix).replace('/', "-");

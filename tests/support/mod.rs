@@ -7,9 +7,11 @@ pub mod aws_proxy;
 pub mod chart;
 pub mod cluster;
 pub mod docs;
+pub mod fault_matrix;
 pub mod leak;
 pub mod moto;
 pub mod objects;
+pub mod process;
 pub mod rig;
 pub mod workloads;
 

@@ -260,3 +260,105 @@ async fn requests_are_counted_per_user_and_a_rule_can_fault_one_user_only() {
     );
     assert_eq!(faults.hits(), vec![3]);
 }
+
+#[tokio::test]
+async fn open_watches_end_when_asked_and_watch_rules_apply_to_the_next_ones() {
+    use futures::StreamExt;
+    let (fake, client) = start().await;
+    namespace(&client, "f-e").await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "f-e");
+    let open = api.watch(&Default::default(), "0").await.unwrap().boxed();
+    // A rule added now does not touch the open stream...
+    fake.faults().add(FaultRule {
+        verb: Some("watch".into()),
+        watch_gone: Some(true),
+        ..Default::default()
+    });
+    let ended = tokio::spawn(async move {
+        let mut open = open;
+        let mut events = 0;
+        while let Some(e) = open.next().await {
+            assert!(e.is_ok(), "{e:?}");
+            events += 1;
+        }
+        events
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!ended.is_finished(), "the open watch ended by itself");
+    // ...until the open watches are ended: the stream closes, and the next watch is gone.
+    fake.faults().end_watches();
+    tokio::time::timeout(Duration::from_secs(3), ended)
+        .await
+        .expect("the open watch ended")
+        .unwrap();
+    let mut next = api.watch(&Default::default(), "0").await.unwrap().boxed();
+    let first = tokio::time::timeout(Duration::from_secs(3), next.next())
+        .await
+        .unwrap()
+        .unwrap();
+    match first {
+        Ok(kube::api::WatchEvent::Error(e)) => assert_eq!(e.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn expired_watches_end_and_resuming_them_is_gone_while_a_new_list_works() {
+    use futures::StreamExt;
+    use kube::api::{ListParams, Patch, PatchParams, WatchEvent};
+    let (fake, client) = start().await;
+    namespace(&client, "f-x").await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "f-x");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "a"}})).unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    let seen = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let open = api.watch(&Default::default(), &seen).await.unwrap().boxed();
+
+    fake.cluster().store.expire_watches();
+    let rest: Vec<_> = tokio::time::timeout(Duration::from_secs(3), open.collect::<Vec<_>>())
+        .await
+        .expect("the open watch ended");
+    assert!(
+        rest.iter()
+            .all(|e| matches!(e, Ok(WatchEvent::Bookmark(_)))),
+        "{rest:?}"
+    );
+    let mut resumed = api.watch(&Default::default(), &seen).await.unwrap().boxed();
+    match resumed.next().await {
+        Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    // A new list gives a resourceVersion to watch from again.
+    let fresh = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    assert_ne!(fresh, seen);
+    let mut watch = api
+        .watch(&Default::default(), &fresh)
+        .await
+        .unwrap()
+        .boxed();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(3), watch.next())
+        .await
+        .expect("an event")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(event, WatchEvent::Modified(_)), "{event:?}");
+}

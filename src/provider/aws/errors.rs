@@ -1,6 +1,9 @@
 //! Mapping of AWS SDK errors onto [`ProviderError`]: by the service's error code where there is
 //! one, by the failure kind (timeout, network) otherwise. AWS error messages describe the call,
-//! never the secret's value, so they are kept as detail.
+//! never the secret's value, so they are kept as detail. Credentials AWS does not accept at all
+//! (expired, unknown, badly signed, not obtainable) are told apart from a permission refused on
+//! one call: the former fails every call alike and is retried with backoff, the latter may
+//! concern one secret only.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -16,6 +19,7 @@ pub(super) enum CallError {
     NotFound,
     InvalidRequest(String),
     AccessDenied(String),
+    Credentials(String),
     Throttled(Option<Duration>),
     Unavailable(String),
 }
@@ -29,6 +33,7 @@ impl CallError {
             },
             Self::InvalidRequest(detail) => ProviderError::InvalidRequest { key: k, detail },
             Self::AccessDenied(detail) => ProviderError::AccessDenied { key: k, detail },
+            Self::Credentials(detail) => ProviderError::CredentialsRejected { detail },
             Self::Throttled(retry_after) => ProviderError::Throttled {
                 key: k,
                 retry_after,
@@ -48,9 +53,17 @@ impl CallError {
     }
 }
 
+/// A permission refused: the identity is known, this call (or this secret) is not allowed.
 const ACCESS_DENIED_CODES: &[&str] = &[
     "AccessDeniedException",
     "AccessDenied",
+    // KMS refused to decrypt the value with the store's identity.
+    "DecryptionFailure",
+    "KMSAccessDeniedException",
+];
+
+/// The credentials themselves are refused (Secrets Manager's and STS's codes).
+const CREDENTIAL_CODES: &[&str] = &[
     "UnrecognizedClientException",
     "InvalidClientTokenId",
     "InvalidSignatureException",
@@ -59,9 +72,6 @@ const ACCESS_DENIED_CODES: &[&str] = &[
     "MissingAuthenticationToken",
     "ExpiredTokenException",
     "ExpiredToken",
-    // KMS refused to decrypt the value with the store's identity.
-    "DecryptionFailure",
-    "KMSAccessDeniedException",
 ];
 
 const THROTTLING_CODES: &[&str] = &[
@@ -98,7 +108,7 @@ where
             // Failing to obtain credentials (no chain, STS refusing AssumeRole) surfaces before
             // the request is sent; it is an identity problem, not an outage.
             if mentions_credentials(err) {
-                return CallError::AccessDenied(format!(
+                return CallError::Credentials(format!(
                     "could not obtain AWS credentials: {context}"
                 ));
             }
@@ -115,6 +125,9 @@ where
     }
     if code == "InvalidRequestException" || code == "InvalidParameterException" {
         return CallError::InvalidRequest(detail());
+    }
+    if CREDENTIAL_CODES.contains(&code) {
+        return CallError::Credentials(detail());
     }
     if ACCESS_DENIED_CODES.contains(&code) {
         return CallError::AccessDenied(detail());
@@ -144,4 +157,72 @@ fn mentions_credentials(err: &(dyn StdError + 'static)) -> bool {
         current = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_secretsmanager::error::ErrorMetadata;
+    use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+    use aws_smithy_types::body::SdkBody;
+
+    /// What AWS answering `status` with error `code` (and `retry-after`) classifies as.
+    fn answered(status: u16, code: &str, retry_after: Option<&str>) -> CallError {
+        let meta = ErrorMetadata::builder().code(code).message("m").build();
+        let mut raw = Response::new(status.try_into().unwrap(), SdkBody::empty());
+        if let Some(seconds) = retry_after {
+            raw.headers_mut().insert("retry-after", seconds.to_owned());
+        }
+        let err = SdkError::service_error(DescribeSecretError::generic(meta), raw);
+        classify(&err, "k")
+    }
+
+    #[test]
+    fn bad_credentials_are_told_apart_from_a_refused_permission() {
+        for code in [
+            "ExpiredTokenException",
+            "UnrecognizedClientException",
+            "ExpiredToken",
+        ] {
+            assert_eq!(
+                answered(400, code, None),
+                CallError::Credentials(format!("{code}: m")),
+                "{code}"
+            );
+        }
+        for code in ["AccessDeniedException", "DecryptionFailure"] {
+            assert_eq!(
+                answered(400, code, None),
+                CallError::AccessDenied(format!("{code}: m"))
+            );
+        }
+        let rejected = CallError::Credentials("ExpiredTokenException: m".into()).into_error("k");
+        assert_eq!(
+            rejected,
+            ProviderError::CredentialsRejected {
+                detail: "ExpiredTokenException: m".into()
+            }
+        );
+        assert_eq!(rejected.reason().as_str(), "AccessDenied");
+    }
+
+    #[test]
+    fn throttling_and_outages_by_code_and_status() {
+        assert_eq!(
+            answered(400, "ThrottlingException", None),
+            CallError::Throttled(None)
+        );
+        assert_eq!(
+            answered(429, "", Some("5")),
+            CallError::Throttled(Some(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            answered(500, "InternalServiceError", None),
+            CallError::Unavailable("InternalServiceError: m".into())
+        );
+        assert_eq!(
+            answered(400, "ResourceNotFoundException", None),
+            CallError::NotFound
+        );
+    }
 }

@@ -372,3 +372,77 @@ fn unlisted_pinned_versions_are_asked_of_aws() {
     );
     assert_eq!(t.arn(&key), Some(meta(&[]).arn.as_str()));
 }
+
+#[test]
+fn a_check_that_failed_for_the_secret_alone_is_a_first_check_made() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let (denied, answered) = ("app/denied".to_owned(), "app/db".to_owned());
+    for key in [&denied, &answered] {
+        t.subscribe(
+            &es(key),
+            &[(key.clone(), current())],
+            Duration::from_secs(60),
+        );
+        assert!(t.entry(key).unwrap().awaits_first_check());
+    }
+    t.postpone(&denied, now);
+    t.apply(&answered, Some(meta(&[("v1", CURRENT)])), true, now);
+    assert!(!t.entry(&denied).unwrap().awaits_first_check());
+    assert!(!t.entry(&answered).unwrap().awaits_first_check());
+}
+
+#[test]
+fn a_secret_recreated_under_its_name_wakes_every_reader_pinned_ones_too() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    let pinned = VersionSelector::Id("v1".into());
+    t.subscribe(
+        &es("pinned"),
+        &[(key.clone(), pinned.clone())],
+        Duration::from_secs(1),
+    );
+    t.apply(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+    t.served(&es("pinned"), &key, &pinned, "v1");
+    // Rotations leave a pinned reader alone: its version does not move.
+    let later = now + Duration::from_secs(1);
+    let rotated = t.apply(
+        &key,
+        Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
+        true,
+        later,
+    );
+    assert!(rotated.wake.is_empty(), "{rotated:?}");
+    // Deleted and created again between two checks: a new ARN, v1 is gone.
+    let mut reborn = meta(&[("v9", CURRENT)]);
+    reborn.arn = "arn:aws:secretsmanager:us-east-1:1:secret:app/db-ZyXwVu".into();
+    let applied = t.apply(&key, Some(reborn), true, later + Duration::from_secs(1));
+    assert_eq!(applied.wake, vec![es("pinned")]);
+    assert!(applied.changed);
+}
+
+#[test]
+fn a_reader_left_behind_is_woken_once_per_version() {
+    let mut t = Tracker::default();
+    let now = Instant::now();
+    let key = "app/db".to_owned();
+    t.subscribe(
+        &es("a"),
+        &[(key.clone(), current())],
+        Duration::from_secs(1),
+    );
+    t.apply(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+    t.served(&es("a"), &key, &current(), "v1");
+    let v2 = meta(&[("v1", PREVIOUS), ("v2", CURRENT)]);
+    assert_eq!(t.apply(&key, Some(v2.clone()), true, now).wake, [es("a")]);
+    // Its sync failed (nothing served): its own backoff retries it, not every check.
+    assert!(t.apply(&key, Some(v2.clone()), true, now).wake.is_empty());
+    assert!(t.apply(&key, Some(v2), true, now).wake.is_empty());
+    let v3 = meta(&[("v2", PREVIOUS), ("v3", CURRENT)]);
+    assert_eq!(
+        t.apply(&key, Some(v3), true, now).wake,
+        [es("a")],
+        "a newer version"
+    );
+}
