@@ -11,7 +11,6 @@ mod conditions;
 pub mod externalsecret;
 pub(crate) mod sources;
 pub mod store;
-mod template_sources;
 mod unchanged;
 mod versions;
 mod wanted;
