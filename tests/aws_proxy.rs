@@ -363,6 +363,21 @@ async fn a_disabled_kms_key_fails_reads_of_its_secrets_only() {
         .unwrap();
     let names: Vec<_> = batch.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, [fine.as_str()]);
+    // The log names every secret a request names, a batch's too, and the SDK call it belongs
+    // to (one invocation id per call).
+    let log = proxy.log();
+    let batched = log.last().unwrap();
+    assert_eq!(batched.operation, "BatchGetSecretValue");
+    assert_eq!(batched.secrets, [broken.clone(), fine.clone()]);
+    assert_eq!(
+        batched.fault, None,
+        "a batch is answered, its failures inside"
+    );
+    let invocations: std::collections::BTreeSet<_> = log
+        .iter()
+        .map(|l| l.invocation.clone().expect("an invocation id"))
+        .collect();
+    assert_eq!(invocations.len(), log.len(), "one attempt per call here");
 
     proxy.heal(None);
     let batch = backend.batch_get_current(&[broken, fine]).await.unwrap();
