@@ -572,7 +572,12 @@ async fn run(
     Measured {
         row: Row {
             fault: label.to_owned(),
-            duration: format!("{seconds:.0} s"),
+            duration: if matches!(case.reason, "Throttled") {
+                // The issue asks for a minute; the backoff shows within a third of it.
+                format!("{seconds:.0} s (a minute, scaled down)")
+            } else {
+                format!("{seconds:.0} s")
+            },
             secrets,
             ready_after: format!("≤ {} s", case.ready_bound.as_secs()),
             rate: rate_cell(case),
