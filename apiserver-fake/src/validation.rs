@@ -286,6 +286,48 @@ pub fn normalize(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `core.MaxSecretSize`: the most data bytes (all keys, decoded) a Secret may hold.
+pub const MAX_SECRET_SIZE: usize = 1024 * 1024;
+
+/// Whether `bytes` unmarshal into a Go `map[string]interface{}` (a JSON object, or `null`), with
+/// Go's `encoding/json` error text for the common failures.
+fn go_json_object(bytes: &[u8]) -> Result<(), String> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(_) | Value::Null) => Ok(()),
+        Ok(other) => {
+            let kind = match other {
+                Value::Bool(_) => "bool",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                _ => "array",
+            };
+            Err(format!(
+                "json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+            ))
+        }
+        Err(e) if e.is_eof() => Err("unexpected end of JSON input".into()),
+        Err(_) => {
+            let first = bytes
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .copied()
+                .unwrap_or(b' ');
+            Err(match first {
+                b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                    "invalid character in JSON input".into()
+                }
+                c if c.is_ascii_graphic() => {
+                    format!(
+                        "invalid character '{}' looking for beginning of value",
+                        c as char
+                    )
+                }
+                c => format!("invalid character '\\x{c:02x}' looking for beginning of value"),
+            })
+        }
+    }
+}
+
 fn validate_config_keys(field: &str, m: &Value, causes: &mut Vec<Cause>) {
     if let Some(m) = m.as_object() {
         for k in m.keys() {
@@ -305,33 +347,72 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
     let mut causes = Vec::new();
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Secret") => {
+            // Upstream's ValidateSecret (pkg/apis/core/validation).
             validate_config_keys("data", &obj["data"], &mut causes);
+            let decoded = |k: &str| -> Option<Vec<u8>> {
+                let text = obj["data"].get(k)?.as_str()?;
+                base64::engine::general_purpose::STANDARD.decode(text).ok()
+            };
             let size: usize = obj["data"]
                 .as_object()
-                .map(|m| {
-                    m.values()
-                        .map(|v| v.as_str().map_or(0, |s| s.len() * 3 / 4))
-                        .sum()
-                })
+                .map(|m| m.keys().filter_map(|k| decoded(k)).map(|v| v.len()).sum())
                 .unwrap_or(0);
-            if size > 1024 * 1024 {
+            if size > MAX_SECRET_SIZE {
                 causes.push(Cause::new(
                     "FieldValueTooLong",
                     "data",
-                    "Too long: may not be more than 1048576 bytes",
+                    format!("Too long: may not be more than {MAX_SECRET_SIZE} bytes"),
                 ));
             }
             let ty = obj["type"].as_str().unwrap_or("Opaque");
-            let need: &[&str] = match ty {
-                "kubernetes.io/tls" => &["tls.crt", "tls.key"],
-                "kubernetes.io/dockerconfigjson" => &[".dockerconfigjson"],
-                "kubernetes.io/dockercfg" => &[".dockercfg"],
-                _ => &[],
-            };
-            for k in need {
-                if obj["data"].get(k).is_none() {
-                    causes.push(Cause::required(&format!("data[{k}]")));
+            let has = |k: &str| obj["data"].get(k).is_some();
+            match ty {
+                "kubernetes.io/service-account-token" => {
+                    let name = obj["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+                        .as_str()
+                        .unwrap_or("");
+                    if name.is_empty() {
+                        causes.push(Cause::required(
+                            "metadata.annotations[kubernetes.io/service-account.name]",
+                        ));
+                    }
                 }
+                "kubernetes.io/dockercfg" | "kubernetes.io/dockerconfigjson" => {
+                    let key = if ty == "kubernetes.io/dockercfg" {
+                        ".dockercfg"
+                    } else {
+                        ".dockerconfigjson"
+                    };
+                    match decoded(key) {
+                        None if !has(key) => causes.push(Cause::required(&format!("data[{key}]"))),
+                        config => {
+                            if let Err(detail) = go_json_object(&config.unwrap_or_default()) {
+                                causes.push(Cause::invalid(
+                                    &format!("data[{key}]"),
+                                    &json!("<secret contents redacted>"),
+                                    &detail,
+                                ));
+                            }
+                        }
+                    }
+                }
+                "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+                    causes.push(Cause::required("data[username]"));
+                    causes.push(Cause::required("data[password]"));
+                }
+                "kubernetes.io/ssh-auth"
+                    if decoded("ssh-privatekey").is_none_or(|v| v.is_empty()) =>
+                {
+                    causes.push(Cause::required("data[ssh-privatekey]"));
+                }
+                "kubernetes.io/tls" => {
+                    for k in ["tls.crt", "tls.key"] {
+                        if !has(k) {
+                            causes.push(Cause::required(&format!("data[{k}]")));
+                        }
+                    }
+                }
+                _ => {}
             }
             if let Some(old) = old {
                 let old_ty = old["type"].as_str().unwrap_or("Opaque");
@@ -839,6 +920,76 @@ mod tests {
                 "s.properties[spec].properties[list].items",
                 "s.properties[spec].properties[u].uniqueItems",
             ]
+        );
+    }
+
+    /// Upstream's ValidateSecret: the decoded data's size, and each type's required keys.
+    #[test]
+    fn secret_rules() {
+        let registry = crate::registry::Registry::with_builtins();
+        let rt = registry.find("", "v1", "secrets").expect("secrets");
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let refused = |ty: &str, data: Value| -> Vec<String> {
+            let obj = json!({"metadata": {"name": "s"}, "type": ty, "data": data});
+            validate(&rt, &obj, None)
+                .iter()
+                .map(Cause::render)
+                .collect()
+        };
+        // Exactly 1 MiB of decoded data is fine (base64 padding does not count); one byte more
+        // is not.
+        let half = b64(&vec![b'x'; MAX_SECRET_SIZE / 2 - 1]);
+        let ok = json!({"a": half, "b": half, "c": b64(b"xy")});
+        assert!(refused("Opaque", ok).is_empty());
+        let over = json!({"a": half, "b": half, "c": b64(b"xyz")});
+        assert_eq!(
+            refused("Opaque", over),
+            ["data: Too long: may not be more than 1048576 bytes"]
+        );
+        assert_eq!(
+            refused("kubernetes.io/tls", json!({"tls.crt": b64(b"c")})),
+            ["data[tls.key]: Required value"]
+        );
+        assert_eq!(
+            refused(
+                "kubernetes.io/dockerconfigjson",
+                json!({".dockerconfigjson": b64(b"auths: x")})
+            ),
+            [
+                "data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": invalid character 'a' looking for beginning of value"
+            ]
+        );
+        assert_eq!(
+            refused(
+                "kubernetes.io/dockercfg",
+                json!({".dockercfg": b64(b"[1]")})
+            ),
+            [
+                "data[.dockercfg]: Invalid value: \"<secret contents redacted>\": json: cannot unmarshal array into Go value of type map[string]interface {}"
+            ]
+        );
+        assert!(
+            refused(
+                "kubernetes.io/dockerconfigjson",
+                json!({".dockerconfigjson": b64(b"{}")})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            refused("kubernetes.io/basic-auth", json!({})),
+            [
+                "data[username]: Required value",
+                "data[password]: Required value"
+            ]
+        );
+        assert!(refused("kubernetes.io/basic-auth", json!({"password": ""})).is_empty());
+        assert_eq!(
+            refused("kubernetes.io/ssh-auth", json!({"ssh-privatekey": ""})),
+            ["data[ssh-privatekey]: Required value"]
+        );
+        assert_eq!(
+            refused("kubernetes.io/service-account-token", json!({})),
+            ["metadata.annotations[kubernetes.io/service-account.name]: Required value"]
         );
     }
 

@@ -503,10 +503,12 @@ pub enum NullBytePolicy {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!(has(self.versionStage) && has(self.versionId))").message("versionStage and versionId are mutually exclusive"),
-    validation = Rule::new("!(has(self.version) && (has(self.versionStage) || has(self.versionId)))").message("version (ESO syntax) cannot be combined with versionStage or versionId")
+    validation = Rule::new("!(has(self.version) && (has(self.versionStage) || has(self.versionId)))").message("version (ESO syntax) cannot be combined with versionStage or versionId"),
+    validation = Rule::new("!self.key.startsWith('arn:') || self.key.matches('^arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$')").message("key starts with arn: but is not a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>)")
 )]
 pub struct ExternalSecretDataRemoteRef {
-    /// Name or full ARN of the AWS secret.
+    /// Name or full ARN of the AWS secret (an ARN must be whole:
+    /// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`).
     #[schemars(length(min = 1, max = 2048))]
     pub key: String,
     /// JSON property of the secret's value to read, in gjson syntax: `a.b.c` for nesting,

@@ -60,6 +60,9 @@ pub enum Reason {
     CredentialsNotFound,
     /// A produced key is not a valid Secret key; nothing was written.
     InvalidKey,
+    /// The Secret the ExternalSecret would write is one the API server refuses (data over
+    /// 1 MiB, keys its type requires missing, a type change); nothing was written.
+    InvalidSecret,
     /// A fetched value contains NUL bytes and `nullBytePolicy` is `Fail`; nothing was written.
     NullBytesRefused,
     /// The target Secret exists and is managed by something else (another ExternalSecret, or not
@@ -89,7 +92,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in declaration order (a test checks none is missing).
-    pub const ALL: [Reason; 31] = [
+    pub const ALL: [Reason; 32] = [
         Self::SecretSynced,
         Self::SecretSyncedError,
         Self::SecretDeleted,
@@ -110,6 +113,7 @@ impl Reason {
         Self::RoleNotAllowed,
         Self::CredentialsNotFound,
         Self::InvalidKey,
+        Self::InvalidSecret,
         Self::NullBytesRefused,
         Self::SecretConflict,
         Self::InvalidSpec,
@@ -151,6 +155,7 @@ impl Reason {
             Self::RoleNotAllowed => "RoleNotAllowed",
             Self::CredentialsNotFound => "CredentialsNotFound",
             Self::InvalidKey => "InvalidKey",
+            Self::InvalidSecret => "InvalidSecret",
             Self::NullBytesRefused => "NullBytesRefused",
             Self::SecretConflict => "SecretConflict",
             Self::InvalidSpec => "InvalidSpec",

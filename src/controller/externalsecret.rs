@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -28,10 +28,10 @@ use crate::api::shared::ConditionStatus;
 use crate::render::RenderError;
 use crate::render::data::build_data_from;
 use crate::render::keys::is_valid_secret_key;
-use crate::render::template::{TemplateSources, apply_template};
+use crate::render::template::apply_template;
 use crate::resolve::{FetchError, ReadOptions, fetch_all};
 use crate::store::StoreError;
-use crate::value::{SecretBytes, SecretObject};
+use crate::value::SecretObject;
 use crate::write::events::publish;
 use crate::write::secret::{
     DesiredContent, Ownership, WriteError, WriteMode, delete_owned, desired_secret, field_manager,
@@ -91,6 +91,7 @@ impl SyncError {
             Self::InvalidSpec(_) => Reason::InvalidSpec,
             Self::Write(WriteError::Conflict { .. }) => Reason::SecretConflict,
             Self::Write(WriteError::Missing { .. }) => Reason::SecretMissing,
+            Self::Write(WriteError::Invalid(_)) => Reason::InvalidSecret,
             Self::Write(WriteError::Kube { .. }) | Self::Kube(_) => Reason::SecretSyncedError,
         }
     }
@@ -122,6 +123,9 @@ enum Outcome {
     Unchanged,
     /// creationPolicy None: nothing to write.
     NotWritten,
+    /// The references gave no data at all and deletionPolicy is Retain: the Secret is kept as
+    /// it is, as ESO does.
+    Retained,
     /// Every AWS secret is gone and deletionPolicy Delete removed the Secret.
     Deleted,
     /// Every AWS secret is gone and deletionPolicy Merge removed the ExternalSecret's keys.
@@ -218,6 +222,13 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     Reason::SecretSynced,
                     "AWS secrets read; no Secret is written (creationPolicy None)".to_owned(),
                 ),
+                Outcome::Retained => (
+                    Reason::SecretSynced,
+                    format!(
+                        "the references gave no data (nothing matched); Secret {:?} is kept as it was (deletionPolicy Retain)",
+                        synced.target
+                    ),
+                ),
                 _ => (
                     Reason::SecretSynced,
                     format!("Secret {:?} is synced", synced.target),
@@ -260,6 +271,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             status.synced_versions = synced_versions;
             status.binding = match synced.outcome {
                 Outcome::Deleted | Outcome::NotWritten => None,
+                Outcome::Retained => previous.binding.clone(),
                 _ => Some(SecretBinding {
                     name: synced.target.clone(),
                 }),
@@ -302,7 +314,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     Some(("Updated", format!("updated Secret {:?}", synced.target)))
                 }
                 Outcome::Deleted | Outcome::KeysRemoved => Some((reason.as_str(), message.clone())),
-                Outcome::Unchanged | Outcome::NotWritten | Outcome::Deferred => None,
+                Outcome::Unchanged
+                | Outcome::NotWritten
+                | Outcome::Retained
+                | Outcome::Deferred => None,
             };
             if let Some((event_reason, note)) = event {
                 tracing::info!(externalsecret = %key, secret = %synced.target, reason = event_reason, "{note}");
@@ -523,7 +538,17 @@ async fn sync(
     }
 
     let built = build_data_from(spec, &|r| &fetched[store_index(r)])?;
-    let sources = template_sources(es, ctx).await?;
+    // ESO: no data at all (a find that matches nothing) under deletionPolicy Retain leaves the
+    // Secret as it is — never emptied — and the sync is done.
+    if built.data.is_empty() && spec.target.deletion_policy == DeletionPolicy::Retain {
+        return Ok(Synced {
+            outcome: Outcome::Retained,
+            synced_versions: built.synced_versions,
+            target: target.to_owned(),
+            stuck,
+        });
+    }
+    let sources = super::template_sources::read(es, ctx).await?;
     let rendered = apply_template(spec.target.template.as_ref(), built.data, &sources)?;
     let invalid: Vec<String> = rendered
         .data
@@ -561,6 +586,7 @@ async fn sync(
     let outcome = if !needs_apply(existing.as_deref(), &desired, &manager) {
         Outcome::Unchanged
     } else {
+        crate::write::validate::check(existing.as_deref(), &desired).map_err(WriteError::from)?;
         let data_changed = existing.as_deref().is_none_or(|live| {
             let live_data = live.data.as_ref();
             content.data.iter().any(|(k, v)| {
@@ -638,44 +664,6 @@ async fn deleted_upstream(
     })
 }
 
-/// Reads the ConfigMaps and Secrets named by `template.templateFrom`. A missing one is left out:
-/// the template engine then reports it (`TemplateFailed`, naming the object).
-async fn template_sources(
-    es: &ExternalSecret,
-    ctx: &Context,
-) -> Result<TemplateSources, SyncError> {
-    let mut sources = TemplateSources::default();
-    let Some(template) = &es.spec.target.template else {
-        return Ok(sources);
-    };
-    let namespace = es.namespace().unwrap_or_default();
-    for from in &template.template_from {
-        if let Some(cm) = &from.config_map
-            && let Some(got) = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
-                .get_opt(&cm.name)
-                .await?
-        {
-            sources
-                .config_maps
-                .insert(cm.name.clone(), got.data.unwrap_or_default());
-        }
-        if let Some(s) = &from.secret
-            && let Some(got) = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
-                .get_opt(&s.name)
-                .await?
-        {
-            let data = got
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, SecretBytes::new(v.0)))
-                .collect();
-            sources.secrets.insert(s.name.clone(), data);
-        }
-    }
-    Ok(sources)
-}
-
 /// refreshPolicy CreatedOnce / OnChange: once the Secret was synced for this generation, only a
 /// spec change (a new generation) syncs again.
 async fn skip_refresh(
@@ -708,12 +696,14 @@ async fn skip_refresh(
 /// When to run again after a successful sync. The store's tracker checks the referenced
 /// versions every refresh interval and wakes the ExternalSecret when one moved, so the
 /// reconcile itself only re-runs as a safety net, at least every `resync_floor` (every
-/// interval in the naive baseline, which has no tracker).
+/// interval in the naive baseline, which has no tracker, and with a `find`, whose matches no
+/// tracker watches: secrets appearing or going are seen by searching again).
 fn next_refresh(es: &ExternalSecret, ctx: &Context) -> Action {
     let Some(interval) = periodic_interval(es, ctx) else {
         return Action::await_change();
     };
-    let every = if ctx.stores.policy().tracking.naive {
+    let untracked = es.spec.data_from.iter().any(|d| d.find.is_some());
+    let every = if ctx.stores.policy().tracking.naive || untracked {
         interval
     } else {
         interval.max(ctx.config.resync_floor)

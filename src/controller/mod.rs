@@ -11,6 +11,7 @@ mod conditions;
 pub mod externalsecret;
 pub(crate) mod sources;
 pub mod store;
+mod template_sources;
 mod unchanged;
 mod versions;
 mod wanted;

@@ -102,6 +102,10 @@ pub const fn explain(reason: Reason) -> Explanation {
             "A produced Secret key is not valid (only letters, digits, '-', '_' and '.' are allowed), so nothing was written.",
             "Rename the key: secretKey in data, a rewrite on the dataFrom entry, or conversionStrategy on find.",
         ),
+        Reason::InvalidSecret => says(
+            "The Secret this ExternalSecret would write is one the API server refuses: its data is over 1 MiB, a key its type requires is missing or malformed, or it would change the type of the existing Secret. Nothing was written; the Secret keeps its data.",
+            "Read the message for the rule: split the data over several ExternalSecrets, fix the template so the type's keys are produced, or delete the Secret to change its type.",
+        ),
         Reason::NullBytesRefused => says(
             "A fetched value contains NUL bytes and nullBytePolicy is Fail, so nothing was written.",
             "Remove the NUL bytes from the value in AWS, or set nullBytePolicy to Ignore if binary data is expected.",

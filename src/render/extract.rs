@@ -1,6 +1,8 @@
 //! `dataFrom.extract`: every top-level property of a JSON object becomes a key. String values
-//! are written unquoted; other values (numbers, booleans, objects, arrays) as their JSON text,
-//! and `null` as the empty string — as ESO does.
+//! are written unquoted; other values (numbers, booleans, objects, arrays) as their JSON text
+//! exactly as stored (ESO keeps them as Go `json.RawMessage`: same key order, same spacing), and
+//! `null` as the empty string; of duplicate keys the last wins (Go's `encoding/json`) — as ESO
+//! does.
 
 use std::collections::BTreeMap;
 
@@ -27,23 +29,28 @@ pub fn extract_map(
         expected: "a JSON object",
         what: "its keys".to_owned(),
     };
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(object_bytes).map_err(|_| not_object())?;
-    Ok(object
-        .into_iter()
-        .map(|(k, v)| {
-            let bytes = match v {
-                serde_json::Value::String(s) => s.into_bytes(),
-                serde_json::Value::Null => Vec::new(),
-                mut other => {
-                    let text = other.to_string();
-                    crate::value::wipe_json(&mut other);
-                    text.into_bytes()
-                }
-            };
-            (k, SecretBytes::from(bytes))
-        })
-        .collect())
+    let text = std::str::from_utf8(object_bytes)
+        .ok()
+        .filter(|t| gjson::valid(t))
+        .ok_or_else(not_object)?;
+    let object = gjson::parse(text);
+    if object.kind() != gjson::Kind::Object {
+        return Err(not_object());
+    }
+    let mut out = BTreeMap::new();
+    object.each(|k, v| {
+        // ESO: a value that unmarshals as a Go string is that string (`null` too: ""), any other
+        // is its raw JSON text.
+        let bytes = match v.kind() {
+            gjson::Kind::Null => Vec::new(),
+            _ => serde_json::from_str::<String>(v.json())
+                .map(String::into_bytes)
+                .unwrap_or_else(|_| v.json().as_bytes().to_vec()),
+        };
+        out.insert(k.str().to_owned(), SecretBytes::from(bytes));
+        true
+    });
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -69,6 +76,21 @@ mod tests {
         assert_eq!(text(&m, "nested"), r#"{"a":1}"#);
         assert_eq!(text(&m, "list"), r#"[1,"x"]"#);
         assert_eq!(text(&m, "nil"), "");
+    }
+
+    #[test]
+    fn nested_values_keep_their_stored_text_and_the_last_duplicate_wins() {
+        let m = extract_map(
+            "k",
+            br#"{"db": {"port": 5432, "host": "h"}, "n": 1.50, "k":"first", "k":"last", "esc":"a\u00e9\n"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(text(&m, "db"), r#"{"port": 5432, "host": "h"}"#);
+        assert_eq!(text(&m, "n"), "1.50");
+        assert_eq!(text(&m, "k"), "last");
+        assert_eq!(text(&m, "esc"), "a\u{e9}\n");
+        assert_eq!(m.len(), 4);
     }
 
     #[test]

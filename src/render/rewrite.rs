@@ -15,8 +15,8 @@
 //!
 //! Keys that become equal: ESO writes each rewritten key into a fresh map while iterating the
 //! input map, so one value silently replaces the other, and which one depends on Go's random map
-//! order. Here too one value silently wins, deterministically: the one whose original key sorts
-//! last.
+//! order. Here that is an error naming both original keys (`RewriteFailed`): a value would be
+//! lost, and which one would be chance.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,12 +41,14 @@ pub fn rewrite_keys(
         } else if let Some(re) = &rw.regexp {
             let compiled =
                 go_regex(&re.source).map_err(|e| fail(format!("regexp failed to compile: {e}")))?;
-            map = map
-                .into_iter()
-                .map(|(k, v)| (compiled.replace_all(&k, re.target.as_str()).into_owned(), v))
-                .collect();
+            let mut out = Renamed::default();
+            for (k, v) in map {
+                let renamed = compiled.replace_all(&k, re.target.as_str()).into_owned();
+                out.insert(k, renamed, v).map_err(fail)?;
+            }
+            map = out.keys;
         } else if let Some(tr) = &rw.transform {
-            let mut out = BTreeMap::new();
+            let mut out = Renamed::default();
             for (k, v) in map {
                 let data = gtmpl_ng::Value::Map(HashMap::from([(
                     "value".to_owned(),
@@ -55,12 +57,34 @@ pub fn rewrite_keys(
                 let data = gtmpl_ng::Context::from(data);
                 let rendered = render_text("transform", &tr.template, &data)
                     .map_err(|e| fail(format!("transform failed for key {k:?}: {e}")))?;
-                out.insert(String::from_utf8_lossy(&rendered).into_owned(), v);
+                let renamed = String::from_utf8_lossy(&rendered).into_owned();
+                out.insert(k, renamed, v).map_err(fail)?;
             }
-            map = out;
+            map = out.keys;
         }
     }
     Ok(map)
+}
+
+/// Keys renamed by one rewrite, refusing two keys that become one.
+#[derive(Default)]
+struct Renamed {
+    keys: BTreeMap<String, SecretBytes>,
+    /// New key → the key it was renamed from.
+    from: BTreeMap<String, String>,
+}
+
+impl Renamed {
+    fn insert(&mut self, old: String, new: String, value: SecretBytes) -> Result<(), String> {
+        if let Some(first) = self.from.get(&new) {
+            return Err(format!(
+                "keys {first:?} and {old:?} both become {new:?}; one value would be lost"
+            ));
+        }
+        self.from.insert(new.clone(), old);
+        self.keys.insert(new, value);
+        Ok(())
+    }
 }
 
 /// Compiles a Go (RE2) regular expression with Go's meaning.
@@ -296,14 +320,31 @@ mod tests {
     }
 
     #[test]
-    fn collisions_keep_the_last_original_key() {
-        let out = rewrite_keys(
+    fn keys_that_become_one_are_refused_naming_both() {
+        let err = rewrite_keys(
             map(&[("a-x", "first"), ("b-x", "second")]),
             &[regexp("^.-", "")],
         )
-        .unwrap();
-        assert_eq!(keys(&out), ["x"]);
-        assert_eq!(out["x"].expose(), b"second");
+        .unwrap_err();
+        assert_eq!(err.reason(), crate::api::Reason::RewriteFailed);
+        assert_eq!(
+            err.to_string(),
+            r#"rewrite[0] failed: keys "a-x" and "b-x" both become "x"; one value would be lost"#
+        );
+        let err = rewrite_keys(
+            map(&[("a", "1"), ("b", "2")]),
+            &[regexp("^k$", "k"), transform("same")],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, RenderError::Rewrite { index: 1, .. }),
+            "{err}"
+        );
+        // Renamed onto a key that keeps its name: a collision too.
+        assert!(rewrite_keys(map(&[("a", "1"), ("b", "2")]), &[regexp("^a$", "b")]).is_err());
+        let out =
+            rewrite_keys(map(&[("a", "1"), ("b", "2")]), &[regexp("^(.)$", "${1}x")]).unwrap();
+        assert_eq!(keys(&out), ["ax", "bx"]);
     }
 
     #[test]

@@ -348,7 +348,12 @@ impl Tracker {
             )
         };
         let state_before = state(entry);
-        let arn_before = entry.meta.as_ref().map(|m| m.arn.clone());
+        // The secret as last seen: by a check, or else by a value read (before the first check).
+        let arn_before = entry
+            .meta
+            .as_ref()
+            .map(|m| m.arn.clone())
+            .or_else(|| entry.reads.values().next().map(|(arn, _, _)| arn.clone()));
 
         entry.missing = meta.is_none();
         entry.meta = meta.map(Arc::new);
@@ -377,7 +382,7 @@ impl Tracker {
         let state_after = state(entry);
         let gone = state_after.0 || state_after.1;
         let state_changed = state_after != state_before && (!first_check || gone);
-        // Deleted and created again under the same name between two checks: another secret
+        // Deleted and created again under the same name since it was last seen: another secret
         // (new ARN, none of the old version ids), which concerns every reader — a pinned version
         // id above all, since its version is gone and no stage moved to say so.
         let recreated = matches!(

@@ -10,6 +10,7 @@
 pub mod events;
 pub mod secret;
 pub mod status;
+pub mod validate;
 
 /// Field manager of every server-side apply of stagesync.
 pub const FIELD_MANAGER: &str = "stagesync";

@@ -100,6 +100,9 @@ pub enum WriteError {
         /// The Secret's name.
         secret: String,
     },
+    /// The API server would refuse the Secret as written (or did, 422).
+    #[error(transparent)]
+    Invalid(#[from] super::validate::InvalidSecret),
     /// The API server refused or failed the write.
     #[error("writing Secret {secret:?} failed: {}", api_refusal(error))]
     Kube {
@@ -455,9 +458,17 @@ pub async fn apply(
     )
     .await
     .map(SecretObject::new)
-    .map_err(|error| WriteError::Kube {
-        secret: name,
-        error,
+    .map_err(|error| match &error {
+        kube::Error::Api(status) if status.code == 422 => {
+            WriteError::Invalid(super::validate::InvalidSecret::Refused {
+                refusal: api_refusal(&error),
+                secret: name,
+            })
+        }
+        _ => WriteError::Kube {
+            secret: name,
+            error,
+        },
     })
 }
 

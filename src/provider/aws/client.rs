@@ -138,6 +138,12 @@ pub async fn build_client(config: &AwsClientConfig) -> Result<AwsClients, Provid
     if config.region.trim().is_empty() {
         return Err(ProviderError::InvalidStoreConfig("region is empty".into()));
     }
+    if !is_aws_region(&config.region) {
+        return Err(ProviderError::InvalidStoreConfig(format!(
+            "region {:?} is not an AWS region (no AWS partition has it)",
+            config.region
+        )));
+    }
     if config.max_attempts == 0 {
         return Err(ProviderError::InvalidStoreConfig(
             "max attempts must be at least 1".into(),
@@ -251,9 +257,9 @@ fn with_assumed_role(
     role: &AssumeRole,
     sts_endpoint: Option<&str>,
 ) -> Result<SdkConfig, ProviderError> {
-    if !role.role_arn.starts_with("arn:") {
+    if !is_role_arn(&role.role_arn) {
         return Err(ProviderError::InvalidStoreConfig(format!(
-            "role {:?} is not an ARN",
+            "role {:?} is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)",
             role.role_arn
         )));
     }
@@ -266,6 +272,32 @@ fn with_assumed_role(
         .into_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build())
+}
+
+/// Whether a region belongs to an AWS partition: it matches a partition's `regionRegex` or is
+/// one of the partitions' named regions (the SDK's `partitions.json`). Any other name would be
+/// resolved to an endpoint that does not exist, or signed for a region no endpoint accepts.
+fn is_aws_region(region: &str) -> bool {
+    static REGIONS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(concat!(
+            r"^(?:(?:us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+",
+            r"|cn-\w+-\d+|eusc-de-\w+-\d+|us-gov-\w+-\d+",
+            r"|us-iso-\w+-\d+|us-isob-\w+-\d+|eu-isoe-\w+-\d+|us-isof-\w+-\d+",
+            r"|aws-global|aws-cn-global|aws-us-gov-global|aws-iso-global|aws-iso-b-global",
+            r"|aws-iso-e-global|aws-iso-f-global)$",
+        ))
+        .expect("the partitions' region pattern")
+    });
+    region.is_ascii() && REGIONS.is_match(region)
+}
+
+/// Whether `arn` is an IAM role ARN, the only thing `sts:AssumeRole` accepts.
+fn is_role_arn(arn: &str) -> bool {
+    static ROLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+            .expect("the role ARN pattern")
+    });
+    ROLE.is_match(arn)
 }
 
 fn validate_endpoint(url: &str) -> Result<(), ProviderError> {
@@ -337,6 +369,58 @@ mod tests {
             build_client(&c).await,
             Err(ProviderError::InvalidStoreConfig(_))
         ));
+    }
+
+    #[test]
+    fn regions_of_the_aws_partitions_only() {
+        for region in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-7",
+            "mx-central-1",
+            "cn-northwest-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+            "us-isof-south-1",
+            "eusc-de-east-1",
+            "aws-global",
+        ] {
+            assert!(is_aws_region(region), "{region}");
+        }
+        for region in [
+            "mars-1",
+            "us-east",
+            "US-EAST-1",
+            "eu_west_1",
+            "eu-west-1 ",
+            "noop.",
+            "local",
+        ] {
+            assert!(!is_aws_region(region), "{region}");
+        }
+    }
+
+    #[test]
+    fn role_arns() {
+        for arn in [
+            "arn:aws:iam::123456789012:role/reader",
+            "arn:aws:iam::123456789012:role/path/to/app+x=y,z.w@v_u-1",
+            "arn:aws-cn:iam::123456789012:role/r",
+            "arn:aws-us-gov:iam::123456789012:role/r",
+        ] {
+            assert!(is_role_arn(arn), "{arn}");
+        }
+        for arn in [
+            "reader",
+            "arn:aws:iam::123:role/reader",
+            "arn:aws:iam::123456789012:user/bob",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:sts::123456789012:role/r",
+        ] {
+            assert!(!is_role_arn(arn), "{arn}");
+        }
     }
 
     #[tokio::test]

@@ -420,6 +420,44 @@ fn a_secret_recreated_under_its_name_wakes_every_reader_pinned_ones_too() {
     let applied = t.apply(&key, Some(reborn), true, later + Duration::from_secs(1));
     assert_eq!(applied.wake, vec![es("pinned")]);
     assert!(applied.changed);
+
+    // Recreated before the tracker's first check: the value read tells the old ARN.
+    let mut t = Tracker::default();
+    t.subscribe(
+        &es("pinned"),
+        &[(key.clone(), pinned.clone())],
+        Duration::from_secs(1),
+    );
+    t.learn_from_value(
+        &key,
+        &pinned,
+        &meta(&[]).arn,
+        "v1",
+        &["AWSCURRENT".to_owned()],
+        now,
+    );
+    t.served(&es("pinned"), &key, &pinned, "v1");
+    let mut reborn = meta(&[("v9", CURRENT)]);
+    reborn.arn = "arn:aws:secretsmanager:us-east-1:1:secret:app/db-ZyXwVu".into();
+    let applied = t.apply(&key, Some(reborn), true, later);
+    assert_eq!(applied.wake, vec![es("pinned")]);
+    // The same secret at its first check wakes nobody.
+    let mut t = Tracker::default();
+    t.subscribe(
+        &es("pinned"),
+        &[(key.clone(), pinned.clone())],
+        Duration::from_secs(1),
+    );
+    t.learn_from_value(
+        &key,
+        &pinned,
+        &meta(&[]).arn,
+        "v1",
+        &["AWSCURRENT".to_owned()],
+        now,
+    );
+    let applied = t.apply(&key, Some(meta(&[("v1", CURRENT)])), true, later);
+    assert!(applied.wake.is_empty(), "{applied:?}");
 }
 
 #[test]
