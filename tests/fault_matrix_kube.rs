@@ -94,7 +94,7 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
-            fails: Some(("SecretSyncedError", "Conflict (409)")),
+            fails: Some(("SecretWriteFailed", "Conflict (409)")),
             ..case(
                 "`409 Conflict` on every Secret write",
                 Fault::WriteConflicts,

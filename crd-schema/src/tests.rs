@@ -522,3 +522,36 @@ fn embedded_resources_keep_their_type_meta() {
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, "data": {"a": "b"}})
     );
 }
+
+/// The server decodes a JSON number past the int64 range as a float64, and kube-openapi takes a
+/// float as an `integer` only when it is whole and within ±(2⁵³−1): such numbers are refused,
+/// as they are by the real server (a Rust `i64` field could not hold them either).
+#[test]
+fn integers_past_int64_are_refused_as_numbers() {
+    let s = CrdSchema::new(
+        &json!({"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {"n": {"type": "integer"}}}}}),
+    )
+    .unwrap();
+    let admit_n = |n: Value| {
+        let mut obj =
+            json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "k"}, "spec": {"n": n}});
+        s.admit(&mut obj, None)
+    };
+    assert!(admit_n(json!(i64::MAX)).is_ok());
+    assert!(admit_n(json!(i64::MIN)).is_ok());
+    assert!(admit_n(json!(9_007_199_254_740_991.0)).is_ok());
+    for n in [
+        json!(i64::MAX as u64 + 1),
+        json!(u64::MAX),
+        json!(1e20),
+        json!(9_007_199_254_740_993.0),
+    ] {
+        let errs = admit_n(n.clone()).unwrap_err();
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"number\": spec.n in body must be of type integer: \"number\"",
+            "{n}"
+        );
+    }
+}

@@ -9,12 +9,21 @@ pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
+        // The server decodes a number as an int64, or as a float64 when it is not one (a
+        // fraction, an exponent, or past the int64 range).
+        Value::Number(n) if n.as_i64().is_none() => "number",
         Value::Number(_) => "integer",
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
+}
+
+/// go-openapi's `IsFloat64AJSONInteger`: a whole float64 within ±(2⁵³−1), what kube-openapi
+/// accepts as an `integer` when the number was decoded as a float.
+fn is_json_integer(f: f64) -> bool {
+    const MAX_JSON_FLOAT: f64 = 9_007_199_254_740_991.0;
+    f.is_finite() && f.fract() == 0.0 && f.abs() <= MAX_JSON_FLOAT
 }
 
 pub(crate) fn child_path(path: &str, key: &str) -> String {
@@ -163,7 +172,7 @@ pub(crate) fn validate(v: &Value, s: &Sch, path: &str, errs: &mut Vec<FieldCause
                     || (t == "number" && actual == "integer")
                     || (t == "integer"
                         && actual == "number"
-                        && v.as_f64().is_some_and(|f| f.fract() == 0.0))
+                        && v.as_f64().is_some_and(is_json_integer))
             }
         }
     };

@@ -9,8 +9,12 @@ use std::time::Duration;
 #[error("invalid duration {0:?}: expected a Go duration such as 1h, 15m, 1h30m, 10s or 0")]
 pub struct InvalidDuration(pub String);
 
-/// Parses a Go duration string.
+/// Parses a Go duration string, step for step as Go's `time.ParseDuration`: the integer part of
+/// each component in a `u64` with Go's overflow checks, its fraction's digits (those that fit)
+/// scaled to the unit through `f64` as Go does (so `0.000000000020000m` is 1ns, not 1.2 rounded
+/// some other way), the total at most `i64::MAX` nanoseconds.
 pub fn parse_go_duration(input: &str) -> Result<Duration, InvalidDuration> {
+    const LIMIT: u64 = 1 << 63;
     let err = || InvalidDuration(input.to_owned());
     if input == "0" {
         return Ok(Duration::ZERO);
@@ -18,27 +22,58 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, InvalidDuration> {
     if input.is_empty() {
         return Err(err());
     }
-    let mut rest = input;
-    let mut total_nanos: u128 = 0;
-    while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (int_part, after_int) = rest.split_at(int_len);
-        let (frac_part, after_num) = match after_int.strip_prefix('.') {
-            Some(f) => {
-                let n = f.bytes().take_while(u8::is_ascii_digit).count();
-                f.split_at(n)
-            }
-            None => ("", after_int),
-        };
-        if int_part.is_empty() && frac_part.is_empty() {
+    let b = input.as_bytes();
+    let mut i = 0;
+    let mut total: u64 = 0;
+    while i < b.len() {
+        if !(b[i] == b'.' || b[i].is_ascii_digit()) {
             return Err(err());
         }
-        let unit_len = after_num
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(after_num.len(), |(i, _)| i);
-        let (unit, after_unit) = after_num.split_at(unit_len);
-        let unit_nanos: u128 = match unit {
+        // [0-9]*
+        let start = i;
+        let mut whole: u64 = 0;
+        while i < b.len() && b[i].is_ascii_digit() {
+            whole = whole
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b[i] - b'0')))
+                .filter(|v| *v <= LIMIT)
+                .ok_or_else(err)?;
+            i += 1;
+        }
+        let has_whole = i > start;
+        // (\.[0-9]*)?: digits past what a u64 holds are read and ignored, as in Go.
+        let (mut fraction, mut scale, mut has_fraction) = (0u64, 1f64, false);
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            let start = i;
+            let mut overflow = false;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if !overflow {
+                    match fraction
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(b[i] - b'0')))
+                        .filter(|v| *v <= LIMIT)
+                    {
+                        Some(v) => {
+                            fraction = v;
+                            scale *= 10.0;
+                        }
+                        None => overflow = true,
+                    }
+                }
+                i += 1;
+            }
+            has_fraction = i > start;
+        }
+        if !has_whole && !has_fraction {
+            return Err(err());
+        }
+        // The unit: everything up to the next digit or dot.
+        let start = i;
+        while i < b.len() && b[i] != b'.' && !b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let unit: u64 = match &input[start..i] {
             "ns" => 1,
             "us" | "µs" | "μs" => 1_000,
             "ms" => 1_000_000,
@@ -47,29 +82,27 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, InvalidDuration> {
             "h" => 3_600_000_000_000,
             _ => return Err(err()),
         };
-        let int: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| err())?
-        };
-        let mut frac_nanos: u128 = 0;
-        let mut scale = unit_nanos;
-        for digit in frac_part.bytes().take(30) {
-            scale /= 10;
-            frac_nanos += u128::from(digit - b'0') * scale;
+        if whole > LIMIT / unit {
+            return Err(err());
         }
-        total_nanos = int
-            .checked_mul(unit_nanos)
-            .and_then(|n| n.checked_add(frac_nanos))
-            .and_then(|n| n.checked_add(total_nanos))
+        let mut nanos = whole * unit;
+        if fraction > 0 {
+            // Go: v += uint64(float64(f) * (float64(unit) / scale)).
+            nanos += (fraction as f64 * (unit as f64 / scale)) as u64;
+            if nanos > LIMIT {
+                return Err(err());
+            }
+        }
+        total = total
+            .checked_add(nanos)
+            .filter(|t| *t <= LIMIT)
             .ok_or_else(err)?;
-        rest = after_unit;
     }
     // Go durations are int64 nanoseconds; anything larger does not parse in Go either.
-    if total_nanos > i64::MAX as u128 {
+    if total >= LIMIT {
         return Err(err());
     }
-    Ok(Duration::from_nanos(total_nanos as u64))
+    Ok(Duration::from_nanos(total))
 }
 
 #[cfg(test)]
@@ -98,6 +131,20 @@ mod tests {
         assert_eq!(parse_go_duration("300ms"), Ok(Duration::from_millis(300)));
         assert_eq!(parse_go_duration("2us"), Ok(Duration::from_micros(2)));
         assert_eq!(parse_go_duration("2µs"), Ok(Duration::from_micros(2)));
+        // Fractions scale through a float64 as in Go; digits past a u64 are ignored.
+        assert_eq!(
+            parse_go_duration("0.000000000020000m"),
+            Ok(Duration::from_nanos(1))
+        );
+        assert_eq!(parse_go_duration(".5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            parse_go_duration(&format!("1.{}s", "1".repeat(40))),
+            Ok(Duration::from_nanos(1_111_111_111))
+        );
+        assert_eq!(
+            parse_go_duration("2562047h47m16.854775807s"),
+            Ok(Duration::from_nanos(i64::MAX as u64))
+        );
     }
 
     #[test]

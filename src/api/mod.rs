@@ -37,10 +37,21 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
 
 /// Doc comments are wrapped at 100 columns in the source; `kubectl explain` re-wraps text
 /// itself, so the source's line breaks are joined into paragraphs (blank lines are kept).
+/// A 32-bit integer (`format: int32`, or an int-or-string, whose integer is an int32) gets its
+/// range as `minimum`/`maximum`: the API server checks no `format` range, and an object it
+/// admitted with a larger number could not be read into the Rust type — which would break the
+/// operator's watch of every object of the kind.
 fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(map) => {
+                let int32 = map.get("format").and_then(|f| f.as_str()) == Some("int32")
+                    || map.get("x-kubernetes-int-or-string")
+                        == Some(&serde_json::Value::Bool(true));
+                if int32 {
+                    map.entry("minimum").or_insert(i32::MIN.into());
+                    map.entry("maximum").or_insert(i32::MAX.into());
+                }
                 for (k, child) in map.iter_mut() {
                     match child {
                         serde_json::Value::String(text) if k == "description" => {
@@ -56,7 +67,7 @@ fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
     }
     let mut value = serde_json::to_value(&crd).expect("a CRD serializes");
     walk(&mut value);
-    serde_json::from_value(value).expect("descriptions changed only")
+    serde_json::from_value(value).expect("descriptions and bounds changed only")
 }
 
 /// Joins wrapped lines with spaces; paragraph breaks (blank lines) stay.
@@ -98,5 +109,28 @@ mod tests {
         assert!(crds_yaml().contains(
             "How keys produced by `find` are made valid Secret keys: `Default` replaces invalid characters"
         ));
+    }
+
+    #[test]
+    fn int32_fields_carry_their_range() {
+        fn walk(v: &serde_json::Value, found: &mut usize) {
+            if let Some(map) = v.as_object() {
+                let int32 = map.get("format").and_then(|f| f.as_str()) == Some("int32")
+                    || map.contains_key("x-kubernetes-int-or-string");
+                if int32 {
+                    *found += 1;
+                    assert_eq!(map["maximum"].as_f64(), Some(f64::from(i32::MAX)), "{v}");
+                    assert!(map["minimum"].as_f64() >= Some(f64::from(i32::MIN)), "{v}");
+                }
+                map.values().for_each(|c| walk(c, found));
+            } else if let Some(items) = v.as_array() {
+                items.iter().for_each(|c| walk(c, found));
+            }
+        }
+        let mut found = 0;
+        for (_, crd) in crds() {
+            walk(&serde_json::to_value(crd).unwrap(), &mut found);
+        }
+        assert!(found >= 2, "{found} int32 fields");
     }
 }

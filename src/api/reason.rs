@@ -68,6 +68,9 @@ pub enum Reason {
     /// The target Secret exists and is managed by something else (another ExternalSecret, or not
     /// by stagesync at all); it was left untouched.
     SecretConflict,
+    /// The API server failed the write of the Secret (a conflict, throttling, an error, an
+    /// outage); the Secret is as it was and the write is retried with backoff.
+    SecretWriteFailed,
     /// The ExternalSecret's spec cannot work as written (beyond what the CRD schema checks).
     InvalidSpec,
     /// A template (`target.template`) could not be rendered, or a ConfigMap/Secret it reads
@@ -92,7 +95,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in declaration order (a test checks none is missing).
-    pub const ALL: [Reason; 32] = [
+    pub const ALL: [Reason; 33] = [
         Self::SecretSynced,
         Self::SecretSyncedError,
         Self::SecretDeleted,
@@ -116,6 +119,7 @@ impl Reason {
         Self::InvalidSecret,
         Self::NullBytesRefused,
         Self::SecretConflict,
+        Self::SecretWriteFailed,
         Self::InvalidSpec,
         Self::TemplateFailed,
         Self::RewriteFailed,
@@ -158,6 +162,7 @@ impl Reason {
             Self::InvalidSecret => "InvalidSecret",
             Self::NullBytesRefused => "NullBytesRefused",
             Self::SecretConflict => "SecretConflict",
+            Self::SecretWriteFailed => "SecretWriteFailed",
             Self::InvalidSpec => "InvalidSpec",
             Self::TemplateFailed => "TemplateFailed",
             Self::RewriteFailed => "RewriteFailed",

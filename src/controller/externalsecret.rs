@@ -92,7 +92,8 @@ impl SyncError {
             Self::Write(WriteError::Conflict { .. }) => Reason::SecretConflict,
             Self::Write(WriteError::Missing { .. }) => Reason::SecretMissing,
             Self::Write(WriteError::Invalid(_)) => Reason::InvalidSecret,
-            Self::Write(WriteError::Kube { .. }) | Self::Kube(_) => Reason::SecretSyncedError,
+            Self::Write(WriteError::Kube { .. }) => Reason::SecretWriteFailed,
+            Self::Kube(_) => Reason::SecretSyncedError,
         }
     }
 
@@ -771,4 +772,29 @@ async fn patch_finalizers(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_the_api_server_failed_has_its_own_reason() {
+        let conflict: kube::core::Status = serde_json::from_value(json!({
+            "status": "Failure", "code": 409, "reason": "Conflict",
+            "message": "Operation cannot be fulfilled on secrets \"db\"",
+        }))
+        .unwrap();
+        let failed = |status: &kube::core::Status| kube::Error::Api(Box::new(status.clone()));
+        let write = SyncError::Write(WriteError::Kube {
+            secret: "db".into(),
+            error: failed(&conflict),
+        });
+        assert_eq!(write.reason(), Reason::SecretWriteFailed);
+        assert!(write.to_string().contains("409"), "{write}");
+        assert_eq!(
+            SyncError::Kube(failed(&conflict)).reason(),
+            Reason::SecretSyncedError
+        );
+    }
 }

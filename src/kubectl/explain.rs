@@ -27,8 +27,12 @@ pub const fn explain(reason: Reason) -> Explanation {
             NOTHING,
         ),
         Reason::SecretSyncedError => says(
-            "The sync failed for a reason no finer reason describes, most often because the Kubernetes API refused or failed the write of the Secret. The Secret is unchanged.",
-            "Read the message: check that the operator may write Secrets in this namespace and that no admission webhook or quota rejects the Secret. It is retried with backoff.",
+            "The sync failed for a reason no finer reason describes, such as the Kubernetes API failing a read the sync needed. The Secret is unchanged.",
+            "Read the message: check that the operator may read Secrets and ConfigMaps in this namespace and that the API server answers. It is retried with backoff.",
+        ),
+        Reason::SecretWriteFailed => says(
+            "The Kubernetes API server failed the write of the Secret: a conflict with a concurrent change, throttling, an internal error or an outage (the message gives its answer). The Secret is as it was.",
+            "Usually transient: the write is retried with backoff. If it lasts, check that the operator may patch Secrets in this namespace and that no admission webhook or quota rejects them.",
         ),
         Reason::SecretDeleted => says(
             "Every AWS secret this ExternalSecret reads is gone, and its deletionPolicy (Delete or Merge) removed the Secret, or this ExternalSecret's keys from it.",

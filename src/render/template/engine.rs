@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use gtmpl_ng::{Context, Func, FuncError, Template, Value};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::TemplateSources;
+use super::literals;
 use super::values::{bytes_to_tstr, tstr_to_bytes};
 use crate::render::RenderError;
 use crate::value::SecretBytes;
@@ -188,24 +190,48 @@ fn missing_key_as_go(detail: &str) -> String {
     out
 }
 
+/// How long one render may run. gtmpl-ng's default budgets (iterations, output, function
+/// results) bound memory, not time, and leave the deadline off: a tenant's template looping over
+/// key derivations (`{{ range 10000 }}{{ bcrypt "x" }}{{ end }}`) would hold a reconcile worker
+/// for many minutes. The render stops at its first step past the deadline (a single function
+/// call runs to its end).
+pub(crate) const RENDER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A template with ESO's functions and this engine's limits, its literals read by Go's rules
+/// ([`literals`]).
+fn template(name: &str, text: &str) -> Result<Template, String> {
+    let text = literals::for_gtmpl(name, text)?;
+    let mut t = Template::with_name(name);
+    t.limits = t.limits.with_deadline(RENDER_DEADLINE);
+    t.add_funcs(&FUNCS);
+    t.parse(text.as_ref()).map_err(|e| e.to_string())?;
+    Ok(t)
+}
+
+/// Runs a call into gtmpl-ng, a panic of the engine becoming an error: a template comes from a
+/// tenant, and no input may take the operator down, whatever is left to find in the engine.
+fn guarded<T>(call: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .unwrap_or_else(|_| Err("the template engine failed on this template".to_owned()))
+}
+
 /// Parses one Go template with ESO's functions, without running it: the syntax errors and the
 /// unknown functions. Template text comes from the spec, never from a secret.
 pub(crate) fn parse_text(name: &str, text: &str) -> Result<(), String> {
-    let mut t = Template::with_name(name);
-    t.add_funcs(&FUNCS);
-    t.parse(text).map_err(|e| e.to_string())
+    guarded(|| template(name, text).map(drop))
 }
 
 /// Renders one Go template over `data` with ESO's functions. The error is the engine's text,
 /// unredacted: the caller redacts.
 pub(crate) fn render_text(name: &str, text: &str, data: &Context) -> Result<Vec<u8>, String> {
-    let mut t = Template::with_name(name);
-    t.add_funcs(&FUNCS);
-    t.parse(text).map_err(|e| e.to_string())?;
-    let mut out = t.render(data).map_err(|e| e.to_string())?;
-    let bytes = tstr_to_bytes(&out);
-    out.zeroize();
-    Ok(bytes)
+    guarded(|| {
+        let mut out = template(name, text)?
+            .render(data)
+            .map_err(|e| e.to_string())?;
+        let bytes = tstr_to_bytes(&out);
+        out.zeroize();
+        Ok(bytes)
+    })
 }
 
 /// Every form of the values that must not appear in an error, longest first: each value, each

@@ -39,7 +39,9 @@
 //!
 //! # Files
 //!
-//! This file: the rules above. [`engine`]: rendering, redaction, the function table.
+//! This file: the rules above. [`engine`]: rendering (with a 10 s deadline), redaction, the
+//! function table; [`literals`]: the template's string and character literals read by Go's rules
+//! (gtmpl-ng's own reading loops, panics or differs on some).
 //! [`values`]: bytes in engine strings, argument helpers. One file per function family:
 //! [`strings`], [`text`], [`encoding`], [`json`], [`yaml`], [`defaults`], [`collections`]
 //! (dicts), [`lists`], [`numbers`], [`regex`], [`paths`], [`dates`] (with [`gotime`], Go's
@@ -139,6 +141,7 @@ mod gourl;
 mod json;
 mod keys;
 mod lists;
+mod literals;
 mod masterminds;
 mod numbers;
 mod paths;
