@@ -220,7 +220,8 @@ pub async fn run_operator(
     let listener = crate::http::bind(args.metrics_addr)
         .await
         .map_err(|e| anyhow::anyhow!("--metrics-addr {}: {e}", args.metrics_addr))?;
-    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let health = Arc::new(Health::default());
+    let client = kube_client(args.kubeconfig.as_deref(), health.metrics.open_watches()).await?;
     let allowed_roles = args
         .allowed_roles
         .as_deref()
@@ -265,7 +266,6 @@ pub async fn run_operator(
         controller_class: args.controller_class.clone(),
         ..ControllerConfig::default()
     };
-    let health = Arc::new(Health::default());
     let stores = StoreRegistry::new(
         client.clone(),
         policy,
@@ -311,7 +311,11 @@ pub async fn run_operator(
     Ok(())
 }
 
-async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+/// The operator's kube client, its open watches counted into `open_watches`.
+async fn kube_client(
+    kubeconfig: Option<&std::path::Path>,
+    open_watches: prometheus_client::metrics::gauge::Gauge,
+) -> anyhow::Result<kube::Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)?;
@@ -319,5 +323,7 @@ async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kub
         }
         None => kube::Config::infer().await?,
     };
-    Ok(kube::Client::try_from(config)?)
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&crate::watches::CountWatches::new(open_watches))
+        .build())
 }

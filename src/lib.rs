@@ -3,8 +3,8 @@
 //! Data flows one way: [`controller`] (one reconciler per kind) → [`store`] (which store, which
 //! identity) → [`resolve`] (values from the backend, [`provider`]) → [`render`] (pure: values to
 //! Secret data) → [`write`] (server-side apply, status, events). [`api`] holds the CRD types,
-//! [`value`] the redacted secret bytes; [`cli`], [`http`], [`leader`], [`metrics`] and [`telemetry`]
-//! are the binary's edges; [`kubectl`] is the `kubectl stagesync` plugin.
+//! [`value`] the redacted secret bytes; [`cli`], [`http`], [`leader`], [`metrics`], [`telemetry`]
+//! and [`watches`] are the binary's edges; [`kubectl`] is the `kubectl stagesync` plugin.
 
 pub mod api;
 pub mod check;
@@ -23,4 +23,5 @@ pub mod restart;
 pub mod store;
 pub mod telemetry;
 pub mod value;
+pub mod watches;
 pub mod write;

@@ -66,6 +66,7 @@ pub struct Metrics {
     versions_changed: Family<StoreLabels, Counter>,
     tracker_cycle: HistogramFamily<StoreLabels>,
     tracked_secrets: Family<StoreLabels, Gauge>,
+    tracked_references: Family<StoreLabels, Gauge>,
     rotations_stuck: Family<StoreLabels, Gauge>,
     scheduled_for_deletion: Family<StoreLabels, Gauge>,
     secret_writes: Family<WriteLabels, Counter>,
@@ -73,6 +74,8 @@ pub struct Metrics {
     restart_queue: Gauge,
     rollouts: Family<RestartLabels, Counter>,
     leader: Gauge,
+    watches: Gauge,
+    runtime_tasks: Gauge,
 }
 
 impl fmt::Debug for Metrics {
@@ -133,6 +136,12 @@ impl Default for Metrics {
             "Remote secrets the version tracker follows, by store",
             tracked_secrets.clone(),
         );
+        let tracked_references = Family::default();
+        registry.register(
+            "tracked_references",
+            "References (ExternalSecret, remote secret) the version tracker holds, by store",
+            tracked_references.clone(),
+        );
         let rotations_stuck = Family::default();
         registry.register(
             "rotations_stuck",
@@ -175,9 +184,24 @@ impl Default for Metrics {
             "1 while this replica holds the leader lease and runs the controllers, 0 as a standby",
             leader.clone(),
         );
+        let watches = Gauge::default();
+        registry.register(
+            "watches",
+            "Watch requests open on the API server",
+            watches.clone(),
+        );
+        let runtime_tasks = Gauge::default();
+        registry.register(
+            "runtime_tasks",
+            "Tasks alive in the operator's async runtime",
+            runtime_tasks.clone(),
+        );
         Self {
             registry,
             leader,
+            watches,
+            runtime_tasks,
+            tracked_references,
             restarts,
             restart_queue,
             rollouts,
@@ -257,6 +281,23 @@ impl Metrics {
             .set(i64::try_from(tracked).unwrap_or(i64::MAX));
     }
 
+    /// Sets what a store's version tracker holds now: remote secrets, and references to them
+    /// (one per ExternalSecret and remote secret it reads). Set every tracker cycle, so a deleted
+    /// ExternalSecret's references are seen to go.
+    pub fn tracking(&self, store: &str, secrets: usize, references: usize) {
+        self.tracked_secrets
+            .get_or_create(&self::store(store))
+            .set(i64::try_from(secrets).unwrap_or(i64::MAX));
+        self.tracked_references
+            .get_or_create(&self::store(store))
+            .set(i64::try_from(references).unwrap_or(i64::MAX));
+    }
+
+    /// The gauge of open watch requests, for the kube client's [`crate::watches`] layer.
+    pub fn open_watches(&self) -> Gauge {
+        self.watches.clone()
+    }
+
     /// Sets how many of a store's secrets have a stuck rotation.
     pub fn rotations_stuck(&self, store: &str, n: usize) {
         self.rotations_stuck
@@ -317,8 +358,14 @@ impl Metrics {
         })
     }
 
-    /// The metrics in the OpenMetrics text format.
+    /// The metrics in the OpenMetrics text format. The runtime's task count is read now, from
+    /// the runtime this is called on.
     pub fn render(&self) -> String {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let tasks = runtime.metrics().num_alive_tasks();
+            self.runtime_tasks
+                .set(i64::try_from(tasks).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -396,5 +443,54 @@ mod tests {
         let cost: f64 = cost_line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((cost - 5.0 * DOLLARS_PER_CALL).abs() < 1e-12, "{cost_line}");
         assert_eq!(total.load(std::sync::atomic::Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn tracking_gauges_follow_the_tracker() {
+        let m = Metrics::default();
+        m.tracking("SecretStore/ns/aws", 3, 7);
+        let text = m.render();
+        assert!(
+            text.contains("stagesync_tracked_secrets{store=\"SecretStore/ns/aws\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stagesync_tracked_references{store=\"SecretStore/ns/aws\"} 7"),
+            "{text}"
+        );
+        // References going away are seen to go.
+        m.tracking("SecretStore/ns/aws", 0, 0);
+        assert!(
+            m.render()
+                .contains("stagesync_tracked_references{store=\"SecretStore/ns/aws\"} 0")
+        );
+    }
+
+    #[tokio::test]
+    async fn runtime_tasks_are_counted_when_rendered() {
+        let m = Metrics::default();
+        let tasks_now = |text: &str| -> i64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix("stagesync_runtime_tasks "))
+                .and_then(|v| v.parse().ok())
+                .expect("the gauge is rendered")
+        };
+        let before = tasks_now(&m.render());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let waiting: Vec<_> = (0..5)
+            .map(|_| tokio::spawn(async {}))
+            .chain([tokio::spawn(async move {
+                let _ = stopped.await;
+            })])
+            .collect();
+        // Five finish at once; the sixth waits.
+        tokio::task::yield_now().await;
+        let during = tasks_now(&m.render());
+        assert!(during > before, "{before} → {during}");
+        drop(stop);
+        for t in waiting {
+            t.await.unwrap();
+        }
+        assert_eq!(tasks_now(&m.render()), before);
     }
 }

@@ -86,6 +86,28 @@ async fn stagesync_run_syncs_follows_a_rotation_serves_metrics_and_stops_on_sigt
         metrics.contains("stagesync_syncs_total{result=\"success\""),
         "{metrics}"
     );
+    // What the soak benchmark follows to see leaks: the watches open on the API server (one per
+    // watched kind at least), the tasks alive, and the tracker's references (one ExternalSecret
+    // reading one AWS secret).
+    let gauge = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    assert!(
+        gauge(&metrics, "stagesync_watches").is_some_and(|n| n >= 4.0),
+        "{metrics}"
+    );
+    assert!(
+        gauge(&metrics, "stagesync_runtime_tasks").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    eventually(WAIT, "one tracked reference on /metrics", || async {
+        let (_, text) = http_get(port, "/metrics")?;
+        text.lines()
+            .any(|l| l.starts_with("stagesync_tracked_references{") && l.ends_with("} 1"))
+            .then_some(())
+    })
+    .await;
 
     let pid = child.id().unwrap();
     let killed = std::process::Command::new("kill")

@@ -198,6 +198,8 @@ fn plan(r: &StoreResolver, now: Instant, wall: SystemTime) -> Plan {
     // A secret confirmed this cycle needs no listing.
     due.retain(|k| !described.contains(k));
 
+    r.metrics
+        .tracking(&r.label, tracker.len(), tracker.references());
     let mut plan = Plan {
         tracked: tracker.len(),
         ..Plan::default()

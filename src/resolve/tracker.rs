@@ -224,6 +224,11 @@ impl Tracker {
         self.entries.len()
     }
 
+    /// Number of references: one per ExternalSecret and remote secret it reads.
+    pub fn references(&self) -> usize {
+        self.by_es.values().map(HashSet::len).sum()
+    }
+
     /// Whether nothing is tracked.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -484,3 +484,23 @@ fn a_reader_left_behind_is_woken_once_per_version() {
         "a newer version"
     );
 }
+
+#[test]
+fn references_come_and_go_with_their_external_secrets() {
+    let mut t = Tracker::default();
+    let hour = Duration::from_secs(3600);
+    let refs = |keys: &[&str]| -> Vec<(String, VersionSelector)> {
+        keys.iter()
+            .map(|k| ((*k).to_owned(), stage("AWSCURRENT")))
+            .collect()
+    };
+    t.subscribe(&es("a"), &refs(&["k1", "k2"]), hour);
+    t.subscribe(&es("b"), &refs(&["k2"]), hour);
+    assert_eq!((t.len(), t.references()), (2, 3));
+    // A changed spec replaces what it read before.
+    t.subscribe(&es("a"), &refs(&["k3"]), hour);
+    assert_eq!((t.len(), t.references()), (2, 2));
+    t.forget(&es("a"));
+    t.forget(&es("b"));
+    assert_eq!((t.len(), t.references()), (0, 0));
+}
