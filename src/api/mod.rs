@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod externalsecret;
+pub mod names;
 pub mod reason;
 pub mod secretstore;
 pub mod shared;

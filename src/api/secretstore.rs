@@ -357,7 +357,10 @@ mod tests {
         let read = |v: IntOrString| store_refresh_interval(Some(&v));
         assert_eq!(store_refresh_interval(None), Ok(None));
         assert_eq!(read(IntOrString::Int(0)), Ok(None));
-        assert_eq!(read(IntOrString::Int(300)), Ok(Some(Duration::from_secs(300))));
+        assert_eq!(
+            read(IntOrString::Int(300)),
+            Ok(Some(Duration::from_secs(300)))
+        );
         assert_eq!(
             read(IntOrString::String("5m".into())),
             Ok(Some(Duration::from_secs(300)))

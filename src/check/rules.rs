@@ -136,7 +136,7 @@ pub fn external_secret(
         .name
         .clone()
         .unwrap_or_else(|| es.metadata.name.clone().unwrap_or_default());
-    if !is_dns_subdomain(&target) {
+    if !crate::api::names::is_dns_subdomain(&target) {
         findings.push(Finding::error(
             "spec.target.name",
             format!("Secret name {target:?} is not a valid DNS subdomain name"),
@@ -480,18 +480,4 @@ pub fn workload(
         )
         .hint("it will never be restarted by stagesync; check the Secret names"),
     ]
-}
-
-/// RFC 1123 DNS subdomain, as Secret names must be.
-fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }

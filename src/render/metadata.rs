@@ -12,8 +12,6 @@ use crate::value::SecretBytes;
 
 /// Longest label value, and longest name part of a qualified key.
 const MAX_NAME_LEN: usize = 63;
-/// Longest prefix (a DNS subdomain) of a qualified key.
-const MAX_PREFIX_LEN: usize = 253;
 /// Most bytes of all annotation keys and values together.
 pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
 
@@ -31,20 +29,6 @@ fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// A DNS-1123 subdomain: lowercase labels of `[a-z0-9-]` joined by dots, at most 253 characters.
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_PREFIX_LEN
-        && s.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        })
-}
-
 /// Why a label or annotation key is not a qualified name (`[prefix/]name`), if it is not.
 pub fn key_error(key: &str) -> Option<String> {
     let (prefix, name) = match key.split_once('/') {
@@ -52,7 +36,7 @@ pub fn key_error(key: &str) -> Option<String> {
         None => (None, key),
     };
     if let Some(p) = prefix
-        && !is_dns_subdomain(p)
+        && !crate::api::names::is_dns_subdomain(p)
     {
         return Some(
             "its prefix must be a DNS subdomain (lowercase alphanumerics, '-' and '.', at most 253 characters)"

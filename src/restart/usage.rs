@@ -129,7 +129,7 @@ fn names(
     let mut out = BTreeSet::new();
     for part in raw.split(',') {
         let name = part.trim();
-        if is_dns_subdomain(name) {
+        if crate::api::names::is_dns_subdomain(name) {
             out.insert(name.to_owned());
         } else {
             problems.push(format!(
@@ -138,20 +138,6 @@ fn names(
         }
     }
     Some(out)
-}
-
-/// A Kubernetes object name (RFC 1123 subdomain).
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 /// The Secrets a pod spec uses: `env[].valueFrom.secretKeyRef`, `envFrom[].secretRef` of
