@@ -136,6 +136,12 @@ fn fuzzing_block() -> String {
          written to `proptest-regressions/`; commit them with the fix).\n\n",
         targets.len()
     ));
+    out.push_str(
+        "Coverage-guided fuzzing of the same entry points, for a nightly toolchain with \
+         `cargo install cargo-fuzz`: `cd fuzz && cargo +nightly fuzz run <target>` (targets \
+         `property_path`, `template`, `duration`, `crd_json`, `manifest`; see `fuzz/README.md`). \
+         It is not part of the test command.\n\n",
+    );
     let found = found();
     out.push_str(&format!(
         "Bugs found by these properties ({}):\n\n",
