@@ -36,6 +36,26 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     ]
 }
 
+/// The `openAPIV3Schema` of every served version of every stagesync CRD, as
+/// `(kind, apiVersion, schema)`: what admission (the fake, `stagesync check`) compiles.
+pub fn open_api_schemas() -> Vec<(String, String, serde_json::Value)> {
+    crds()
+        .into_iter()
+        .flat_map(|(_, crd)| {
+            let kind = crd.spec.names.kind.clone();
+            let group = crd.spec.group.clone();
+            crd.spec.versions.into_iter().map(move |version| {
+                let schema = version
+                    .schema
+                    .and_then(|s| s.open_api_v3_schema)
+                    .map(|s| serde_json::to_value(s).expect("a schema serializes"))
+                    .unwrap_or_default();
+                (kind.clone(), format!("{group}/{}", version.name), schema)
+            })
+        })
+        .collect()
+}
+
 /// Doc comments are wrapped at 100 columns in the source; `kubectl explain` re-wraps text
 /// itself, so the source's line breaks are joined into paragraphs (blank lines are kept).
 /// A 32-bit integer (`format: int32`, or an int-or-string, whose integer is an int32) gets its

@@ -36,21 +36,12 @@ impl Schemas {
     /// Compiles every stagesync CRD's served version.
     pub fn new() -> Result<Self, SchemaError> {
         let mut by_kind = BTreeMap::new();
-        for (_, crd) in crate::api::crds() {
-            let kind = crd.spec.names.kind.clone();
-            for version in &crd.spec.versions {
-                let schema = version
-                    .schema
-                    .as_ref()
-                    .and_then(|s| s.open_api_v3_schema.as_ref());
-                let value = serde_json::to_value(schema).unwrap_or(Value::Null);
-                let compiled = CrdSchema::new(&value).map_err(|detail| SchemaError {
-                    kind: kind.clone(),
-                    detail,
-                })?;
-                let api_version = format!("{}/{}", crd.spec.group, version.name);
-                by_kind.insert(kind.clone(), (api_version, compiled));
-            }
+        for (kind, api_version, schema) in crate::api::open_api_schemas() {
+            let compiled = CrdSchema::new(&schema).map_err(|detail| SchemaError {
+                kind: kind.clone(),
+                detail,
+            })?;
+            by_kind.insert(kind, (api_version, compiled));
         }
         Ok(Self { by_kind })
     }

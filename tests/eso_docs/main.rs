@@ -482,24 +482,9 @@ async fn credentials(client: &kube::Client, ns: &str) {
 }
 
 fn schemas() -> BTreeMap<String, CrdSchema> {
-    stagesync::api::crds()
+    stagesync::api::open_api_schemas()
         .into_iter()
-        .map(|(_, crd)| {
-            let schema = serde_json::to_value(
-                crd.spec.versions[0]
-                    .schema
-                    .as_ref()
-                    .unwrap()
-                    .open_api_v3_schema
-                    .as_ref()
-                    .unwrap(),
-            )
-            .unwrap();
-            (
-                crd.spec.names.kind.clone(),
-                CrdSchema::new(&schema).unwrap(),
-            )
-        })
+        .map(|(kind, _, schema)| (kind, CrdSchema::new(&schema).unwrap()))
         .collect()
 }
 
