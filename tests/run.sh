@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 
 source tests/tools.sh
 
+# A from-scratch build gains nothing from incremental caches, which cost gigabytes of disk.
+export CARGO_INCREMENTAL=0
+
 step() { printf '\n== %s\n' "$*"; }
 
 step "toolchain components"
