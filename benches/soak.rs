@@ -456,8 +456,10 @@ impl Soak {
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        // Reconnected watches and finished reconciles settle: sample a few times, keep the median.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Reconnected watches and finished reconciles settle, and the connections left idle by
+        // the load close (hyper's pools keep an idle one 90 s; each open connection is a task):
+        // then sample a few times, keep the median.
+        tokio::time::sleep(POOL_IDLE + Duration::from_secs(5)).await;
         let mut taken = Vec::new();
         for _ in 0..5 {
             if let Some(s) = self.sample().await {
@@ -472,6 +474,9 @@ impl Soak {
         }
     }
 }
+
+/// How long the kube and AWS clients keep an idle connection (hyper-util's pool default).
+const POOL_IDLE: Duration = Duration::from_secs(90);
 
 fn median(samples: &[Sample]) -> Sample {
     let pick = |f: fn(&Sample) -> f64| {

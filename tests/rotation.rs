@@ -663,3 +663,104 @@ async fn the_naive_baseline_rereads_every_value_every_interval_from_the_start() 
     // refreshInterval 1s: about five reads, at least three whatever the machine's load.
     assert!(reads >= 3, "{reads} reads in 5 s");
 }
+
+/// `stagesync_tracked_references` of one store (`None`: not reported yet).
+fn tracked_references(r: &Rig, store: &str) -> Option<f64> {
+    let label = r.store_label(store);
+    samples(&r.operator.metrics.render(), "stagesync_tracked_references")
+        .into_iter()
+        .find(|(labels, _)| labels.get("store") == Some(&label))
+        .map(|(_, value)| value)
+}
+
+async fn wait_references(r: &Rig, store: &str, want: f64) {
+    eventually(
+        WAIT,
+        &format!("{want} tracked references in store {store}"),
+        || async { (tracked_references(r, store) == Some(want)).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_external_secret_deleted_while_the_operator_was_not_watching_is_no_longer_tracked() {
+    let r = Rig::start("forget-unseen", |_| {}).await;
+    let test =
+        "an_external_secret_deleted_while_the_operator_was_not_watching_is_no_longer_tracked";
+    let Some(faults) = r.cluster.faults(test) else {
+        return;
+    };
+    for name in ["kept", "gone"] {
+        let key = unique_name(&format!("forget/{name}"));
+        create_aws(&r.aws, &key, &format!("{name}-value")).await;
+        create_es(r.client(), &r.ns, name, current(&key)).await;
+        wait_data(r.client(), &r.ns, name, &[("v", &format!("{name}-value"))]).await;
+    }
+    wait_references(&r, "aws", 2.0).await;
+
+    // The operator's watches of ExternalSecrets end and cannot start again meanwhile ...
+    faults.add(apiserver_fake::FaultRule {
+        verb: Some("watch".into()),
+        resource: Some("externalsecrets".into()),
+        namespace: Some(r.ns.clone()),
+        status: Some(503),
+        ..Default::default()
+    });
+    faults.end_watches();
+    // ... while someone removes the finalizer by hand and deletes the ExternalSecret.
+    let api = Api::<stagesync::api::ExternalSecret>::namespaced(r.client().clone(), &r.ns);
+    let no_finalizers = json!({"metadata": {"finalizers": null}});
+    api.patch(
+        "gone",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&no_finalizers),
+    )
+    .await
+    .expect("finalizer removed");
+    api.delete("gone", &Default::default())
+        .await
+        .expect("deleted");
+    assert!(api.get_opt("gone").await.unwrap().is_none());
+    // The history is gone too (as after an API server restart): the operator must list again,
+    // and the list brings no Delete event.
+    r.cluster
+        .fake()
+        .expect("the fake")
+        .cluster()
+        .store
+        .expire_watches();
+    faults.clear();
+
+    wait_references(&r, "aws", 1.0).await;
+    // The one left is still served.
+    let key = unique_name("forget/after");
+    create_aws(&r.aws, &key, "after-value").await;
+    create_es(r.client(), &r.ns, "after", current(&key)).await;
+    wait_data(r.client(), &r.ns, "after", &[("v", "after-value")]).await;
+    wait_references(&r, "aws", 2.0).await;
+}
+
+#[tokio::test]
+async fn an_external_secret_moved_to_another_store_is_tracked_by_that_one_only() {
+    let r = Rig::start("forget-moved", |_| {}).await;
+    r.store("other", json!({})).await;
+    let key = unique_name("forget/moved");
+    create_aws(&r.aws, &key, "moved-value").await;
+    create_es(r.client(), &r.ns, "m", current(&key)).await;
+    wait_data(r.client(), &r.ns, "m", &[("v", "moved-value")]).await;
+    wait_references(&r, "aws", 1.0).await;
+
+    let mut moved = current(&key);
+    moved["secretStoreRef"]["name"] = json!("other");
+    apply_es_spec(r.client(), &r.ns, "m", moved).await;
+    wait_references(&r, "other", 1.0).await;
+    wait_references(&r, "aws", 0.0).await;
+
+    // A spec the operator refuses keeps nothing tracked either.
+    let mut refused = current(&key);
+    refused["secretStoreRef"]["name"] = json!("other");
+    refused["dataFrom"] =
+        json!([{"sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]);
+    apply_es_spec(r.client(), &r.ns, "m", refused).await;
+    wait_references(&r, "other", 0.0).await;
+}

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 
 use super::Context;
 use super::backoff::jitter;
@@ -20,9 +18,7 @@ use super::conditions::{rotation_condition, versions_note, workloads_condition};
 use super::unchanged::Shortcut;
 use crate::api::Reason;
 use crate::api::duration::parse_go_duration;
-use crate::api::externalsecret::{
-    CreationPolicy, DeletionPolicy, ExternalSecret, RefreshPolicy, SecretBinding,
-};
+use crate::api::externalsecret::{DeletionPolicy, ExternalSecret, RefreshPolicy, SecretBinding};
 use crate::api::reason::CONDITION_READY;
 use crate::api::shared::ConditionStatus;
 use crate::render::RenderError;
@@ -39,9 +35,8 @@ use crate::write::secret::{
 };
 use crate::write::status::{apply_status, condition, set_condition};
 
-/// Finalizer of ExternalSecrets that merge into a Secret they do not own: their keys must be
-/// removed from it when they go.
-pub const FINALIZER: &str = "stagesync.io/merge-cleanup";
+pub use super::finalizer::FINALIZER;
+use super::finalizer::{ensure_finalizer, finalize};
 
 /// Annotations that force a sync from AWS when set to a new value: ESO's, and ours.
 pub const FORCE_SYNC_ANNOTATIONS: [&str; 2] = ["stagesync.io/force-sync", "force-sync"];
@@ -369,9 +364,25 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
 /// Called by the controller when reconcile itself failed (status or finalizer writes).
 pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context>) -> Action {
-    let key = format!("{}/{}", es.namespace().unwrap_or_default(), es.name_any());
+    let es_ref = (es.namespace().unwrap_or_default(), es.name_any());
+    let key = format!("{}/{}", es_ref.0, es_ref.1);
+    // The ExternalSecret itself is gone (the cache is behind): nothing to retry, nothing to
+    // track; its Delete, or the next list, brings the cache up to date.
+    if is_gone(err, &es_ref.1) {
+        tracing::debug!(externalsecret = %key, "deleted meanwhile; not retried");
+        ctx.stores.forget(&es_ref);
+        ctx.wanted.forget(&es_ref);
+        ctx.backoff.succeeded(&key);
+        return Action::await_change();
+    }
     tracing::warn!(externalsecret = %key, error = %err, "reconcile failed; retrying with backoff");
     Action::requeue(ctx.backoff.failed(&key, None))
+}
+
+/// A 404 about the ExternalSecret `name` itself.
+fn is_gone(err: &kube::Error, name: &str) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 404
+        && status.details.as_ref().is_some_and(|d| d.kind == "externalsecrets" && d.name == name))
 }
 
 /// The referenced secrets whose rotation is stuck: (key, pending version, pending for).
@@ -449,6 +460,7 @@ async fn sync(
     }
     if let Some(refused) = super::sources::unsupported(spec) {
         ctx.wanted.set(&es_ref, wanted);
+        ctx.stores.forget(&es_ref);
         return Err(SyncError::InvalidSpec(refused));
     }
     // Every store the entries read through, each under its own tenancy rules.
@@ -470,6 +482,9 @@ async fn sync(
         }
     }
     ctx.wanted.set(&es_ref, wanted);
+    // Stores it no longer reads through (re-pointed, or gone bad) stop tracking for it.
+    let using: Vec<_> = stores.iter().map(|s| &s.resolver).collect();
+    ctx.stores.forget_except(&es_ref, &using);
     if let Some(err) = failed {
         return Err(err.into());
     }
@@ -713,70 +728,10 @@ fn next_refresh(es: &ExternalSecret, ctx: &Context) -> Action {
     Action::requeue(jitter(every, 0.05))
 }
 
-/// Adds the cleanup finalizer to merging ExternalSecrets, removes it from the others.
-async fn ensure_finalizer(
-    es: &ExternalSecret,
-    api: &Api<ExternalSecret>,
-) -> Result<(), kube::Error> {
-    let wants = es.spec.target.creation_policy == CreationPolicy::Merge;
-    let has = es.finalizers().iter().any(|f| f == FINALIZER);
-    if wants == has {
-        return Ok(());
-    }
-    let mut finalizers: Vec<String> = es
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    if wants {
-        finalizers.push(FINALIZER.to_owned());
-    }
-    patch_finalizers(es, api, finalizers).await
-}
-
-/// The ExternalSecret is being deleted: a merging one removes its keys, then lets go.
-async fn finalize(
-    es: &ExternalSecret,
-    api: &Api<ExternalSecret>,
-    secrets: &Api<Secret>,
-    target: &str,
-) -> Result<Action, kube::Error> {
-    if !es.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    remove_merged(secrets, target, &es.name_any()).await?;
-    let finalizers: Vec<String> = es
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    patch_finalizers(es, api, finalizers).await?;
-    Ok(Action::await_change())
-}
-
-/// Sets the finalizers with a merge patch guarded by the resourceVersion: a concurrent change
-/// makes it fail with a conflict, and the next reconcile recomputes from fresh state.
-async fn patch_finalizers(
-    es: &ExternalSecret,
-    api: &Api<ExternalSecret>,
-    finalizers: Vec<String>,
-) -> Result<(), kube::Error> {
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
-    api.patch(
-        &es.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_write_the_api_server_failed_has_its_own_reason() {
@@ -796,5 +751,20 @@ mod tests {
             SyncError::Kube(failed(&conflict)).reason(),
             Reason::SecretSyncedError
         );
+    }
+
+    #[test]
+    fn only_a_404_about_the_external_secret_itself_means_it_is_gone() {
+        let not_found = |kind: &str, name: &str| {
+            let status: kube::core::Status = serde_json::from_value(json!({
+                "status": "Failure", "code": 404, "reason": "NotFound",
+                "details": {"name": name, "group": "stagesync.io", "kind": kind},
+            }))
+            .unwrap();
+            kube::Error::Api(Box::new(status))
+        };
+        assert!(is_gone(&not_found("externalsecrets", "db"), "db"));
+        assert!(!is_gone(&not_found("externalsecrets", "other"), "db"));
+        assert!(!is_gone(&not_found("secrets", "db"), "db"));
     }
 }

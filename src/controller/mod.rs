@@ -9,6 +9,7 @@
 pub mod backoff;
 mod conditions;
 pub mod externalsecret;
+mod finalizer;
 pub(crate) mod sources;
 pub mod store;
 mod template_sources;
@@ -322,6 +323,8 @@ async fn external_secrets(
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store::<ExternalSecret>();
     let forget = ctx.clone();
+    let relisted = reader.clone();
+    let relisted_scope = namespace.clone();
     let trigger = watcher(
         scoped::<ExternalSecret>(&client, namespace.as_deref()),
         watcher::Config::default().any_semantic(),
@@ -341,6 +344,9 @@ async fn external_secrets(
             forget
                 .ready
                 .store(true, std::sync::atomic::Ordering::Relaxed);
+            // A re-list after a watch gap (dropped stream, 410 Gone, API server away) brings no
+            // Delete for what went meanwhile: forget whatever the fresh list no longer holds.
+            forget_unlisted(&forget, &relisted, relisted_scope.as_deref());
         }
         // A deleted ExternalSecret no longer needs its secrets tracked.
         if let watcher::Event::Delete(es) = event {
@@ -416,7 +422,22 @@ async fn external_secrets(
     };
     let namespaced_stores = by_store(StoreKind::SecretStore);
     let cluster_stores = by_store(StoreKind::ClusterSecretStore);
-    Controller::for_stream(trigger, reader.clone())
+    // A reconcile still running on a stale copy when the re-list came may track it again: the
+    // cache is compared with what is tracked now and then too.
+    let collect = {
+        let (ctx, reader, scope) = (ctx.clone(), reader.clone(), namespace.clone());
+        async move {
+            let mut every = tokio::time::interval(UNLISTED_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if ctx.ready.load(std::sync::atomic::Ordering::Relaxed) {
+                    forget_unlisted(&ctx, &reader, scope.as_deref());
+                }
+            }
+        }
+    };
+    let controller = Controller::for_stream(trigger, reader.clone())
         .reconcile_on(tracker_wakes)
         .reconcile_on(restart_wakes)
         .reconcile_on(unmanaged)
@@ -447,8 +468,22 @@ async fn external_secrets(
         .with_config(ControllerRuntimeConfig::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(externalsecret::reconcile, externalsecret::error_policy, ctx)
-        .for_each(log_result)
-        .await;
+        .for_each(log_result);
+    futures::future::select(Box::pin(controller), Box::pin(collect)).await;
+}
+
+/// How often what the trackers and the wanted-Secrets index hold is compared with the cache.
+const UNLISTED_EVERY: Duration = Duration::from_secs(30);
+
+/// Forgets, in the store trackers and the wanted-Secrets index, every ExternalSecret of `scope`
+/// that the cache no longer holds.
+fn forget_unlisted(ctx: &Context, cache: &Store<ExternalSecret>, scope: Option<&str>) {
+    let listed = |es: &resolve::EsRef| {
+        !namespace_in_scope(scope, &es.0)
+            || cache.get(&ObjectRef::new(&es.1).within(&es.0)).is_some()
+    };
+    ctx.stores.retain(listed);
+    ctx.wanted.retain(listed);
 }
 
 /// The ExternalSecrets that wrote a managed Secret.

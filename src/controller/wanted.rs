@@ -59,6 +59,17 @@ impl WantedSecrets {
         self.set(es, []);
     }
 
+    /// Forgets each ExternalSecret `keep` refuses (after a re-list: those deleted unseen).
+    pub fn retain(&self, keep: impl Fn(&EsRef) -> bool) {
+        let gone: Vec<EsRef> = {
+            let index = self.0.lock().expect("wanted lock");
+            index.by_es.keys().filter(|es| !keep(es)).cloned().collect()
+        };
+        for es in &gone {
+            self.forget(es);
+        }
+    }
+
     /// A Secret was seen at `resource_version`: the ExternalSecrets to wake, when it is wanted
     /// and new or changed since last seen.
     pub fn changed(
@@ -116,5 +127,19 @@ mod tests {
         assert_eq!(w.changed("ns", "new", Some("1")), vec![es("a")]);
         w.forget(&es("a"));
         assert!(w.changed("ns", "new", Some("2")).is_empty());
+    }
+
+    #[test]
+    fn retain_forgets_only_the_refused() {
+        let w = WantedSecrets::default();
+        w.set(&es("kept"), [secret("shared"), secret("k")]);
+        w.set(&es("gone"), [secret("shared"), secret("g")]);
+        w.retain(|e| e.1 == "kept");
+        assert_eq!(w.changed("ns", "shared", Some("1")), vec![es("kept")]);
+        assert!(
+            w.changed("ns", "g", Some("1")).is_empty(),
+            "gone's own Secret"
+        );
+        assert_eq!(w.changed("ns", "k", Some("1")), vec![es("kept")]);
     }
 }

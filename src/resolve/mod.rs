@@ -199,6 +199,11 @@ impl StoreResolver {
         self.tracker.lock().expect("tracker lock").forget(es);
     }
 
+    /// Forgets every ExternalSecret `keep` refuses.
+    pub fn retain(&self, keep: impl FnMut(&EsRef) -> bool) {
+        self.tracker.lock().expect("tracker lock").retain(keep);
+    }
+
     /// Health of a referenced secret's rotation: the AWSPENDING version and how long it has been
     /// pending, when longer than the stuck threshold.
     pub fn stuck_rotation(&self, key: &str) -> Option<(String, Duration)> {

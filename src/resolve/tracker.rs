@@ -209,6 +209,14 @@ impl Tracker {
         self.subscribe(es, &[], Duration::ZERO);
     }
 
+    /// Forgets every ExternalSecret `keep` refuses (those deleted while no watch saw it happen).
+    pub fn retain(&mut self, mut keep: impl FnMut(&EsRef) -> bool) {
+        let gone: Vec<EsRef> = self.by_es.keys().filter(|es| !keep(es)).cloned().collect();
+        for es in &gone {
+            self.forget(es);
+        }
+    }
+
     /// Every tracked remote key with its entry.
     pub fn entries(&self) -> impl Iterator<Item = (&String, &Entry)> {
         self.entries.iter()

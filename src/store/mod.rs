@@ -255,16 +255,35 @@ impl StoreRegistry {
 
     /// Forgets a deleted ExternalSecret in every store's tracker.
     pub fn forget(&self, es: &EsRef) {
-        let resolvers: Vec<Arc<StoreResolver>> = self
-            .cache
+        self.forget_except(es, &[]);
+    }
+
+    /// Forgets an ExternalSecret in the tracker of every store but `using` (those it reads
+    /// through now): one re-pointed to another store, or whose spec or store went bad, no longer
+    /// keeps the old store checking secrets for it.
+    pub fn forget_except(&self, es: &EsRef, using: &[&Arc<StoreResolver>]) {
+        for r in self.resolvers() {
+            if !using.iter().any(|u| Arc::ptr_eq(u, &r)) {
+                r.forget(es);
+            }
+        }
+    }
+
+    /// Forgets, in every store's tracker, each ExternalSecret `keep` refuses: after a re-list,
+    /// those deleted while no watch was open to tell.
+    pub fn retain(&self, keep: impl Fn(&EsRef) -> bool) {
+        for r in self.resolvers() {
+            r.retain(&keep);
+        }
+    }
+
+    fn resolvers(&self) -> Vec<Arc<StoreResolver>> {
+        self.cache
             .lock()
             .expect("store cache lock")
             .values()
             .map(|c| c.resolver.clone())
-            .collect();
-        for r in resolvers {
-            r.forget(es);
-        }
+            .collect()
     }
 
     /// The resolver of a store already in use, if any (for its status).

@@ -504,3 +504,19 @@ fn references_come_and_go_with_their_external_secrets() {
     t.forget(&es("b"));
     assert_eq!((t.len(), t.references()), (0, 0));
 }
+
+#[test]
+fn retain_forgets_the_refused_and_keeps_the_rest() {
+    let mut t = Tracker::default();
+    let hour = Duration::from_secs(3600);
+    let current = |k: &str| vec![(k.to_owned(), stage("AWSCURRENT"))];
+    t.subscribe(&es("kept"), &current("shared"), hour);
+    t.subscribe(&es("gone"), &current("shared"), hour);
+    t.subscribe(&es("gone-alone"), &current("own"), hour);
+    assert_eq!((t.len(), t.references()), (2, 3));
+    t.retain(|e| e.1 == "kept");
+    assert_eq!((t.len(), t.references()), (1, 1));
+    let subscribers: Vec<&EsRef> = t.entry("shared").unwrap().subscribers().collect();
+    assert_eq!(subscribers, vec![&es("kept")]);
+    assert!(t.entry("own").is_none(), "a secret nobody reads is dropped");
+}
