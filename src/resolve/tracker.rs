@@ -10,6 +10,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use litemap::LiteMap;
+
 use crate::api::VersionSelector;
 use crate::api::version::{AWS_CURRENT, AWS_PENDING};
 use crate::provider::SecretMetadata;
@@ -32,22 +34,25 @@ pub struct Entry {
     pub pending_since: Option<(String, Instant)>,
     /// The last value read of each selector (ARN, version id, when), before or between checks:
     /// another reader within its staleness bound is served the same version from the cache.
-    reads: HashMap<VersionSelector, (String, String, Instant)>,
+    reads: LiteMap<VersionSelector, (String, String, Instant)>,
     /// A check of this secret alone failed (access denied to it, say): not before then again.
     not_before: Option<Instant>,
     subscribers: HashMap<EsRef, Subscription>,
 }
 
+// Per-secret and per-subscriber maps hold one or two selectors: sorted vectors (`LiteMap`) cost a
+// fraction of a hash map's or B-tree's smallest allocation, for each of 10,000s of references.
 #[derive(Debug, Clone, Default)]
 struct Subscription {
     interval: Duration,
-    selectors: BTreeSet<VersionSelector>,
+    /// Sorted, without repeats.
+    selectors: Vec<VersionSelector>,
     /// The version id each selector was last served to this ExternalSecret: whatever the
     /// tracker knew or did not know then, a check that finds another version wakes it.
-    served: HashMap<VersionSelector, String>,
+    served: LiteMap<VersionSelector, String>,
     /// The version id it was last woken for, per selector: it is woken once per version; should
     /// its sync fail, its own backoff paces the retries, not every check of the secret.
-    woken: HashMap<VersionSelector, String>,
+    woken: LiteMap<VersionSelector, String>,
 }
 
 impl Entry {
@@ -199,7 +204,7 @@ impl Tracker {
                 .or_default();
             sub.interval = interval;
             sub.served.retain(|s, _| selectors.contains(s));
-            sub.selectors = selectors;
+            sub.selectors = selectors.into_iter().collect();
         }
         self.by_es.insert(es.clone(), keys);
     }
