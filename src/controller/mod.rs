@@ -25,11 +25,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::write::events::Recorder;
 use futures::{FutureExt, StreamExt, TryStreamExt, future::BoxFuture, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -114,12 +114,8 @@ impl Context {
         config: ControllerConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let reporter = Reporter {
-            controller: "stagesync".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(client.clone(), "stagesync", std::env::var("POD_NAME").ok()),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
             restarts: Arc::new(RestartHub::new(config.restart.debounce)),
             client,
