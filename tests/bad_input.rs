@@ -392,19 +392,8 @@ async fn apply_spec(
     name: &str,
     spec: serde_json::Value,
 ) -> Result<(), Outcome> {
-    let patch = json!({
-        "apiVersion": "stagesync.io/v1alpha1", "kind": "ExternalSecret",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    });
-    Api::<ExternalSecret>::namespaced(client.clone(), ns)
-        .patch(
-            name,
-            &kube::api::PatchParams::apply("gitops").force(),
-            &kube::api::Patch::Apply(&patch),
-        )
+    try_apply_es_spec(client, ns, name, spec)
         .await
-        .map(|_| ())
         .map_err(refusal)
 }
 

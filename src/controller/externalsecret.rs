@@ -370,8 +370,7 @@ pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context
     // track; its Delete, or the next list, brings the cache up to date.
     if is_gone(err, &es_ref.1) {
         tracing::debug!(externalsecret = %key, "deleted meanwhile; not retried");
-        ctx.stores.forget(&es_ref);
-        ctx.wanted.forget(&es_ref);
+        ctx.forget(&es_ref);
         ctx.backoff.succeeded(&key);
         return Action::await_change();
     }

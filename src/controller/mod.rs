@@ -126,6 +126,13 @@ impl Context {
             ready: Arc::default(),
         }
     }
+
+    /// Forgets an ExternalSecret that is gone: its store trackers stop checking secrets for it and
+    /// no unmanaged Secret wakes it.
+    pub fn forget(&self, es: &resolve::EsRef) {
+        self.stores.forget(es);
+        self.wanted.forget(es);
+    }
 }
 
 impl ControllerConfig {
@@ -347,8 +354,7 @@ async fn external_secrets(
         // A deleted ExternalSecret no longer needs its secrets tracked.
         if let watcher::Event::Delete(es) = event {
             let es_ref = (es.namespace().unwrap_or_default(), es.name_any());
-            forget.stores.forget(&es_ref);
-            forget.wanted.forget(&es_ref);
+            forget.forget(&es_ref);
         }
     })
     .applied_objects()

@@ -118,6 +118,16 @@ pub async fn create_es(client: &Client, ns: &str, name: &str, spec: Value) -> Ex
 
 /// Replaces an ExternalSecret's spec (as a GitOps tool would, by server-side apply).
 pub async fn apply_es_spec(client: &Client, ns: &str, name: &str, spec: Value) {
+    try_apply_es_spec(client, ns, name, spec).await.unwrap();
+}
+
+/// [`apply_es_spec`], with the API server's refusal as the answer.
+pub async fn try_apply_es_spec(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    spec: Value,
+) -> kube::Result<()> {
     let patch = json!({
         "apiVersion": "stagesync.io/v1alpha1", "kind": "ExternalSecret",
         "metadata": {"name": name, "namespace": ns},
@@ -130,7 +140,7 @@ pub async fn apply_es_spec(client: &Client, ns: &str, name: &str, spec: Value) {
             &Patch::Apply(&patch),
         )
         .await
-        .unwrap();
+        .map(|_| ())
 }
 
 /// The Ready condition's (status, reason, message), once it was computed for the current spec.
