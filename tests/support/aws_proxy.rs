@@ -82,6 +82,8 @@ struct State {
     stale_lists: bool,
     /// Successful `ListSecrets` responses, by request body.
     lists: HashMap<Bytes, Reply>,
+    /// `ListSecrets` responses recorded so far (answered by AWS, not replayed).
+    lists_recorded: u64,
     latency: Duration,
     /// Access key ids that signed requests (from the SigV4 `Authorization` header).
     access_keys: BTreeSet<String>,
@@ -172,10 +174,19 @@ impl AwsProxy {
     }
 
     /// While on, a `ListSecrets` request whose body equals one answered successfully before gets
-    /// that earlier response instead of being forwarded. Successful `ListSecrets` responses are
-    /// always recorded (the latest per request body), whether this is on or off.
+    /// that earlier response instead of being forwarded (also one already with AWS when this was
+    /// switched on). Successful `ListSecrets` responses are recorded (the latest per request
+    /// body) while no earlier one is served in their place.
     pub fn serve_stale_lists(&self, on: bool) {
         self.state().stale_lists = on;
+    }
+
+    /// `ListSecrets` answers from AWS recorded so far. Unlike `count("ListSecrets")`, which
+    /// counts a request when it arrives, this counts it once AWS has answered it: a listing
+    /// counted here is one [`AwsProxy::serve_stale_lists`] can replay, and it can no longer
+    /// show a change made after this was read.
+    pub fn lists_recorded(&self) -> u64 {
+        self.state().lists_recorded
     }
 
     /// Delay added before answering every request (zero by default).
@@ -373,7 +384,15 @@ impl Proxy {
         };
         if listing && response.status().is_success() {
             let mut s = self.state.lock().unwrap();
+            // Stale mode switched on while this listing was with AWS: its answer may already show
+            // what the test changed after switching, so the old view is served instead.
+            if s.stale_lists
+                && let Some(recorded) = s.lists.get(&body)
+            {
+                return recorded.clone();
+            }
             s.lists.insert(body, response.clone());
+            s.lists_recorded += 1;
         }
         if op.as_deref() == Some("BatchGetSecretValue") && response.status().is_success() {
             return self.batch_without_disabled(key.as_deref(), response).await;
