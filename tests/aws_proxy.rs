@@ -422,8 +422,9 @@ async fn hung_requests_time_out_and_refused_connections_fail_fast_until_healed()
         backend.describe_secret(&name).await,
         Err(ProviderError::Unavailable { .. })
     ));
+    // A hang would take the three attempts' timeouts (3 s); a refusal fails well before.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "refused at once"
     );
 

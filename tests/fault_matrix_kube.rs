@@ -88,7 +88,7 @@ fn cases() -> Vec<Case> {
             ..case(
                 "`410 Gone` on resume: every watch dropped and its resourceVersion expired",
                 Fault::Gone,
-                10,
+                20,
                 20.0,
                 "— nothing fails: each watcher relists once (≤ 15 lists in all) and watches again; one watch failing holds back no other trigger",
             )

@@ -147,6 +147,9 @@ async fn sigkill_in_the_middle_of_a_sync() -> Option<Row> {
     first.kill().await;
     let killed = Instant::now();
     let before = managed(&client, &ns).await;
+    // The first operator's writes, as the fake counted them on arrival: one the kill cut off
+    // before it took effect is counted too, so only the restarted operator's are checked below.
+    let writes_first = secret_writes(&world.faults, &ns);
     let aws_first = world.aws_calls();
     let value_reads = |w: &World| {
         w.proxy
@@ -178,7 +181,8 @@ async fn sigkill_in_the_middle_of_a_sync() -> Option<Row> {
         .filter(|(name, was)| after.get(*name) != Some(was))
         .map(|(name, _)| name)
         .collect();
-    let writes = secret_writes(&world.faults, &ns);
+    let writes_second = secret_writes(&world.faults, &ns) - writes_first;
+    let missing = (N - before.len()) as u64;
     let reads_second = value_reads(&world) - reads_first;
     let mut rolled = Vec::new();
     for d in 0..DEPLOYMENTS {
@@ -195,7 +199,7 @@ async fn sigkill_in_the_middle_of_a_sync() -> Option<Row> {
         .unwrap_or_default();
     println!(
         "SIGKILL: {at_kill} of {N} Secrets written when killed ({} after), restarted operator synced the rest in {:.1} s \
-         ({api_rate:.1} API requests/s); Secret writes in all {writes}; rewritten {rewritten:?}; value reads {reads_first} \
+         ({api_rate:.1} API requests/s); Secret writes {writes_first} before the kill, {writes_second} after for {missing} missing; rewritten {rewritten:?}; value reads {reads_first} \
          then {reads_second} (AWS calls before the kill {aws_first}); Deployments rolled {rolled:?}; restarts metric {restarts}",
         before.len(),
         took.as_secs_f64()
@@ -204,7 +208,12 @@ async fn sigkill_in_the_middle_of_a_sync() -> Option<Row> {
         rewritten.is_empty(),
         "Secrets written before the kill were written again: {rewritten:?}"
     );
-    assert_eq!(writes, N as u64, "every Secret written exactly once");
+    // Each Secret missing at the kill written once at most (one the first operator's last
+    // requests wrote after `before` was read needs none).
+    assert!(
+        writes_second <= missing,
+        "the restarted operator wrote {writes_second} times for {missing} missing Secrets"
+    );
     assert!(rolled.is_empty(), "workloads rolled: {rolled:?}");
     assert_eq!(restarts, 0.0);
     assert!(
@@ -224,7 +233,7 @@ async fn sigkill_in_the_middle_of_a_sync() -> Option<Row> {
         ),
         duration: "a restart".into(),
         secrets: format!(
-            "none lost; the ≥ {} written before the kill not written again: {N} Secret writes in all, one per Secret",
+            "none lost; the ≥ {} written before the kill not written again; the restarted operator wrote only the missing ones, each once at most",
             N * 3 / 10
         ),
         ready_after: format!("≤ {} s after the restart (debug build)", bound.as_secs()),
@@ -335,7 +344,10 @@ async fn leader_killed() -> Option<Row> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_killed_mid_sync_or_as_leader_loses_nothing_and_rolls_nothing_twice() {
-    let (killed, leader) = tokio::join!(sigkill_in_the_middle_of_a_sync(), leader_killed());
+    // One after the other: the takeover is timed against the lease, and the 1,000-Secret sync
+    // beside it would share the fake's two workers.
+    let killed = sigkill_in_the_middle_of_a_sync().await;
+    let leader = leader_killed().await;
     let (Some(killed), Some(leader)) = (killed, leader) else {
         return; // skipped (printed why)
     };

@@ -524,11 +524,15 @@ async fn aws_failures_leave_the_existing_secret_untouched() {
         before.resource_version(),
         "not even rewritten"
     );
-    let events = events_about(e.client(), &e.ns, "fail").await;
-    assert!(
-        events.iter().any(|(r, _)| r == "SecretNotFound"),
-        "{events:?}"
-    );
+    // The Event is published after the status is written.
+    eventually(WAIT, "a SecretNotFound event", || async {
+        let events = events_about(e.client(), &e.ns, "fail").await;
+        events
+            .iter()
+            .any(|(r, _)| r == "SecretNotFound")
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -63,6 +63,16 @@ async fn wait_restarted(r: &Rig, kind: Kind, name: &str, before: Option<String>)
     .await
 }
 
+/// The (type, reason, note) of the events about `name`, once one of them has `reason` (an Event
+/// is published after the patch it reports, so it may arrive after the patch is seen).
+async fn restart_events(r: &Rig, name: &str, reason: &str) -> Vec<(String, String, String)> {
+    eventually(WAIT, &format!("a {reason} event about {name}"), || async {
+        let events = typed_events_about(r.client(), &r.ns, name).await;
+        events.iter().any(|e| e.1 == reason).then_some(events)
+    })
+    .await
+}
+
 /// A canary: a Deployment using its own Secret; `bump` changes that Secret in AWS and waits
 /// until the canary rolled, so every earlier Secret change of the namespace was handled.
 struct Canary {
@@ -167,7 +177,8 @@ async fn a_rotation_rolls_each_annotated_kind_exactly_once_and_nothing_else() {
             generation + 1,
             "{name}: exactly one template change"
         );
-        let events = typed_events_about(r.client(), &r.ns, &name).await;
+        // The Event is published after the workload is patched.
+        let events = restart_events(&r, &name, "Restarted").await;
         let restarted: Vec<_> = events.iter().filter(|e| e.1 == "Restarted").collect();
         assert_eq!(restarted.len(), 1, "{name}: {events:?}");
         let note = &restarted[0].2;
@@ -180,13 +191,18 @@ async fn a_rotation_rolls_each_annotated_kind_exactly_once_and_nothing_else() {
             "a value leaked: {note}"
         );
     }
-    let es_events = typed_events_about(r.client(), &r.ns, "db").await;
-    assert!(
-        es_events
-            .iter()
-            .any(|e| e.1 == "Restarted" && e.2.contains("Deployment deployment")),
-        "{es_events:?}"
-    );
+    eventually(
+        WAIT,
+        "a Restarted event about the ExternalSecret",
+        || async {
+            let es_events = typed_events_about(r.client(), &r.ns, "db").await;
+            let about = |e: &(String, String, String)| {
+                e.1 == "Restarted" && e.2.contains("Deployment deployment")
+            };
+            es_events.iter().any(about).then_some(())
+        },
+    )
+    .await;
     let after = get(r.client(), &r.ns, Kind::Deployment, "unannotated").await;
     assert_eq!(after.metadata.generation, unannotated.metadata.generation);
     assert_eq!(
@@ -287,7 +303,7 @@ async fn three_secrets_changed_by_one_rotation_give_one_rollout() {
         g0 + 1,
         "one rollout for three Secrets"
     );
-    let restarted: Vec<_> = typed_events_about(r.client(), &r.ns, "api")
+    let restarted: Vec<_> = restart_events(&r, "api", "Restarted")
         .await
         .into_iter()
         .filter(|e| e.1 == "Restarted")
@@ -462,7 +478,7 @@ async fn strategy_none_records_and_reports_without_restarting() {
     let obj = wait_recorded(r.client(), &r.ns, Kind::Deployment, "web", &["db"]).await;
     assert_eq!(obj.metadata.generation, g0);
     assert_eq!(restart_mark(Kind::Deployment, &obj), None);
-    let events = typed_events_about(r.client(), &r.ns, "web").await;
+    let events = restart_events(&r, "web", "RestartSkipped").await;
     assert!(
         events
             .iter()

@@ -420,13 +420,14 @@ async fn a_tenant_cannot_reach_another_namespace_or_the_operators_identity() {
             .contains_key("stagesync.io/external-secret"),
         "the refused ExternalSecret did not take the Secret over"
     );
-    let take_over_events = typed_events_about(t, ns, "take-over").await;
-    assert!(
+    eventually(WAIT, "a SecretConflict warning about take-over", || async {
+        let take_over_events = typed_events_about(t, ns, "take-over").await;
         take_over_events
             .iter()
-            .any(|(ty, r, _)| ty == "Warning" && r == "SecretConflict"),
-        "{take_over_events:?}"
-    );
+            .any(|(ty, r, _)| ty == "Warning" && r == "SecretConflict")
+            .then_some(())
+    })
+    .await;
     proven.push(Proven {
         tried: "its own SecretStore (its own credentials) into its own Secret".into(),
         outcome: "allowed: `SecretSynced`".into(),
