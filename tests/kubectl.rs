@@ -279,7 +279,7 @@ async fn status_shows_versions_the_store_and_its_cost_and_the_workloads_to_resta
             .find(|k| k["key"] == json!(key))
             .unwrap_or_else(|| panic!("{key} in {shown}"));
         assert_eq!(entry["versionId"], version);
-        let since = live.synced_versions[key.as_str()]
+        let since = live.synced_versions[key]
             .current_since
             .clone()
             .expect("the operator records when the version became current");

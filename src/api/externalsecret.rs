@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
+use litemap::LiteMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -758,8 +759,9 @@ pub struct ExternalSecretStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_time: Option<Time>,
     /// Per AWS secret (as named in the spec), the version written into the Secret.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub synced_versions: BTreeMap<String, SyncedVersion>,
+    #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, SyncedVersion>")]
+    pub synced_versions: SyncedVersions,
     /// The written Secret, as a servicebinding.io provisioned-service reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<SecretBinding>,
@@ -770,6 +772,11 @@ pub struct ExternalSecretStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_synced: Option<String>,
 }
+
+/// Per AWS secret, the version written into the Secret. A sorted vector, not a B-tree: it
+/// holds one or a few entries, in every cached ExternalSecret (a B-tree's smallest node is
+/// about 1 KB here).
+pub type SyncedVersions = LiteMap<String, SyncedVersion>;
 
 /// The version of one AWS secret that was written into the Secret.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -222,7 +222,6 @@ fn stages_of(meta: &SecretMetadata) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn reference(stage: Option<&str>, id: Option<&str>) -> ExternalSecretDataRemoteRef {
         serde_json::from_value(serde_json::json!({
@@ -234,7 +233,7 @@ mod tests {
     fn meta() -> SecretMetadata {
         SecretMetadata {
             name: "db".into(),
-            versions: BTreeMap::from([
+            versions: litemap::LiteMap::from_iter([
                 ("v2".into(), vec!["AWSCURRENT".into()]),
                 ("v1".into(), vec!["AWSPREVIOUS".into()]),
             ]),

@@ -1,11 +1,10 @@
 //! The ExternalSecret conditions beside `Ready`: `RotationHealthy` (from the store's version
 //! tracker) and `WorkloadsUpdated` (from the restart engine), and the version note of a write.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::Reason;
-use crate::api::externalsecret::{ExternalSecretStatus, SyncedVersion};
+use crate::api::externalsecret::{ExternalSecretStatus, SyncedVersions};
 use crate::api::reason::{CONDITION_ROTATION_HEALTHY, CONDITION_WORKLOADS_UPDATED};
 use crate::api::shared::ConditionStatus;
 use crate::restart::RolloutOutcome;
@@ -61,10 +60,7 @@ pub(super) fn rotation_condition(
 }
 
 /// "prod/db v1 → v2, prod/api v7 → v8": the AWS versions a write moved between (ids only).
-pub(super) fn versions_note(
-    before: &BTreeMap<String, SyncedVersion>,
-    after: &BTreeMap<String, SyncedVersion>,
-) -> String {
+pub(super) fn versions_note(before: &SyncedVersions, after: &SyncedVersions) -> String {
     let moved: Vec<String> = after
         .iter()
         .filter_map(|(key, v)| match before.get(key) {
@@ -147,8 +143,9 @@ pub(super) fn workloads_condition(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::externalsecret::SyncedVersion;
 
-    fn synced(pairs: &[(&str, &str)]) -> BTreeMap<String, SyncedVersion> {
+    fn synced(pairs: &[(&str, &str)]) -> SyncedVersions {
         pairs
             .iter()
             .map(|(k, v)| {

@@ -3,7 +3,6 @@
 //! AWS, and writes only when the live Secret differs. A failure anywhere before the write leaves
 //! the existing Secret exactly as it was.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,7 +132,7 @@ enum Outcome {
 /// Result of a sync, for the status.
 struct Synced {
     outcome: Outcome,
-    synced_versions: BTreeMap<String, crate::api::externalsecret::SyncedVersion>,
+    synced_versions: crate::api::externalsecret::SyncedVersions,
     target: String,
     /// Referenced secrets whose rotation is stuck: (key, pending version, pending for).
     stuck: Vec<(String, String, Duration)>,
@@ -532,7 +531,7 @@ async fn sync(
     if let Some(shortcut) = shortcut {
         let (outcome, synced_versions) = match shortcut {
             Shortcut::Unchanged(versions) => (Outcome::Unchanged, versions),
-            Shortcut::Defer => (Outcome::Deferred, BTreeMap::new()),
+            Shortcut::Defer => (Outcome::Deferred, Default::default()),
         };
         return Ok(Synced {
             outcome,
@@ -673,7 +672,7 @@ async fn deleted_upstream(
     };
     Ok(Synced {
         outcome,
-        synced_versions: BTreeMap::new(),
+        synced_versions: Default::default(),
         target: target.to_owned(),
         stuck: Vec::new(),
     })

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use crate::api::externalsecret::{
-    CreationPolicy, ExternalSecret, ExternalSecretSpec, SyncedVersion,
+    CreationPolicy, ExternalSecret, ExternalSecretSpec, SyncedVersions,
 };
 use crate::api::reason::CONDITION_READY;
 use crate::api::shared::ConditionStatus;
@@ -30,7 +30,7 @@ use crate::write::secret::{
 #[derive(Debug, PartialEq)]
 pub enum Shortcut {
     /// Nothing changed since the last sync: the recorded versions stand.
-    Unchanged(BTreeMap<String, SyncedVersion>),
+    Unchanged(SyncedVersions),
     /// The tracker has not checked these secrets yet (just started): try again shortly instead
     /// of reading every value.
     Defer,

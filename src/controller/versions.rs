@@ -3,18 +3,16 @@
 //! carried over unchanged while the version id stays (level-based: only the previous status is
 //! needed).
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::externalsecret::SyncedVersion;
+use crate::api::externalsecret::SyncedVersions;
 
 /// Stamps `now` on the versions that are new or moved since `previous`, and carries the old
 /// stamp over on the others (a status written before the field existed keeps none: the time
 /// it became current is unknown).
 pub(super) fn stamp_current_since(
-    previous: &BTreeMap<String, SyncedVersion>,
-    synced: &mut BTreeMap<String, SyncedVersion>,
+    previous: &SyncedVersions,
+    synced: &mut SyncedVersions,
     now: Time,
 ) {
     for (key, version) in synced.iter_mut() {
@@ -28,6 +26,7 @@ pub(super) fn stamp_current_since(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::externalsecret::SyncedVersion;
 
     fn at(s: &str) -> Time {
         Time(s.parse().unwrap())
@@ -43,7 +42,7 @@ mod tests {
 
     #[test]
     fn stamps_new_and_moved_versions_and_keeps_the_others() {
-        let previous = BTreeMap::from([
+        let previous = SyncedVersions::from_iter([
             ("db".to_owned(), version("v1", Some("2026-01-01T00:00:00Z"))),
             (
                 "api".to_owned(),
@@ -51,7 +50,7 @@ mod tests {
             ),
             ("legacy".to_owned(), version("l1", None)),
         ]);
-        let mut synced = BTreeMap::from([
+        let mut synced = SyncedVersions::from_iter([
             ("db".to_owned(), version("v2", None)),
             ("api".to_owned(), version("a1", None)),
             ("legacy".to_owned(), version("l1", None)),
@@ -59,16 +58,25 @@ mod tests {
         ]);
         let now = at("2026-01-02T00:00:00Z");
         stamp_current_since(&previous, &mut synced, now.clone());
-        assert_eq!(synced["db"].current_since, Some(now.clone()), "moved");
         assert_eq!(
-            synced["api"].current_since,
+            synced.get("db").unwrap().current_since,
+            Some(now.clone()),
+            "moved"
+        );
+        assert_eq!(
+            synced.get("api").unwrap().current_since,
             Some(at("2026-01-01T00:00:00Z")),
             "unchanged: the old stamp stays"
         );
         assert_eq!(
-            synced["legacy"].current_since, None,
+            synced.get("legacy").unwrap().current_since,
+            None,
             "unknown stays unknown"
         );
-        assert_eq!(synced["new"].current_since, Some(now), "new key");
+        assert_eq!(
+            synced.get("new").unwrap().current_since,
+            Some(now),
+            "new key"
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::tags::tags_value;
 use super::{RenderError, check_null_bytes};
 use crate::api::externalsecret::{
     ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy, SecretStoreRef,
-    StoreSourceRef, SyncedVersion,
+    StoreSourceRef, SyncedVersion, SyncedVersions,
 };
 use crate::resolve::FetchedValues;
 use crate::value::SecretBytes;
@@ -24,7 +24,7 @@ pub struct BuiltData {
     /// Secret key → value.
     pub data: BTreeMap<String, SecretBytes>,
     /// Remote key (as named in the spec, or the found secret's name) → version read.
-    pub synced_versions: BTreeMap<String, SyncedVersion>,
+    pub synced_versions: SyncedVersions,
 }
 
 /// The store an entry reads through (`None`: the `secretStoreRef` store).
@@ -117,7 +117,7 @@ fn referenced_value(
     r: &ExternalSecretDataRemoteRef,
     fetched: &FetchedValues,
     tag_property: bool,
-    synced: &mut BTreeMap<String, SyncedVersion>,
+    synced: &mut SyncedVersions,
 ) -> Result<Option<SecretBytes>, RenderError> {
     match r.metadata_policy {
         MetadataPolicy::None => Ok(fetched.value(r).map(|secret| {
@@ -137,12 +137,7 @@ fn referenced_value(
     }
 }
 
-fn record_version(
-    synced: &mut BTreeMap<String, SyncedVersion>,
-    key: &str,
-    version_id: &str,
-    stages: &[String],
-) {
+fn record_version(synced: &mut SyncedVersions, key: &str, version_id: &str, stages: &[String]) {
     synced.insert(
         key.to_owned(),
         SyncedVersion {
@@ -291,7 +286,14 @@ mod tests {
             "pw",
             "find keys are converted to valid Secret keys"
         );
-        assert_eq!(built.synced_versions["team/db-password"].version_id, "v1");
+        assert_eq!(
+            built
+                .synced_versions
+                .get("team/db-password")
+                .unwrap()
+                .version_id,
+            "v1"
+        );
     }
 
     #[test]

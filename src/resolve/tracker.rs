@@ -6,7 +6,7 @@
 //! answers in; the resolver asks it which version a reference reads. Time is passed in, so every
 //! rule here is unit-tested without sleeping.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -37,7 +37,8 @@ pub struct Entry {
     reads: LiteMap<VersionSelector, (String, String, Instant)>,
     /// A check of this secret alone failed (access denied to it, say): not before then again.
     not_before: Option<Instant>,
-    subscribers: HashMap<EsRef, Subscription>,
+    /// Usually one ExternalSecret per secret, or a handful: a sorted vector, as below.
+    subscribers: LiteMap<EsRef, Subscription>,
 }
 
 // Per-secret and per-subscriber maps hold one or two selectors: sorted vectors (`LiteMap`) cost a
@@ -161,7 +162,7 @@ pub struct Applied {
 pub struct Tracker {
     entries: HashMap<String, Entry>,
     /// Remote keys each ExternalSecret uses, to unsubscribe it cheaply.
-    by_es: HashMap<EsRef, HashSet<String>>,
+    by_es: HashMap<EsRef, Vec<String>>,
 }
 
 impl Tracker {
@@ -192,9 +193,10 @@ impl Tracker {
         if wanted.is_empty() {
             return;
         }
-        let mut keys = HashSet::new();
+        // One or a few keys per ExternalSecret (distinct: they were map keys).
+        let mut keys = Vec::with_capacity(wanted.len());
         for (key, selectors) in wanted {
-            keys.insert(key.to_owned());
+            keys.push(key.to_owned());
             let sub = self
                 .entries
                 .entry(key.to_owned())
@@ -239,7 +241,7 @@ impl Tracker {
 
     /// Number of references: one per ExternalSecret and remote secret it reads.
     pub fn references(&self) -> usize {
-        self.by_es.values().map(HashSet::len).sum()
+        self.by_es.values().map(Vec::len).sum()
     }
 
     /// Whether nothing is tracked.

@@ -295,7 +295,7 @@ fn payload(text: Option<String>, binary: Option<aws_smithy_types::Blob>) -> Payl
 /// id only), so a listing and a description of the same secret compare equal.
 fn labelled_versions(
     versions: std::collections::HashMap<String, Vec<String>>,
-) -> BTreeMap<String, Vec<String>> {
+) -> litemap::LiteMap<String, Vec<String>> {
     versions
         .into_iter()
         .filter(|(_, stages)| !stages.is_empty())

@@ -1,7 +1,5 @@
 //! Unit tests of the tracker's rules, with time passed in.
 
-use std::collections::BTreeMap;
-
 use super::*;
 
 fn es(name: &str) -> EsRef {
@@ -20,7 +18,7 @@ fn meta(versions: &[(&str, &[&str])]) -> SecretMetadata {
                     stages.iter().map(|s| (*s).to_owned()).collect(),
                 )
             })
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
         ..Default::default()
     }
 }
