@@ -1,11 +1,15 @@
 //! The operator survives API server faults (the fake's fault injection; skipped on a real
-//! cluster): errors on writes, dropped and expired watches, a restarting API server.
+//! cluster): errors on writes, dropped and expired watches, a restarting API server, a stale
+//! cache.
 
 mod support;
 
 use std::time::Duration;
 
 use apiserver_fake::FaultRule;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use support::cluster::{TestCluster, test_policy};
 use support::moto::moto;
@@ -112,4 +116,104 @@ async fn dropped_and_expired_watches_and_a_restart_do_not_stop_the_operator() {
     )
     .await;
     wait_data(&cluster.client, &ns, "w", &[("a", "1"), ("b", "2")]).await;
+}
+
+#[tokio::test]
+async fn a_stale_copy_of_a_deleted_external_secret_does_not_recreate_its_secret() {
+    let m = moto();
+    let cluster = TestCluster::start().await;
+    let Some(faults) =
+        cluster.faults("a_stale_copy_of_a_deleted_external_secret_does_not_recreate_its_secret")
+    else {
+        return;
+    };
+    let ns = cluster.namespace("fault-stale").await;
+    create_store(&cluster.client, &ns, &m.endpoint).await;
+    let aws = m.admin_client().await;
+    let key = unique_name("fault/stale");
+    create_aws(&aws, &key, "stale-value").await;
+    let _operator = cluster.run_operator(test_policy(&m.endpoint));
+    let spec = json!({
+        "secretStoreRef": {"name": "aws"},
+        "data": [{"secretKey": "v", "remoteRef": {"key": key}}],
+    });
+    create_es(&cluster.client, &ns, "gone", spec).await;
+    wait_data(&cluster.client, &ns, "gone", &[("v", "stale-value")]).await;
+
+    // The operator stops seeing ExternalSecrets (its watches end and cannot start again), then
+    // the ExternalSecret is deleted without its finalizer: the operator's copy is stale.
+    let watches = || {
+        faults.count_requests(|k| {
+            k.user.starts_with("system:serviceaccount:")
+                && k.resource == "externalsecrets"
+                && k.verb == "watch"
+        })
+    };
+    let watched = watches();
+    faults.add(FaultRule {
+        verb: Some("watch".into()),
+        resource: Some("externalsecrets".into()),
+        status: Some(503),
+        ..Default::default()
+    });
+    faults.end_watches();
+    support::cluster::eventually(WAIT, "a watch of ExternalSecrets refused", || async {
+        (watches() > watched).then_some(())
+    })
+    .await;
+    let api = Api::<stagesync::api::ExternalSecret>::namespaced(cluster.client.clone(), &ns);
+    let no_finalizers = json!({"metadata": {"finalizers": null}});
+    api.patch(
+        "gone",
+        &PatchParams::default(),
+        &Patch::Merge(&no_finalizers),
+    )
+    .await
+    .expect("finalizer removed");
+    api.delete("gone", &Default::default())
+        .await
+        .expect("deleted");
+    let operator_writes = || {
+        faults.count_requests(|k| {
+            k.user.starts_with("system:serviceaccount:")
+                && k.namespace == ns
+                && k.resource == "secrets"
+                && matches!(k.verb.as_str(), "create" | "update" | "patch")
+        })
+    };
+    let looked_up = || {
+        faults.count_requests(|k| {
+            k.user.starts_with("system:serviceaccount:")
+                && k.namespace == ns
+                && k.resource == "externalsecrets"
+                && k.verb == "get"
+        })
+    };
+    let writes = operator_writes();
+    let lookups = looked_up();
+
+    // Garbage collection deletes the Secret (its owner is gone); that deletion wakes the stale
+    // copy, which finds the Secret missing. It looks the ExternalSecret up before creating.
+    let secrets = Api::<Secret>::namespaced(cluster.client.clone(), &ns);
+    support::cluster::eventually(WAIT, "the Secret collected", || async {
+        secrets
+            .get_opt("gone")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    support::cluster::eventually(WAIT, "the stale copy reconciled", || async {
+        (looked_up() > lookups || operator_writes() > writes).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        operator_writes(),
+        writes,
+        "the stale copy wrote its Secret again"
+    );
+    assert!(secrets.get_opt("gone").await.unwrap().is_none());
+    faults.clear();
 }

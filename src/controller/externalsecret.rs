@@ -609,6 +609,15 @@ async fn sync(
         });
         match mode {
             WriteMode::Own => {
+                if existing.is_none() {
+                    // A create is the one write that outlives its owner: were the ExternalSecret
+                    // deleted unseen (a stale cache), garbage collection would delete the Secret
+                    // and the stale copy create it again, until the cache caught up. A 404 here
+                    // names the ExternalSecret, and the reconcile forgets it.
+                    Api::<ExternalSecret>::namespaced(ctx.client.clone(), &namespace)
+                        .get_metadata(&es_ref.1)
+                        .await?;
+                }
                 crate::write::secret::apply(secrets, &desired, &manager).await?;
             }
             WriteMode::Merge => {
