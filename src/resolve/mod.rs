@@ -305,7 +305,7 @@ impl StoreResolver {
                 return Ok(meta.clone());
             }
         }
-        let meta = self.backend.describe_secret(key).await?;
+        let meta = Arc::new(self.backend.describe_secret(key).await?);
         let applied = self.tracker.lock().expect("tracker lock").apply(
             key,
             Some(meta.clone()),
@@ -313,7 +313,7 @@ impl StoreResolver {
             Instant::now(),
         );
         self.notify(applied.wake);
-        Ok(Arc::new(meta))
+        Ok(meta)
     }
 
     /// The version ids the references point at, when the tracker confirmed every one of them

@@ -267,7 +267,9 @@ async fn cycle(r: &Arc<StoreResolver>) {
     }
     let started = Instant::now();
     let mut calls: BTreeMap<String, u64> = BTreeMap::new();
-    let mut answers: Vec<(String, Option<SecretMetadata>, bool)> = Vec::new();
+    // Shared with the tracker: a full sweep's answers are the whole account's metadata, which
+    // is not copied again for each tracked secret.
+    let mut answers: Vec<(String, Option<Arc<SecretMetadata>>, bool)> = Vec::new();
     let mut failed = false;
     let mut describe: Vec<String> = plan.described.clone();
 
@@ -275,9 +277,10 @@ async fn cycle(r: &Arc<StoreResolver>) {
         let filtered = plan.strategy == Strategy::NameFiltered;
         match list(r, &plan.listed, filtered, &mut calls).await {
             Ok(listed) => {
-                let by_name: HashMap<&str, &SecretMetadata> =
+                let listed: Vec<Arc<SecretMetadata>> = listed.into_iter().map(Arc::new).collect();
+                let by_name: HashMap<&str, &Arc<SecretMetadata>> =
                     listed.iter().map(|m| (m.name.as_str(), m)).collect();
-                let by_arn: HashMap<&str, &SecretMetadata> =
+                let by_arn: HashMap<&str, &Arc<SecretMetadata>> =
                     listed.iter().map(|m| (m.arn.as_str(), m)).collect();
                 if plan.strategy == Strategy::FullSweep {
                     r.sweep.lock().expect("sweep lock").account_size = Some(listed.len());
@@ -297,7 +300,7 @@ async fn cycle(r: &Arc<StoreResolver>) {
                         // A listing that contradicts what DescribeSecret confirmed may be stale:
                         // DescribeSecret (strongly consistent) tells.
                         Some(m) if tracker.contradicts_confirmed(&key, m) => describe.push(key),
-                        Some(m) => answers.push((key, Some((*m).clone()), false)),
+                        Some(m) => answers.push((key, Some(Arc::clone(m)), false)),
                         // Not listed: deleted, or a listing that lags behind.
                         None if listed_keys.contains(&key) => describe.push(key),
                         None => {}
@@ -330,7 +333,7 @@ async fn cycle(r: &Arc<StoreResolver>) {
             .await;
         for (key, got) in results {
             match got {
-                Ok(m) => answers.push((key, Some(m), true)),
+                Ok(m) => answers.push((key, Some(Arc::new(m)), true)),
                 Err(ProviderError::SecretNotFound { .. }) => answers.push((key, None, true)),
                 // A problem of this secret alone (no permission on it, say).
                 Err(

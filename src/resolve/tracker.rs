@@ -344,7 +344,7 @@ impl Tracker {
     pub fn apply(
         &mut self,
         key: &str,
-        meta: Option<SecretMetadata>,
+        meta: Option<Arc<SecretMetadata>>,
         described: bool,
         now: Instant,
     ) -> Applied {
@@ -376,7 +376,7 @@ impl Tracker {
             .or_else(|| entry.reads.values().next().map(|(arn, _, _)| arn.clone()));
 
         entry.missing = meta.is_none();
-        entry.meta = meta.map(Arc::new);
+        entry.meta = meta;
         entry.checked_at = Some(now);
         entry.not_before = None;
         entry.reads.clear();
