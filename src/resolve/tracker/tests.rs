@@ -3,26 +3,14 @@
 use super::*;
 
 /// [`Tracker::apply`] with an answer of the tests' own.
-trait ApplyOwned {
-    fn apply_owned(
-        &mut self,
-        key: &str,
-        meta: Option<SecretMetadata>,
-        described: bool,
-        now: Instant,
-    ) -> Applied;
-}
-
-impl ApplyOwned for Tracker {
-    fn apply_owned(
-        &mut self,
-        key: &str,
-        meta: Option<SecretMetadata>,
-        described: bool,
-        now: Instant,
-    ) -> Applied {
-        self.apply(key, meta.map(Arc::new), described, now)
-    }
+fn apply(
+    t: &mut Tracker,
+    key: &str,
+    meta: Option<SecretMetadata>,
+    described: bool,
+    now: Instant,
+) -> Applied {
+    t.apply(key, meta.map(Arc::new), described, now)
 }
 
 fn es(name: &str) -> EsRef {
@@ -70,7 +58,7 @@ fn due_follows_the_shortest_interval_of_its_users() {
         Duration::from_secs(10),
     );
     assert!(t.entry(&key).unwrap().due(now), "never checked: due");
-    t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), false, now);
     let e = t.entry(&key).unwrap();
     assert!(!e.due(now + Duration::from_secs(9)));
     assert!(e.due(now + Duration::from_secs(10)));
@@ -95,11 +83,12 @@ fn rotation_wakes_the_users_of_each_stage_that_moved() {
     subscribe(&mut t, "current", "AWSCURRENT");
     subscribe(&mut t, "previous", "AWSPREVIOUS");
     subscribe(&mut t, "pending", "AWSPENDING");
-    let first = t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    let first = apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), false, now);
     assert_eq!(first, Applied::default(), "the first check is no change");
 
     // A rotation stages v2 as AWSPENDING: only AWSPENDING consumers move.
-    let staged = t.apply_owned(
+    let staged = apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", CURRENT), ("v2", PENDING)])),
         false,
@@ -110,7 +99,8 @@ fn rotation_wakes_the_users_of_each_stage_that_moved() {
     assert!(t.entry(&key).unwrap().rotation_in_progress());
 
     // Promotion: AWSCURRENT and AWSPREVIOUS consumers move, AWSPENDING ones too (gone).
-    let promoted = t.apply_owned(
+    let promoted = apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
         false,
@@ -131,7 +121,8 @@ fn rotation_wakes_the_users_of_each_stage_that_moved() {
     );
 
     // The same answer again changes nothing.
-    let same = t.apply_owned(
+    let same = apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
         false,
@@ -155,7 +146,7 @@ fn known_only_when_fresh_enough() {
         t.known(&key, &stage("AWSCURRENT"), max, now),
         Known::Unknown
     );
-    t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), false, now);
     assert!(matches!(
         t.known(&key, &stage("AWSCURRENT"), max, now + max),
         Known::Version { .. }
@@ -173,7 +164,7 @@ fn known_only_when_fresh_enough() {
         Known::Unknown,
         "an id not in the version map may still exist (unlabelled): AWS decides"
     );
-    let gone = t.apply_owned(&key, None, true, now);
+    let gone = apply(&mut t, &key, None, true, now);
     assert_eq!(gone.wake, vec![es("a")]);
     assert_eq!(
         t.known(&key, &stage("AWSCURRENT"), max, now),
@@ -182,7 +173,7 @@ fn known_only_when_fresh_enough() {
     let mut deleted = meta(&[("v1", CURRENT)]);
     let deleted_at = Some(SystemTime::now());
     deleted.deleted_date = deleted_at;
-    let scheduled = t.apply_owned(&key, Some(deleted), true, now);
+    let scheduled = apply(&mut t, &key, Some(deleted), true, now);
     assert_eq!(scheduled.wake, vec![es("a")]);
     assert_eq!(
         t.known(&key, &stage("AWSCURRENT"), max, now),
@@ -202,8 +193,9 @@ fn a_pending_version_that_never_becomes_current_is_stuck() {
     );
     let stuck_after = Duration::from_secs(3600);
     let rotating = meta(&[("v1", CURRENT), ("v2", PENDING)]);
-    t.apply_owned(&key, Some(rotating.clone()), false, now);
-    t.apply_owned(
+    apply(&mut t, &key, Some(rotating.clone()), false, now);
+    apply(
+        &mut t,
         &key,
         Some(rotating.clone()),
         false,
@@ -218,7 +210,8 @@ fn a_pending_version_that_never_becomes_current_is_stuck() {
         vec![&key]
     );
     // A new attempt (another pending version) starts the clock again.
-    t.apply_owned(
+    apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", CURRENT), ("v3", PENDING)])),
         false,
@@ -244,7 +237,7 @@ fn a_value_read_that_contradicts_the_listing_makes_the_secret_due() {
         &[(key.clone(), current())],
         Duration::from_secs(60),
     );
-    t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), false, now);
+    apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), false, now);
     t.learn_from_value(
         &key,
         &current(),
@@ -286,7 +279,8 @@ fn a_check_wakes_every_reader_served_another_version() {
     t.served(&es("app"), &key, &current(), "v1");
     t.served(&es("old"), &key, &previous, "v1");
     // The first check finds v2 current: the app is behind, the other reader is not.
-    let first = t.apply_owned(
+    let first = apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
         false,
@@ -296,7 +290,8 @@ fn a_check_wakes_every_reader_served_another_version() {
     assert_eq!(first.new_current, Some((meta(&[]).arn, "v2".to_owned())));
     // Once served the new version, the same answer wakes nobody.
     t.served(&es("app"), &key, &current(), "v2");
-    let again = t.apply_owned(
+    let again = apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
         false,
@@ -311,7 +306,7 @@ fn a_check_wakes_every_reader_served_another_version() {
         Duration::from_secs(60),
     );
     t.served(&es("g"), &gone, &current(), "v1");
-    assert_eq!(t.apply_owned(&gone, None, true, now).wake, vec![es("g")]);
+    assert_eq!(apply(&mut t, &gone, None, true, now).wake, vec![es("g")]);
 }
 
 #[test]
@@ -356,7 +351,8 @@ fn a_listing_that_contradicts_a_description_is_not_believed() {
         &[(key.clone(), current())],
         Duration::from_secs(60),
     );
-    t.apply_owned(
+    apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
         true,
@@ -371,7 +367,7 @@ fn a_listing_that_contradicts_a_description_is_not_believed() {
         &[(other.clone(), current())],
         Duration::from_secs(60),
     );
-    t.apply_owned(&other, Some(meta(&[("v2", CURRENT)])), false, now);
+    apply(&mut t, &other, Some(meta(&[("v2", CURRENT)])), false, now);
     assert!(!t.contradicts_confirmed(&other, &meta(&[("v1", CURRENT)])));
 }
 
@@ -386,7 +382,7 @@ fn unlisted_pinned_versions_are_asked_of_aws() {
         &[(key.clone(), pinned.clone())],
         Duration::from_secs(60),
     );
-    t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+    apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), true, now);
     assert_eq!(
         t.known(&key, &pinned, Duration::from_secs(60), now),
         Known::Unknown
@@ -408,7 +404,7 @@ fn a_check_that_failed_for_the_secret_alone_is_a_first_check_made() {
         assert!(t.entry(key).unwrap().awaits_first_check());
     }
     t.postpone(&denied, now);
-    t.apply_owned(&answered, Some(meta(&[("v1", CURRENT)])), true, now);
+    apply(&mut t, &answered, Some(meta(&[("v1", CURRENT)])), true, now);
     assert!(!t.entry(&denied).unwrap().awaits_first_check());
     assert!(!t.entry(&answered).unwrap().awaits_first_check());
 }
@@ -424,11 +420,12 @@ fn a_secret_recreated_under_its_name_wakes_every_reader_pinned_ones_too() {
         &[(key.clone(), pinned.clone())],
         Duration::from_secs(1),
     );
-    t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+    apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), true, now);
     t.served(&es("pinned"), &key, &pinned, "v1");
     // Rotations leave a pinned reader alone: its version does not move.
     let later = now + Duration::from_secs(1);
-    let rotated = t.apply_owned(
+    let rotated = apply(
+        &mut t,
         &key,
         Some(meta(&[("v1", PREVIOUS), ("v2", CURRENT)])),
         true,
@@ -438,7 +435,13 @@ fn a_secret_recreated_under_its_name_wakes_every_reader_pinned_ones_too() {
     // Deleted and created again between two checks: a new ARN, v1 is gone.
     let mut reborn = meta(&[("v9", CURRENT)]);
     reborn.arn = "arn:aws:secretsmanager:us-east-1:1:secret:app/db-ZyXwVu".into();
-    let applied = t.apply_owned(&key, Some(reborn), true, later + Duration::from_secs(1));
+    let applied = apply(
+        &mut t,
+        &key,
+        Some(reborn),
+        true,
+        later + Duration::from_secs(1),
+    );
     assert_eq!(applied.wake, vec![es("pinned")]);
     assert!(applied.changed);
 
@@ -460,7 +463,7 @@ fn a_secret_recreated_under_its_name_wakes_every_reader_pinned_ones_too() {
     t.served(&es("pinned"), &key, &pinned, "v1");
     let mut reborn = meta(&[("v9", CURRENT)]);
     reborn.arn = "arn:aws:secretsmanager:us-east-1:1:secret:app/db-ZyXwVu".into();
-    let applied = t.apply_owned(&key, Some(reborn), true, later);
+    let applied = apply(&mut t, &key, Some(reborn), true, later);
     assert_eq!(applied.wake, vec![es("pinned")]);
     // The same secret at its first check wakes nobody.
     let mut t = Tracker::default();
@@ -477,7 +480,7 @@ fn a_secret_recreated_under_its_name_wakes_every_reader_pinned_ones_too() {
         &["AWSCURRENT".to_owned()],
         now,
     );
-    let applied = t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), true, later);
+    let applied = apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), true, later);
     assert!(applied.wake.is_empty(), "{applied:?}");
 }
 
@@ -491,23 +494,23 @@ fn a_reader_left_behind_is_woken_once_per_version() {
         &[(key.clone(), current())],
         Duration::from_secs(1),
     );
-    t.apply_owned(&key, Some(meta(&[("v1", CURRENT)])), true, now);
+    apply(&mut t, &key, Some(meta(&[("v1", CURRENT)])), true, now);
     t.served(&es("a"), &key, &current(), "v1");
     let v2 = meta(&[("v1", PREVIOUS), ("v2", CURRENT)]);
     assert_eq!(
-        t.apply_owned(&key, Some(v2.clone()), true, now).wake,
+        apply(&mut t, &key, Some(v2.clone()), true, now).wake,
         [es("a")]
     );
     // Its sync failed (nothing served): its own backoff retries it, not every check.
     assert!(
-        t.apply_owned(&key, Some(v2.clone()), true, now)
+        apply(&mut t, &key, Some(v2.clone()), true, now)
             .wake
             .is_empty()
     );
-    assert!(t.apply_owned(&key, Some(v2), true, now).wake.is_empty());
+    assert!(apply(&mut t, &key, Some(v2), true, now).wake.is_empty());
     let v3 = meta(&[("v2", PREVIOUS), ("v3", CURRENT)]);
     assert_eq!(
-        t.apply_owned(&key, Some(v3), true, now).wake,
+        apply(&mut t, &key, Some(v3), true, now).wake,
         [es("a")],
         "a newer version"
     );
