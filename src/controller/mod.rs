@@ -353,7 +353,7 @@ async fn external_secrets(
         }
         // A deleted ExternalSecret no longer needs its secrets tracked.
         if let watcher::Event::Delete(es) = event {
-            let es_ref = (es.namespace().unwrap_or_default(), es.name_any());
+            let es_ref = Arc::new((es.namespace().unwrap_or_default(), es.name_any()));
             forget.forget(&es_ref);
         }
     })
@@ -365,7 +365,8 @@ async fn external_secrets(
     let expecting = (reader.clone(), ctx.restarts.clone());
     let tracker_wakes = broadcast_stream(ctx.stores.wakes())
         .filter(move |es| futures::future::ready(in_scope(es)))
-        .map(move |(ns, name)| {
+        .map(move |es_ref| {
+            let (ns, name) = es_ref.as_ref().clone();
             let es = ObjectRef::new(&name).within(&ns);
             // A version moved: this ExternalSecret's Secret is about to be rewritten, and
             // workloads using it wait for that before they roll.
@@ -381,7 +382,7 @@ async fn external_secrets(
         .filter(move |es| {
             futures::future::ready(namespace_in_scope(in_scope_restarts.as_deref(), &es.0))
         })
-        .map(|(ns, name)| ObjectRef::new(&name).within(&ns));
+        .map(|es| ObjectRef::new(&es.1).within(&es.0));
     let wanted = ctx.wanted.clone();
     let unmanaged = watcher(
         scoped::<PartialObjectMeta<Secret>>(&client, namespace.as_deref()),
@@ -401,7 +402,7 @@ async fn external_secrets(
         futures::future::ready(Some(stream::iter(woken)))
     })
     .flatten()
-    .map(|(ns, name)| ObjectRef::new(&name).within(&ns));
+    .map(|es| ObjectRef::new(&es.1).within(&es.0));
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
     let store_generations: Arc<Mutex<StoreGenerations>> = Arc::default();
     let by_store = |kind: StoreKind| {

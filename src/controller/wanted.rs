@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn es(n: &str) -> EsRef {
-        ("ns".into(), n.into())
+        std::sync::Arc::new(("ns".into(), n.into()))
     }
 
     fn secret(n: &str) -> SecretRef {

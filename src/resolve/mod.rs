@@ -504,7 +504,7 @@ mod tests {
         );
         let refs =
             std::collections::BTreeSet::from([("app/db".to_owned(), VersionSelector::default())]);
-        let es = ("ns".to_owned(), "es".to_owned());
+        let es = Arc::new(("ns".to_owned(), "es".to_owned()));
         resolver.subscribe(
             &es,
             &refs.iter().cloned().collect::<Vec<_>>(),

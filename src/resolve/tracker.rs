@@ -16,8 +16,9 @@ use crate::api::VersionSelector;
 use crate::api::version::{AWS_CURRENT, AWS_PENDING};
 use crate::provider::SecretMetadata;
 
-/// An ExternalSecret, by namespace and name.
-pub type EsRef = (String, String);
+/// An ExternalSecret, by namespace and name. Shared: one is held by the trackers of each store
+/// it reads through and by the wanted-Secrets index (twice each), for 10,000s of them.
+pub type EsRef = Arc<(String, String)>;
 
 /// What the tracker knows of one remote secret.
 #[derive(Debug, Default)]

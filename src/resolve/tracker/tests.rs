@@ -14,7 +14,7 @@ fn apply(
 }
 
 fn es(name: &str) -> EsRef {
-    ("ns".to_owned(), name.to_owned())
+    Arc::new(("ns".to_owned(), name.to_owned()))
 }
 
 fn meta(versions: &[(&str, &[&str])]) -> SecretMetadata {

@@ -109,7 +109,9 @@ impl Engine {
                 .map(|e| e.writers.clone())
                 .unwrap_or_default()
             {
-                self.ctx.restarts.wake((secret.0.clone(), es));
+                self.ctx
+                    .restarts
+                    .wake(std::sync::Arc::new((secret.0.clone(), es)));
             }
         }
     }
