@@ -363,7 +363,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
 /// Called by the controller when reconcile itself failed (status or finalizer writes).
 pub fn error_policy(es: Arc<ExternalSecret>, err: &kube::Error, ctx: Arc<Context>) -> Action {
-    let es_ref = Arc::new((es.namespace().unwrap_or_default(), es.name_any()));
+    let es_ref = super::es_ref(&es);
     let key = format!("{}/{}", es_ref.0, es_ref.1);
     // The ExternalSecret itself is gone (the cache is behind): nothing to retry, nothing to
     // track; its Delete, or the next list, brings the cache up to date.
@@ -443,7 +443,7 @@ async fn sync(
     force: bool,
 ) -> Result<Synced, SyncError> {
     let namespace = es.namespace().unwrap_or_default();
-    let es_ref = Arc::new((namespace.clone(), es.name_any()));
+    let es_ref = super::es_ref(es);
     let spec = &es.spec;
     // What this ExternalSecret waits for among unmanaged Secrets: its target (a Merge target
     // may not exist yet), its template sources and its store's credentials.

@@ -290,6 +290,11 @@ where
 /// Last seen generation of each store (kind, namespace, name).
 type StoreGenerations = HashMap<(StoreKind, Option<String>, String), i64>;
 
+/// The reference the trackers and the wanted-Secrets index know an ExternalSecret by.
+fn es_ref(es: &ExternalSecret) -> resolve::EsRef {
+    Arc::new((es.namespace().unwrap_or_default(), es.name_any()))
+}
+
 /// Whether an ExternalSecret of `namespace` belongs to a controller watching `scope`.
 fn namespace_in_scope(scope: Option<&str>, namespace: &str) -> bool {
     scope.is_none_or(|s| s == namespace)
@@ -353,8 +358,7 @@ async fn external_secrets(
         }
         // A deleted ExternalSecret no longer needs its secrets tracked.
         if let watcher::Event::Delete(es) = event {
-            let es_ref = Arc::new((es.namespace().unwrap_or_default(), es.name_any()));
-            forget.forget(&es_ref);
+            forget.forget(&es_ref(es));
         }
     })
     .applied_objects()
@@ -365,15 +369,14 @@ async fn external_secrets(
     let expecting = (reader.clone(), ctx.restarts.clone());
     let tracker_wakes = broadcast_stream(ctx.stores.wakes())
         .filter(move |es| futures::future::ready(in_scope(es)))
-        .map(move |es_ref| {
-            let (ns, name) = es_ref.as_ref().clone();
-            let es = ObjectRef::new(&name).within(&ns);
+        .map(move |woken| {
+            let es = ObjectRef::new(&woken.1).within(&woken.0);
             // A version moved: this ExternalSecret's Secret is about to be rewritten, and
             // workloads using it wait for that before they roll.
             if let Some(obj) = expecting.0.get(&es) {
                 expecting
                     .1
-                    .expect_write((ns, externalsecret::target_name(&obj)));
+                    .expect_write((woken.0.clone(), externalsecret::target_name(&obj)));
             }
             es
         });

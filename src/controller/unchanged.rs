@@ -86,7 +86,7 @@ pub fn shortcut(
     if !synced_this_generation || !secret_is_as_written(es, existing?) {
         return None;
     }
-    let es_ref = std::sync::Arc::new((es.namespace().unwrap_or_default(), es.name_any()));
+    let es_ref = super::es_ref(es);
     match resolver.known_versions(&refs.values, max_age) {
         Some(known) => {
             let same = known.iter().all(|(key, version)| {
