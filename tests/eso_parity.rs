@@ -359,12 +359,13 @@ async fn null_bytes_are_refused_only_under_policy_fail_and_the_secret_is_kept() 
         "{message}"
     );
     assert_eq!(secret(&r, "bin").await.unwrap().data, Some(written));
-    // The Event is published after the status is written.
-    eventually(WAIT, "a NullBytesRefused warning", || async {
-        let events = typed_events_about(r.client(), &r.ns, "bin").await;
-        let refused = |e: &(String, String, String)| e.0 == "Warning" && e.1 == "NullBytesRefused";
-        events.iter().any(refused).then_some(())
-    })
+    wait_events(
+        r.client(),
+        &r.ns,
+        "bin",
+        "a NullBytesRefused warning",
+        |e| e.0 == "Warning" && e.1 == "NullBytesRefused",
+    )
     .await;
 }
 

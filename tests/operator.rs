@@ -524,13 +524,8 @@ async fn aws_failures_leave_the_existing_secret_untouched() {
         before.resource_version(),
         "not even rewritten"
     );
-    // The Event is published after the status is written.
-    eventually(WAIT, "a SecretNotFound event", || async {
-        let events = events_about(e.client(), &e.ns, "fail").await;
-        events
-            .iter()
-            .any(|(r, _)| r == "SecretNotFound")
-            .then_some(())
+    wait_events(e.client(), &e.ns, "fail", "a SecretNotFound event", |e| {
+        e.1 == "SecretNotFound"
     })
     .await;
 }

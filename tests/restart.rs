@@ -63,14 +63,10 @@ async fn wait_restarted(r: &Rig, kind: Kind, name: &str, before: Option<String>)
     .await
 }
 
-/// The (type, reason, note) of the events about `name`, once one of them has `reason` (an Event
-/// is published after the patch it reports, so it may arrive after the patch is seen).
+/// The (type, reason, note) of the events about `name`, once one of them has `reason`.
 async fn restart_events(r: &Rig, name: &str, reason: &str) -> Vec<(String, String, String)> {
-    eventually(WAIT, &format!("a {reason} event about {name}"), || async {
-        let events = typed_events_about(r.client(), &r.ns, name).await;
-        events.iter().any(|e| e.1 == reason).then_some(events)
-    })
-    .await
+    let what = format!("a {reason} event about {name}");
+    wait_events(r.client(), &r.ns, name, &what, |e| e.1 == reason).await
 }
 
 /// A canary: a Deployment using its own Secret; `bump` changes that Secret in AWS and waits
@@ -191,16 +187,12 @@ async fn a_rotation_rolls_each_annotated_kind_exactly_once_and_nothing_else() {
             "a value leaked: {note}"
         );
     }
-    eventually(
-        WAIT,
+    wait_events(
+        r.client(),
+        &r.ns,
+        "db",
         "a Restarted event about the ExternalSecret",
-        || async {
-            let es_events = typed_events_about(r.client(), &r.ns, "db").await;
-            let about = |e: &(String, String, String)| {
-                e.1 == "Restarted" && e.2.contains("Deployment deployment")
-            };
-            es_events.iter().any(about).then_some(())
-        },
+        |e| e.1 == "Restarted" && e.2.contains("Deployment deployment"),
     )
     .await;
     let after = get(r.client(), &r.ns, Kind::Deployment, "unannotated").await;

@@ -406,11 +406,8 @@ async fn a_rotation_stuck_in_pending_is_reported_and_the_secret_keeps_the_curren
     );
     assert!(message.contains(&key), "{message}");
     assert!(!message.contains("stuck-pending"), "no values in status");
-    let events = eventually(WAIT, "a RotationStuck event", || async {
-        let ev = typed_events_about(r.client(), &r.ns, "stuck").await;
-        ev.iter()
-            .any(|(_, reason, _)| reason == "RotationStuck")
-            .then_some(ev)
+    let events = wait_events(r.client(), &r.ns, "stuck", "a RotationStuck event", |e| {
+        e.1 == "RotationStuck"
     })
     .await;
     assert!(
@@ -461,11 +458,9 @@ async fn a_secret_scheduled_for_deletion_is_reported_and_the_data_kept() {
         wait_reason(r.client(), &r.ns, "scheduled", "SecretScheduledForDeletion").await;
     assert_eq!(status, "False");
     assert!(message.contains(&key), "{message}");
-    let events = eventually(WAIT, "a SecretScheduledForDeletion event", || async {
-        let ev = typed_events_about(r.client(), &r.ns, "scheduled").await;
-        ev.iter()
-            .any(|(_, reason, _)| reason == "SecretScheduledForDeletion")
-            .then_some(ev)
+    let what = "a SecretScheduledForDeletion event";
+    let events = wait_events(r.client(), &r.ns, "scheduled", what, |e| {
+        e.1 == "SecretScheduledForDeletion"
     })
     .await;
     assert!(

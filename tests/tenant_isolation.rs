@@ -420,13 +420,13 @@ async fn a_tenant_cannot_reach_another_namespace_or_the_operators_identity() {
             .contains_key("stagesync.io/external-secret"),
         "the refused ExternalSecret did not take the Secret over"
     );
-    eventually(WAIT, "a SecretConflict warning about take-over", || async {
-        let take_over_events = typed_events_about(t, ns, "take-over").await;
-        take_over_events
-            .iter()
-            .any(|(ty, r, _)| ty == "Warning" && r == "SecretConflict")
-            .then_some(())
-    })
+    wait_events(
+        t,
+        ns,
+        "take-over",
+        "a SecretConflict warning about take-over",
+        |e| e.0 == "Warning" && e.1 == "SecretConflict",
+    )
     .await;
     proven.push(Proven {
         tried: "its own SecretStore (its own credentials) into its own Secret".into(),

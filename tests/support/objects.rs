@@ -399,6 +399,23 @@ async fn condition_of(
     ))
 }
 
+/// The (type, reason, note) of the events about `name`, once one of them satisfies `wanted`
+/// (the operator publishes an Event after the write it reports, so a test that has seen the
+/// write waits for the Event).
+pub async fn wait_events(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    wanted: impl Fn(&(String, String, String)) -> bool,
+) -> Vec<(String, String, String)> {
+    eventually(WAIT, what, || async {
+        let events = typed_events_about(client, ns, name).await;
+        events.iter().any(&wanted).then_some(events)
+    })
+    .await
+}
+
 /// The (type, reason, note) of the events about an object (events.k8s.io/v1).
 pub async fn typed_events_about(
     client: &Client,
